@@ -1,0 +1,3 @@
+"""The draft service as a deployable."""
+
+__all__: list[str] = []

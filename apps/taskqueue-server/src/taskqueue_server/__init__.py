@@ -1,0 +1,3 @@
+"""The Task Queue API server and its workers."""
+
+__all__: list[str] = []

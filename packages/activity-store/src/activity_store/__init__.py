@@ -1,0 +1,3 @@
+"""Async store for JSON-LD / ActivityStreams objects with memory and Elasticsearch backends."""
+
+__all__: list[str] = []

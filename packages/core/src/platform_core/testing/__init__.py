@@ -1,0 +1,27 @@
+"""Test support: real-service discovery and the pytest fixtures built on it.
+
+The fixtures (``redis_url``, ``redis_key_prefix``, ``postgres_url``, ``elasticsearch_url``,
+``es_index_prefix``) are registered automatically through the ``pytest11`` entry point.
+"""
+
+from platform_core.testing.services import (
+    Service,
+    ServiceUnavailable,
+    find_elasticsearch,
+    find_postgres,
+    find_redis,
+    free_port,
+    port_open,
+    services_required,
+)
+
+__all__ = [
+    "Service",
+    "ServiceUnavailable",
+    "find_elasticsearch",
+    "find_postgres",
+    "find_redis",
+    "free_port",
+    "port_open",
+    "services_required",
+]

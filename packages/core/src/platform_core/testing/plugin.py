@@ -1,0 +1,174 @@
+"""pytest plugin (entry point ``pytest11``) with fixtures for real Redis, PostgreSQL and
+Elasticsearch.
+
+Session fixtures find or start each server once (see :mod:`platform_core.testing.services`);
+function fixtures give each test its own Redis key prefix, PostgreSQL database and
+Elasticsearch index prefix, and clean them up. Without a service the test is skipped with the
+reason, or fails when ``PLATFORM_REQUIRE_SERVICES=1``.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from platform_core.testing._resp import RespClient
+from platform_core.testing.services import (
+    Service,
+    ServiceUnavailable,
+    find_elasticsearch,
+    find_postgres,
+    find_redis,
+    services_required,
+)
+
+
+def _unavailable(name: str, reason: str) -> None:
+    message = f"{name} unavailable: {reason}"
+    if services_required():
+        pytest.fail(f"{message} (PLATFORM_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(message)
+
+
+def _session_service(
+    request: pytest.FixtureRequest, name: str, finder: Callable[[], Service]
+) -> Iterator[Service]:
+    try:
+        service = finder()
+    except ServiceUnavailable as exc:
+        _unavailable(name, str(exc))
+        raise AssertionError("unreachable") from exc
+    request.config.stash.setdefault(_SOURCES, {})[name] = service.source
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+_SOURCES = pytest.StashKey[dict[str, str]]()
+
+
+def _unique(kind: str) -> str:
+    return f"t{uuid.uuid4().hex[:12]}{kind}"
+
+
+# --- Redis -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_service(request: pytest.FixtureRequest) -> Iterator[Service]:
+    """The Redis server for this session (``REDIS_URL``, loopback :6379 or a private one)."""
+    yield from _session_service(request, "Redis", find_redis)
+
+
+@pytest.fixture
+def redis_url(redis_service: Service) -> str:
+    """URL of a running Redis server; pair with ``redis_key_prefix`` for isolation."""
+    return redis_service.url
+
+
+@pytest.fixture
+def redis_key_prefix(redis_service: Service) -> Iterator[str]:
+    """A key prefix unique to this test; every key under it is deleted afterwards."""
+    prefix = _unique(":")
+    yield prefix
+    try:
+        client = RespClient(redis_service.url)
+    except OSError:
+        return  # the test may have stopped Redis on purpose; nothing left to clean
+    try:
+        client.delete_prefix(prefix)
+    except (OSError, RuntimeError):
+        pass
+    finally:
+        client.close()
+
+
+# --- PostgreSQL --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_service(request: pytest.FixtureRequest) -> Iterator[Service]:
+    """The PostgreSQL server for this session (``DATABASE_URL``, loopback :5432 or private)."""
+    yield from _session_service(request, "PostgreSQL", find_postgres)
+
+
+@pytest.fixture
+def postgres_url(postgres_service: Service) -> Iterator[str]:
+    """URL (``postgresql://``) of a fresh database created for this test and dropped after."""
+    import psycopg
+
+    name = _unique("")
+    with psycopg.connect(postgres_service.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = postgres_service.url.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(postgres_service.url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- Elasticsearch ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_service(request: pytest.FixtureRequest) -> Iterator[Service]:
+    """The Elasticsearch-compatible server for this session (``ES_URL``, :9200 or noida-db)."""
+    yield from _session_service(request, "Elasticsearch", find_elasticsearch)
+
+
+@pytest.fixture
+def elasticsearch_url(elasticsearch_service: Service) -> str:
+    """URL of an Elasticsearch-compatible server; pair with ``es_index_prefix``."""
+    return elasticsearch_service.url
+
+
+@pytest.fixture
+def es_index_prefix(elasticsearch_service: Service) -> Iterator[str]:
+    """An index-name prefix unique to this test; its indices are deleted afterwards."""
+    prefix = _unique("_")
+    yield prefix
+    base = elasticsearch_service.url
+    try:
+        with urllib.request.urlopen(
+            f"{base}/{prefix}*?ignore_unavailable=true&allow_no_indices=true", timeout=10
+        ) as resp:
+            names = list(json.loads(resp.read() or b"{}"))
+        if names:
+            req = urllib.request.Request(f"{base}/{','.join(names)}", method="DELETE")
+            urllib.request.urlopen(req, timeout=10).close()
+    except OSError:
+        pass
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say in the header whether missing services fail or skip."""
+    mode = "fail" if services_required() else "skip"
+    return f"platform_core services: missing services {mode} (PLATFORM_REQUIRE_SERVICES)"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers the platform's suites use."""
+    config.addinivalue_line("markers", "slow: a test that takes several seconds")
+
+
+def _register_hypothesis_profiles() -> None:
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:
+        return
+    import os
+
+    common = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+    settings.register_profile("ci", max_examples=100, **common)  # type: ignore[arg-type]
+    settings.register_profile("dev", max_examples=25, **common)  # type: ignore[arg-type]
+    default = "ci" if os.environ.get("CI") else "dev"
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", default))
+
+
+_register_hypothesis_profiles()

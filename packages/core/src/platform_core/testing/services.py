@@ -1,0 +1,294 @@
+"""Finding or starting the real services the test suites talk to.
+
+Order for each service: its environment variable (``REDIS_URL``, ``DATABASE_URL``, ``ES_URL``);
+else a server already listening on the standard loopback port; else a private server started
+for the test session on a free port (unless ``PLATFORM_START_SERVICES=0``); else unavailable.
+An environment variable that points at nothing is reported as unavailable rather than silently
+replaced, since the person who set it asked for that server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from glob import glob
+from pathlib import Path
+
+from platform_core.testing._resp import RespClient
+
+__all__ = [
+    "Service",
+    "ServiceUnavailable",
+    "find_elasticsearch",
+    "find_postgres",
+    "find_redis",
+    "free_port",
+    "port_open",
+    "services_required",
+]
+
+
+class ServiceUnavailable(Exception):
+    """No server could be found or started; the message says what was tried."""
+
+
+@dataclass
+class Service:
+    """A server the tests can use, and how to stop it if this session started it."""
+
+    url: str
+    source: str  # "env", "loopback" or "private"
+    _stop: Callable[[], None] | None = field(default=None, repr=False)
+
+    def stop(self) -> None:
+        """Stop the server if this session started it."""
+        if self._stop is not None:
+            self._stop()
+            self._stop = None
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def services_required() -> bool:
+    """Whether ``PLATFORM_REQUIRE_SERVICES`` asks a missing service to fail the run."""
+    return os.environ.get("PLATFORM_REQUIRE_SERVICES", "").lower() in ("1", "true", "yes")
+
+
+def _start_allowed() -> bool:
+    return os.environ.get("PLATFORM_START_SERVICES", "1").lower() not in ("0", "false", "no")
+
+
+def _wait(check: Callable[[], bool], seconds: float, what: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            raise ServiceUnavailable(f"{what} exited with {proc.returncode}: {out[-500:]}")
+        if check():
+            return
+        time.sleep(0.05)
+    proc.kill()
+    raise ServiceUnavailable(f"{what} did not become ready within {seconds:.0f}s")
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    return stop
+
+
+# --- Redis -------------------------------------------------------------------------------
+
+
+def _redis_alive(url: str) -> bool:
+    try:
+        client = RespClient(url, timeout=1.0)
+    except OSError:
+        return False
+    try:
+        return bool(client.command("PING") == "PONG")
+    except (OSError, RuntimeError):
+        return False
+    finally:
+        client.close()
+
+
+def find_redis() -> Service:
+    """Find or start a Redis server; raises :class:`ServiceUnavailable` with the reason."""
+    env = os.environ.get("REDIS_URL")
+    if env:
+        if _redis_alive(env):
+            return Service(env, "env")
+        raise ServiceUnavailable(f"REDIS_URL={env} does not answer PING")
+    standard = "redis://127.0.0.1:6379/0"
+    if _redis_alive(standard):
+        return Service(standard, "loopback")
+    binary = shutil.which("redis-server")
+    if not _start_allowed() or binary is None:
+        why = "PLATFORM_START_SERVICES=0" if binary else "no redis-server on PATH"
+        raise ServiceUnavailable(f"no Redis on 127.0.0.1:6379 and none started ({why})")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    _wait(lambda: _redis_alive(url), 15, "redis-server", proc)
+    return Service(url, "private", _terminate(proc))
+
+
+# --- PostgreSQL --------------------------------------------------------------------------
+
+
+def _pg_alive(url: str) -> bool:
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise ServiceUnavailable("psycopg is missing: pip install 'platform-core[testing]'") from exc
+    try:
+        with psycopg.connect(url, connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def _pg_binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+    return candidates[0] if candidates else None
+
+
+def find_postgres() -> Service:
+    """Find or start a PostgreSQL server; the URL names a database the tests may create in."""
+    env = os.environ.get("DATABASE_URL")
+    if env:
+        url = _plain_pg_url(env)
+        if _pg_alive(url):
+            return Service(url, "env")
+        raise ServiceUnavailable(f"DATABASE_URL={_redact(env)} does not accept connections")
+    standard = "postgresql://postgres@127.0.0.1:5432/postgres"
+    if port_open("127.0.0.1", 5432) and _pg_alive(standard):
+        return Service(standard, "loopback")
+    initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
+    if not _start_allowed() or initdb is None or pg_ctl is None:
+        why = "PLATFORM_START_SERVICES=0" if initdb else "no initdb/pg_ctl found"
+        raise ServiceUnavailable(f"no PostgreSQL on 127.0.0.1:5432 and none started ({why})")
+    return _start_private_postgres(initdb, pg_ctl)
+
+
+def _start_private_postgres(initdb: str, pg_ctl: str) -> Service:
+    root = Path(tempfile.mkdtemp(prefix="platform-pg-"))
+    data = root / "data"
+    user = None
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # initdb refuses to run as root; the cluster belongs to the postgres user instead.
+        import pwd
+
+        user = "postgres"
+        pw = pwd.getpwnam(user)
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+    port = free_port()
+    run = {"user": user, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
+    init = subprocess.run(
+        [initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        check=False, **run,  # type: ignore[call-overload]
+    )
+    if init.returncode != 0:
+        raise ServiceUnavailable(f"initdb failed: {init.stdout.decode(errors='replace')[-500:]}")
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    start = subprocess.run(
+        [pg_ctl, "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"],
+        check=False, **run,  # type: ignore[call-overload]
+    )
+    if start.returncode != 0:
+        raise ServiceUnavailable(f"pg_ctl start failed: {start.stdout.decode(errors='replace')}")
+
+    def stop() -> None:
+        subprocess.run(
+            [pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
+            check=False, **run,  # type: ignore[call-overload]
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+    return Service(f"postgresql://postgres@127.0.0.1:{port}/postgres", "private", stop)
+
+
+def _plain_pg_url(url: str) -> str:
+    """Drop a SQLAlchemy driver suffix: ``postgresql+asyncpg://`` -> ``postgresql://``."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+')[0]}{sep}{rest}"
+
+
+def _redact(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not at or ":" not in creds:
+        return url
+    return f"{scheme}{sep}{creds.split(':')[0]}:***@{host}"
+
+
+# --- Elasticsearch ---------------------------------------------------------------------
+
+
+def _es_alive(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/", timeout=2) as resp:
+            body = json.loads(resp.read() or b"{}")
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+    return isinstance(body, dict) and "version" in body
+
+
+def _noida_binary() -> str | None:
+    found = shutil.which("noida-db")
+    if found:
+        return found
+    beside = Path(sys.executable).with_name("noida-db")
+    return str(beside) if beside.exists() else None
+
+
+def find_elasticsearch() -> Service:
+    """Find an Elasticsearch-compatible server, or start ``noida-db`` for the session."""
+    env = os.environ.get("ES_URL")
+    if env:
+        if _es_alive(env):
+            return Service(env.rstrip("/"), "env")
+        raise ServiceUnavailable(f"ES_URL={_redact(env)} does not answer like Elasticsearch")
+    standard = "http://127.0.0.1:9200"
+    if port_open("127.0.0.1", 9200) and _es_alive(standard):
+        return Service(standard, "loopback")
+    binary = _noida_binary()
+    if not _start_allowed() or binary is None:
+        why = "PLATFORM_START_SERVICES=0" if binary else "noida-db is not installed"
+        raise ServiceUnavailable(f"no Elasticsearch on 127.0.0.1:9200 and none started ({why})")
+    root = Path(tempfile.mkdtemp(prefix="platform-es-"))
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "start", "--only", "elasticsearch", "--elasticsearch-port", str(port),
+         "--data-dir", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    _wait(lambda: _es_alive(url), 30, "noida-db", proc)
+    stop = _terminate(proc)
+
+    def stop_and_clean() -> None:
+        stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+    return Service(url, "private", stop_and_clean)

@@ -1,0 +1,3 @@
+"""Message threads to LLM-drafted replies with feedback, rejection and lineage."""
+
+__all__: list[str] = []

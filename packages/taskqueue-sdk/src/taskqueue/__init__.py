@@ -1,0 +1,3 @@
+"""Async and sync clients, CLI and webhook receiver for the Task Queue API."""
+
+__all__: list[str] = []
