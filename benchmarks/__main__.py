@@ -34,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     unknown = sorted(set(args.names) - set(available))
     if unknown:
-        print(f"unknown benchmark(s) {', '.join(unknown)}; available: {', '.join(available)}",
-              file=sys.stderr)
+        print(
+            f"unknown benchmark(s) {', '.join(unknown)}; available: {', '.join(available)}",
+            file=sys.stderr,
+        )
         return 2
     for name in args.names or available:
         print(f"[{name}]")

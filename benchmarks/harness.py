@@ -134,8 +134,11 @@ class Harness:
             rounds=rounds,
         )
         self.result.rows.append(row)
-        print(f"  {name}: {candidate.label} {_fmt(a)} vs {comparison.label} {_fmt(b)} "
-              f"-> ratio {ratio:.3f} ({goal_text}{'' if row.met is None else ', met' if row.met else ', NOT met'})")
+        verdict = "" if row.met is None else (", met" if row.met else ", NOT met")
+        print(
+            f"  {name}: {candidate.label} {_fmt(a)} vs {comparison.label} {_fmt(b)} "
+            f"-> ratio {ratio:.3f} ({goal_text}{verdict})"
+        )
         return row
 
     def figure(self, name: str, value: str, note: str = "") -> None:
@@ -179,8 +182,10 @@ def machine_line() -> str:
         mem = f", {kib / 1024 / 1024:.0f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    return (f"{cpu}, {os.cpu_count()} cores{mem}, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores{mem}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def render_markdown(results: list[ModuleResult]) -> str:

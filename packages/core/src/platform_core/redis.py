@@ -7,9 +7,9 @@ exponential backoff; :func:`ping` and :func:`wrap_redis_errors` turn transport f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -144,5 +144,5 @@ async def ping(client: Redis) -> float:
 
     start = time.perf_counter()
     with wrap_redis_errors("PING"):
-        await client.ping()
+        await cast("Awaitable[bool]", client.ping())
     return time.perf_counter() - start

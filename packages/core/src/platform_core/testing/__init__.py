@@ -6,7 +6,7 @@ The fixtures (``redis_url``, ``redis_key_prefix``, ``postgres_url``, ``elasticse
 
 from platform_core.testing.services import (
     Service,
-    ServiceUnavailable,
+    ServiceUnavailableError,
     find_elasticsearch,
     find_postgres,
     find_redis,
@@ -17,7 +17,7 @@ from platform_core.testing.services import (
 
 __all__ = [
     "Service",
-    "ServiceUnavailable",
+    "ServiceUnavailableError",
     "find_elasticsearch",
     "find_postgres",
     "find_redis",

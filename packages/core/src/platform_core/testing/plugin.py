@@ -19,7 +19,7 @@ import pytest
 from platform_core.testing._resp import RespClient
 from platform_core.testing.services import (
     Service,
-    ServiceUnavailable,
+    ServiceUnavailableError,
     find_elasticsearch,
     find_postgres,
     find_redis,
@@ -39,7 +39,7 @@ def _session_service(
 ) -> Iterator[Service]:
     try:
         service = finder()
-    except ServiceUnavailable as exc:
+    except ServiceUnavailableError as exc:
         _unavailable(name, str(exc))
         raise AssertionError("unreachable") from exc
     request.config.stash.setdefault(_SOURCES, {})[name] = service.source

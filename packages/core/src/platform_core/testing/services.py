@@ -28,7 +28,7 @@ from platform_core.testing._resp import RespClient
 
 __all__ = [
     "Service",
-    "ServiceUnavailable",
+    "ServiceUnavailableError",
     "find_elasticsearch",
     "find_postgres",
     "find_redis",
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 
-class ServiceUnavailable(Exception):
+class ServiceUnavailableError(Exception):
     """No server could be found or started; the message says what was tried."""
 
 
@@ -82,17 +82,20 @@ def _start_allowed() -> bool:
     return os.environ.get("PLATFORM_START_SERVICES", "1").lower() not in ("0", "false", "no")
 
 
-def _wait(check: Callable[[], bool], seconds: float, what: str, proc: subprocess.Popen[bytes]) -> None:
+def _wait(
+    check: Callable[[], bool], seconds: float, what: str, proc: subprocess.Popen[bytes]
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-            raise ServiceUnavailable(f"{what} exited with {proc.returncode}: {out[-500:]}")
+            raise ServiceUnavailableError(
+                f"{what} exited with code {proc.returncode} before it was ready"
+            )
         if check():
             return
         time.sleep(0.05)
     proc.kill()
-    raise ServiceUnavailable(f"{what} did not become ready within {seconds:.0f}s")
+    raise ServiceUnavailableError(f"{what} did not become ready within {seconds:.0f}s")
 
 
 def _terminate(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
@@ -103,6 +106,8 @@ def _terminate(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
     return stop
 
@@ -123,24 +128,27 @@ def _redis_alive(url: str) -> bool:
         client.close()
 
 
-def find_redis() -> Service:
-    """Find or start a Redis server; raises :class:`ServiceUnavailable` with the reason."""
+def find_redis(standard: str = "redis://127.0.0.1:6379/0") -> Service:
+    """Find or start a Redis server; raises :class:`ServiceUnavailableError` with the reason.
+
+    Args:
+        standard: The loopback URL tried when ``REDIS_URL`` is not set.
+    """
     env = os.environ.get("REDIS_URL")
     if env:
         if _redis_alive(env):
             return Service(env, "env")
-        raise ServiceUnavailable(f"REDIS_URL={env} does not answer PING")
-    standard = "redis://127.0.0.1:6379/0"
+        raise ServiceUnavailableError(f"REDIS_URL={env} does not answer PING")
     if _redis_alive(standard):
         return Service(standard, "loopback")
     binary = shutil.which("redis-server")
     if not _start_allowed() or binary is None:
         why = "PLATFORM_START_SERVICES=0" if binary else "no redis-server on PATH"
-        raise ServiceUnavailable(f"no Redis on 127.0.0.1:6379 and none started ({why})")
+        raise ServiceUnavailableError(f"no Redis at {standard} and none started ({why})")
     port = free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
     url = f"redis://127.0.0.1:{port}/0"
@@ -155,7 +163,9 @@ def _pg_alive(url: str) -> bool:
     try:
         import psycopg
     except ImportError as exc:
-        raise ServiceUnavailable("psycopg is missing: pip install 'platform-core[testing]'") from exc
+        raise ServiceUnavailableError(
+            "psycopg is missing: pip install 'platform-core[testing]'"
+        ) from exc
     try:
         with psycopg.connect(url, connect_timeout=2) as conn:
             conn.execute("SELECT 1")
@@ -172,21 +182,24 @@ def _pg_binary(name: str) -> str | None:
     return candidates[0] if candidates else None
 
 
-def find_postgres() -> Service:
-    """Find or start a PostgreSQL server; the URL names a database the tests may create in."""
+def find_postgres(standard: str = "postgresql://postgres@127.0.0.1:5432/postgres") -> Service:
+    """Find or start a PostgreSQL server; the URL names a database the tests may create in.
+
+    Args:
+        standard: The loopback URL tried when ``DATABASE_URL`` is not set.
+    """
     env = os.environ.get("DATABASE_URL")
     if env:
         url = _plain_pg_url(env)
         if _pg_alive(url):
             return Service(url, "env")
-        raise ServiceUnavailable(f"DATABASE_URL={_redact(env)} does not accept connections")
-    standard = "postgresql://postgres@127.0.0.1:5432/postgres"
-    if port_open("127.0.0.1", 5432) and _pg_alive(standard):
+        raise ServiceUnavailableError(f"DATABASE_URL={_redact(env)} does not accept connections")
+    if _pg_alive(standard):
         return Service(standard, "loopback")
     initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
     if not _start_allowed() or initdb is None or pg_ctl is None:
         why = "PLATFORM_START_SERVICES=0" if initdb else "no initdb/pg_ctl found"
-        raise ServiceUnavailable(f"no PostgreSQL on 127.0.0.1:5432 and none started ({why})")
+        raise ServiceUnavailableError(f"no PostgreSQL at {standard} and none started ({why})")
     return _start_private_postgres(initdb, pg_ctl)
 
 
@@ -205,22 +218,29 @@ def _start_private_postgres(initdb: str, pg_ctl: str) -> Service:
     run = {"user": user, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
     init = subprocess.run(
         [initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-        check=False, **run,  # type: ignore[call-overload]
+        check=False,
+        **run,  # type: ignore[call-overload]
     )
     if init.returncode != 0:
-        raise ServiceUnavailable(f"initdb failed: {init.stdout.decode(errors='replace')[-500:]}")
+        raise ServiceUnavailableError(
+            f"initdb failed: {init.stdout.decode(errors='replace')[-500:]}"
+        )
     opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
     start = subprocess.run(
         [pg_ctl, "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"],
-        check=False, **run,  # type: ignore[call-overload]
+        check=False,
+        **run,  # type: ignore[call-overload]
     )
     if start.returncode != 0:
-        raise ServiceUnavailable(f"pg_ctl start failed: {start.stdout.decode(errors='replace')}")
+        raise ServiceUnavailableError(
+            f"pg_ctl start failed: {start.stdout.decode(errors='replace')}"
+        )
 
     def stop() -> None:
         subprocess.run(
             [pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
-            check=False, **run,  # type: ignore[call-overload]
+            check=False,
+            **run,  # type: ignore[call-overload]
         )
         shutil.rmtree(root, ignore_errors=True)
 
@@ -261,26 +281,37 @@ def _noida_binary() -> str | None:
     return str(beside) if beside.exists() else None
 
 
-def find_elasticsearch() -> Service:
-    """Find an Elasticsearch-compatible server, or start ``noida-db`` for the session."""
+def find_elasticsearch(standard: str = "http://127.0.0.1:9200") -> Service:
+    """Find an Elasticsearch-compatible server, or start ``noida-db`` for the session.
+
+    Args:
+        standard: The loopback URL tried when ``ES_URL`` is not set.
+    """
     env = os.environ.get("ES_URL")
     if env:
         if _es_alive(env):
             return Service(env.rstrip("/"), "env")
-        raise ServiceUnavailable(f"ES_URL={_redact(env)} does not answer like Elasticsearch")
-    standard = "http://127.0.0.1:9200"
-    if port_open("127.0.0.1", 9200) and _es_alive(standard):
+        raise ServiceUnavailableError(f"ES_URL={_redact(env)} does not answer like Elasticsearch")
+    if _es_alive(standard):
         return Service(standard, "loopback")
     binary = _noida_binary()
     if not _start_allowed() or binary is None:
         why = "PLATFORM_START_SERVICES=0" if binary else "noida-db is not installed"
-        raise ServiceUnavailable(f"no Elasticsearch on 127.0.0.1:9200 and none started ({why})")
+        raise ServiceUnavailableError(f"no Elasticsearch at {standard} and none started ({why})")
     root = Path(tempfile.mkdtemp(prefix="platform-es-"))
     port = free_port()
     proc = subprocess.Popen(
-        [binary, "start", "--only", "elasticsearch", "--elasticsearch-port", str(port),
-         "--data-dir", str(root)],
-        stdout=subprocess.PIPE,
+        [
+            binary,
+            "start",
+            "--only",
+            "elasticsearch",
+            "--elasticsearch-port",
+            str(port),
+            "--data-dir",
+            str(root),
+        ],
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
