@@ -14,7 +14,7 @@ endif
 export HATCH_ENV_TYPE_VIRTUAL_UV_PATH := $(abspath $(TOOLS))/bin/uv
 export HATCH_DATA_DIR := $(abspath .hatch)
 
-.PHONY: help install test test-all lint fmt typecheck bench run up down logs clean
+.PHONY: help install test test-all lint fmt typecheck bench up down logs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -44,9 +44,6 @@ typecheck: $(HATCH) ## mypy --strict over packages/*/src and apps/*/src
 
 bench: $(HATCH) ## run benchmarks/ and write benchmarks/results.md
 	$(HATCH) run bench:run $(ARGS)
-
-run: install ## start the stack on embedded defaults
-	$(HATCH) run python -m platform_stack
 
 up: ## start the production-shaped stack with docker compose
 	docker compose up -d --build
