@@ -1,0 +1,285 @@
+"""The Elasticsearch backend (extra ``activity-store[es]``), on the official async client.
+
+Two indices live under the namespace: ``{namespace}-objects`` holds one document per object and
+``{namespace}-collections`` one per membership, keyed by a hash of collection id and object id.
+Each document carries the object verbatim (not indexed) next to the fields queries use; those
+internal fields never reach callers. Writes wait for a refresh, so what was stored is at once
+readable and searchable. Transport and API errors surface as
+:class:`~activity_store.errors.ActivityStoreError` with the client's exception as cause.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Self
+
+from elasticsearch import ApiError, AsyncElasticsearch, TransportError
+
+from activity_store._index import Indexed, words
+from activity_store.errors import ActivityStoreError
+from activity_store.interfaces import StorageBackend
+from activity_store.query import Page, Query, decode_cursor, encode_cursor
+from activity_store.settings import ElasticsearchSettings
+from platform_core.logging import get_logger
+
+__all__ = ["ElasticsearchBackend"]
+
+_log = get_logger(__name__)
+
+_SEARCH_FIELDS: dict[str, Any] = {
+    "id": {"type": "keyword"},
+    "type": {"type": "keyword"},
+    "tag": {"type": "keyword"},
+    "words": {"type": "keyword"},
+    "name": {"type": "text"},
+    "summary": {"type": "text"},
+    "content": {"type": "text"},
+    "published": {"type": "date"},
+    "updated": {"type": "date"},
+}
+OBJECTS_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {**_SEARCH_FIELDS, "object": {"type": "object", "enabled": False}},
+}
+COLLECTIONS_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        **_SEARCH_FIELDS,
+        "collection": {"type": "keyword"},
+        "member": {"type": "object", "enabled": False},
+    },
+}
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return " ".join(item for item in value if isinstance(item, str)) or None
+    return None
+
+
+def _search_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    ix = Indexed.of(obj)
+    doc: dict[str, Any] = {
+        "id": ix.id,
+        "type": list(ix.types),
+        "tag": list(ix.tags),
+        "words": sorted(ix.words),
+    }
+    for field in ("name", "summary", "content"):
+        text = _text(obj.get(field))
+        if text is not None:
+            doc[field] = text
+    # Dates go in as epoch milliseconds, parsed the same way the memory backend parses them.
+    if ix.published is not None:
+        doc["published"] = ix.published
+    if ix.updated is not None:
+        doc["updated"] = ix.updated
+    return doc
+
+
+def membership_id(collection: str, object_id: str) -> str:
+    """The document id of ``object_id``'s entry in ``collection``."""
+    return hashlib.sha256(json.dumps([collection, object_id]).encode()).hexdigest()
+
+
+@contextmanager
+def _wrap(action: str) -> Iterator[None]:
+    try:
+        yield
+    except ApiError as exc:
+        raise ActivityStoreError(
+            f"Elasticsearch rejected {action}: {exc.message} (status {exc.meta.status})"
+        ) from exc
+    except TransportError as exc:
+        raise ActivityStoreError(
+            f"Elasticsearch unreachable during {action}: {exc}; check ES_URL and that the "
+            "cluster is running"
+        ) from exc
+
+
+class ElasticsearchBackend(StorageBackend):
+    """Stores objects and collection members in two Elasticsearch indices.
+
+    Args:
+        client: An ``AsyncElasticsearch`` client.
+        namespace: Prefix of the index names (lower case).
+        owns_client: Close ``client`` on :meth:`teardown`.
+    """
+
+    def __init__(
+        self,
+        client: AsyncElasticsearch,
+        *,
+        namespace: str = "activity_store",
+        owns_client: bool = False,
+    ) -> None:
+        self.client = client
+        self.namespace = namespace
+        self.objects_index = f"{namespace}-objects"
+        self.collections_index = f"{namespace}-collections"
+        self._owns_client = owns_client
+        self._ready = False
+
+    @classmethod
+    def from_settings(cls, settings: ElasticsearchSettings, *, namespace: str) -> Self:
+        """Build the backend and its client from :class:`ElasticsearchSettings`."""
+        api_key = settings.api_key.get_secret_value() if settings.api_key else None
+        if settings.cloud_id:
+            client = AsyncElasticsearch(
+                cloud_id=settings.cloud_id,
+                api_key=api_key,
+                request_timeout=settings.request_timeout,
+            )
+        else:
+            client = AsyncElasticsearch(
+                settings.url, api_key=api_key, request_timeout=settings.request_timeout
+            )
+        return cls(client, namespace=namespace, owns_client=True)
+
+    @classmethod
+    def from_env(cls, *, namespace: str) -> Self:
+        """Build the backend from ``ES_URL`` (or ``ES_CLOUD_ID``) and ``ES_API_KEY``."""
+        return cls.from_settings(ElasticsearchSettings.load(), namespace=namespace)
+
+    async def setup(self) -> None:
+        """Create the two indices with explicit mappings when they do not exist."""
+        if self._ready:
+            return
+        for index, mapping in (
+            (self.objects_index, OBJECTS_MAPPING),
+            (self.collections_index, COLLECTIONS_MAPPING),
+        ):
+            with _wrap(f"creating index {index!r}"):
+                if await self.client.indices.exists(index=index):
+                    continue
+                response = await self.client.options(ignore_status=400).indices.create(
+                    index=index, mappings=mapping
+                )
+                # 400 "already exists" means another process created it first: fine.
+                if response.meta.status == 400 and "already_exists" not in str(response.body):
+                    raise ActivityStoreError(f"could not create index {index!r}: {response.body}")
+            _log.info("activity_store.es.index_ready", index=index)
+        self._ready = True
+
+    async def teardown(self) -> None:
+        """Close the client if this backend created it. Never deletes data."""
+        self._ready = False
+        if self._owns_client:
+            await self.client.close()
+
+    async def delete_indices(self) -> None:
+        """Delete both indices and everything in them. Irreversible; call it explicitly."""
+        with _wrap("deleting indices"):
+            await self.client.options(ignore_status=404).indices.delete(
+                index=[self.objects_index, self.collections_index]
+            )
+        self._ready = False
+
+    async def put(self, obj: dict[str, Any]) -> None:
+        """Index ``obj`` under its id and wait until it is searchable."""
+        with _wrap(f"storing {obj['id']!r}"):
+            await self.client.index(
+                index=self.objects_index,
+                id=obj["id"],
+                document={**_search_fields(obj), "object": obj},
+                refresh="wait_for",
+            )
+
+    async def put_many(self, objs: Sequence[dict[str, Any]]) -> None:
+        """Index every object in one bulk request and wait until they are searchable."""
+        if not objs:
+            return
+        operations: list[dict[str, Any]] = []
+        for obj in objs:
+            operations.append({"index": {"_index": self.objects_index, "_id": obj["id"]}})
+            operations.append({**_search_fields(obj), "object": obj})
+        with _wrap(f"storing {len(objs)} objects"):
+            response = await self.client.bulk(operations=operations, refresh="wait_for")
+        if response["errors"]:
+            failed = [
+                f"{result['_id']}: {result['error'].get('reason', result['error'])}"
+                for result in (item["index"] for item in response["items"])
+                if "error" in result
+            ]
+            raise ActivityStoreError(
+                f"Elasticsearch refused {len(failed)} of {len(objs)} objects; first: {failed[0]}"
+            )
+
+    async def get(self, object_id: str) -> dict[str, Any] | None:
+        """Return the stored object without the internal fields, or ``None``."""
+        with _wrap(f"reading {object_id!r}"):
+            response = await self.client.options(ignore_status=404).get(
+                index=self.objects_index, id=object_id, source_includes=["object"]
+            )
+        if response.meta.status == 404 or not response.get("found"):
+            return None
+        found: dict[str, Any] = response["_source"]["object"]
+        return found
+
+    async def add_member(
+        self, collection: str, member: dict[str, Any], source: dict[str, Any]
+    ) -> None:
+        """Index ``member`` in ``collection`` (searchable by ``source``'s fields)."""
+        document = {**_search_fields(source), "collection": collection, "member": member}
+        with _wrap(f"adding {member['id']!r} to {collection!r}"):
+            await self.client.index(
+                index=self.collections_index,
+                id=membership_id(collection, member["id"]),
+                document=document,
+                refresh="wait_for",
+            )
+
+    async def remove_member(self, collection: str, object_id: str) -> bool:
+        """Delete the membership document; the canonical object stays."""
+        with _wrap(f"removing {object_id!r} from {collection!r}"):
+            response = await self.client.options(ignore_status=404).delete(
+                index=self.collections_index,
+                id=membership_id(collection, object_id),
+                refresh="wait_for",
+            )
+        return response.meta.status != 404 and response.get("result") == "deleted"
+
+    async def query(self, query: Query) -> Page:
+        """Translate ``query`` to the query DSL and page with ``search_after``."""
+        filters: list[dict[str, Any]] = [
+            {"term": {"words": word}} for word in words(query.text or "")
+        ]
+        if query.keywords:
+            filters.append({"terms": {"tag": [keyword.lower() for keyword in query.keywords]}})
+        if query.type is not None:
+            filters.append({"terms": {"type": query.type}})
+        index, holder = self.objects_index, "object"
+        if query.collection is not None:
+            index, holder = self.collections_index, "member"
+            filters.append({"term": {"collection": query.collection}})
+        order = "desc" if query.descending else "asc"
+        sort: list[dict[str, Any]] = [{"id": {"order": order}}]
+        if query.sort_field != "id":
+            sort = [
+                {query.sort_field: {"order": order, "missing": "_last"}},
+                {"id": {"order": "asc"}},
+            ]
+        with _wrap("searching"):
+            response = await self.client.search(
+                index=index,
+                query={"bool": {"filter": filters}},
+                sort=sort,
+                size=query.size + 1,
+                search_after=decode_cursor(query.after) if query.after else None,
+                track_total_hits=True,
+                source_includes=[holder],
+            )
+        hits = response["hits"]["hits"]
+        page: Page = {
+            "type": "OrderedCollection" if query.sort else "Collection",
+            "totalItems": int(response["hits"]["total"]["value"]),
+            "items": [hit["_source"][holder] for hit in hits[: query.size]],
+        }
+        if len(hits) > query.size:
+            page["next"] = encode_cursor(hits[query.size - 1]["sort"])
+        return page

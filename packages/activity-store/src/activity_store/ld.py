@@ -1,0 +1,179 @@
+"""Offline JSON-LD helpers for ActivityStreams 2.0 objects.
+
+The ActivityStreams context ships with the package (``data/activitystreams.jsonld``) and is
+read from there; nothing here ever fetches a context over the network.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from activity_store.errors import InvalidLDObject
+
+__all__ = [
+    "AS_CONTEXT",
+    "PARTIAL_FIELDS",
+    "activitystreams_context",
+    "ensure_context",
+    "normalize",
+    "partial_member",
+    "to_tombstone",
+    "types_of",
+    "utc_now_iso",
+    "validate",
+]
+
+AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
+"""The ActivityStreams 2.0 context IRI added to objects stored without ``@context``."""
+
+PARTIAL_FIELDS = ("id", "type", "name", "summary", "published", "updated")
+"""The properties a collection keeps of each member (never content or attachments)."""
+
+# AS2 properties whose vocabulary definition says "Functional: true": at most one value, so
+# normalisation leaves them alone. The natural-language literals (name, summary, content) stay
+# scalar too: their other values live in the language maps (nameMap, ...), not in a list.
+_SINGLE_VALUED = frozenset(
+    {
+        "id", "@id", "@context", "accuracy", "altitude", "content", "current", "deleted",
+        "describes", "duration", "endTime", "first", "height", "href", "hreflang", "last",
+        "latitude", "longitude", "mediaType", "name", "next", "partOf", "prev",
+        "preferredUsername", "published", "radius", "relationship", "replies", "startIndex",
+        "startTime", "subject", "summary", "totalItems", "units", "updated", "width",
+        "inbox", "outbox", "following", "followers", "liked", "likes", "shares", "source",
+        "endpoints", "orderedItems",
+    }
+)  # fmt: skip
+
+
+@cache
+def activitystreams_context() -> dict[str, Any]:
+    """Return the bundled ActivityStreams 2.0 JSON-LD context document (read once)."""
+    text = files("activity_store").joinpath("data/activitystreams.jsonld").read_text("utf-8")
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+@cache
+def _multi_valued_terms() -> frozenset[str]:
+    terms = activitystreams_context()["@context"]
+    return frozenset(
+        name
+        for name, definition in terms.items()
+        if isinstance(definition, dict)
+        and definition.get("@type") in ("@id", "@vocab")
+        and name not in _SINGLE_VALUED
+    )
+
+
+def types_of(obj: dict[str, Any]) -> list[str]:
+    """Return the object's ``type`` as a list of strings (empty when absent)."""
+    value = obj.get("type")
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
+def validate(obj: Any) -> str:
+    """Check that ``obj`` is a storable LD-object and return its id.
+
+    Raises:
+        InvalidLDObject: ``obj`` is not a dict, has no non-empty string ``id``, or has no
+            ``type`` given as a string or a non-empty list of strings.
+    """
+    if not isinstance(obj, dict):
+        raise InvalidLDObject(f"an LD-object must be a dict, got {type(obj).__name__}")
+    object_id = obj.get("id")
+    if not isinstance(object_id, str) or not object_id.strip():
+        raise InvalidLDObject(
+            f"object has no usable 'id' (got {object_id!r}); give it a non-empty string id"
+        )
+    kind = obj.get("type")
+    valid_list = isinstance(kind, list) and kind and all(isinstance(t, str) for t in kind)
+    if not (isinstance(kind, str) and kind) and not valid_list:
+        raise InvalidLDObject(
+            f"object {object_id!r} has no usable 'type' (got {kind!r}); "
+            "give it a type such as 'Note' or a list of type names"
+        )
+    return object_id
+
+
+def ensure_context(obj: dict[str, Any]) -> dict[str, Any]:
+    """Return a shallow copy of ``obj`` with the ActivityStreams ``@context`` when missing.
+
+    The caller's dict is never modified.
+    """
+    copied = dict(obj)
+    copied.setdefault("@context", AS_CONTEXT)
+    return copied
+
+
+def normalize(obj: dict[str, Any]) -> dict[str, Any]:
+    """Return a normalised deep copy of ``obj``.
+
+    ``type`` becomes a list, and every multi-valued ActivityStreams property (``to``, ``cc``,
+    ``tag``, ``attachment``, ``actor``, ``object``, ...; the non-functional object properties
+    of the bundled context) becomes a list. Nested objects are normalised the same way;
+    unknown extension properties are kept as they are.
+
+    Args:
+        obj: An LD-object.
+    """
+    normalized: dict[str, Any] = _normalize(copy.deepcopy(obj))
+    return normalized
+
+
+def _normalize(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_normalize(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    multi = _multi_valued_terms()
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "@context":
+            out[key] = item
+        elif key in ("type", "formerType") or key in multi:
+            listed = item if isinstance(item, list) else [item]
+            out[key] = [_normalize(entry) for entry in listed]
+        else:
+            out[key] = _normalize(item)
+    return out
+
+
+def utc_now_iso() -> str:
+    """Return the current UTC time as ISO-8601 with milliseconds and a trailing ``Z``."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def to_tombstone(obj: dict[str, Any]) -> dict[str, Any]:
+    """Return the Tombstone that replaces ``obj``.
+
+    The result has ``id``, ``type: "Tombstone"``, ``formerType`` (the original type; a list
+    stays a list), ``deleted`` (now, UTC ISO-8601 ending in ``Z``) and ``@context``.
+
+    Raises:
+        InvalidLDObject: ``obj`` has no usable id or type.
+    """
+    object_id = validate(obj)
+    former = obj["type"]
+    return {
+        "@context": obj.get("@context", AS_CONTEXT),
+        "id": object_id,
+        "type": "Tombstone",
+        "formerType": list(former) if isinstance(former, list) else former,
+        "deleted": utc_now_iso(),
+    }
+
+
+def partial_member(obj: dict[str, Any]) -> dict[str, Any]:
+    """Return the partial copy a collection keeps: id, type, and name/summary/published/updated
+    when present."""
+    return {key: copy.deepcopy(obj[key]) for key in PARTIAL_FIELDS if key in obj}

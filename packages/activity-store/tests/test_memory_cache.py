@@ -1,0 +1,71 @@
+"""MemoryCache: TTL expiry, copies and size bound."""
+
+from __future__ import annotations
+
+import pytest
+
+from activity_store.caches.memory import MemoryCache
+
+OBJ = {"id": "https://example.org/1", "type": "Note", "to": ["a"]}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_entries_expire_after_the_ttl_and_are_dropped() -> None:
+    clock = Clock()
+    cache = MemoryCache(ttl=10, clock=clock)
+    await cache.set(OBJ["id"], OBJ)
+    clock.now += 9.9
+    assert await cache.get(OBJ["id"]) == OBJ
+    clock.now += 0.2
+    assert await cache.get(OBJ["id"]) is None
+    assert len(cache) == 0
+
+
+def test_default_ttl_is_one_hour() -> None:
+    assert MemoryCache().ttl == 3600
+
+
+async def test_cached_values_are_copies() -> None:
+    cache = MemoryCache()
+    obj = {**OBJ, "to": ["a"]}
+    await cache.set(obj["id"], obj)
+    obj["to"].append("b")
+    got = await cache.get(obj["id"])
+    assert got is not None
+    assert got["to"] == ["a"]
+    got["to"].append("c")
+    assert (await cache.get(obj["id"])) == {**OBJ, "to": ["a"]}
+
+
+async def test_full_cache_drops_expired_then_oldest() -> None:
+    clock = Clock()
+    cache = MemoryCache(ttl=10, maxsize=2, clock=clock)
+    await cache.set("old", OBJ)
+    clock.now += 11
+    await cache.set("a", OBJ)
+    await cache.set("b", OBJ)  # "old" has expired and makes room
+    assert await cache.get("a") == OBJ
+    await cache.set("c", OBJ)  # full of live entries: the oldest ("a") goes
+    assert await cache.get("a") is None
+    assert await cache.get("b") == OBJ
+    assert await cache.get("c") == OBJ
+
+
+async def test_delete() -> None:
+    cache = MemoryCache()
+    await cache.set("a", OBJ)
+    await cache.delete("a")
+    await cache.delete("missing")
+    assert await cache.get("a") is None
+
+
+def test_rejects_non_positive_ttl() -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        MemoryCache(ttl=0)

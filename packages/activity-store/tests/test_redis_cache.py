@@ -1,0 +1,157 @@
+"""RedisCache on real Redis: keys, TTL, corrupt values, and failing open while Redis is down."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from activity_store import ActivityStore
+from activity_store.backends.memory import MemoryBackend
+from activity_store.caches.redis import RedisCache
+from platform_core.redis import RedisSettings, create_redis
+from platform_core.testing.services import free_port, port_open
+
+NOTE = {"id": "https://example.org/notes/1", "type": "Note", "content": "hello"}
+
+
+def _events(caplog: pytest.LogCaptureFixture, event: str) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if isinstance(r.msg, dict) and r.msg["event"] == event]
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[Redis]:
+    redis = create_redis(RedisSettings(url=redis_url))
+    yield redis
+    await redis.aclose()
+
+
+@pytest.fixture
+def cache(client: Redis, redis_key_prefix: str) -> RedisCache:
+    return RedisCache(client, namespace=f"{redis_key_prefix}as", ttl=60)
+
+
+async def test_objects_are_json_under_namespace_and_id_with_ttl(
+    cache: RedisCache, client: Redis, redis_key_prefix: str
+) -> None:
+    await cache.set(NOTE["id"], NOTE)
+    key = f"{redis_key_prefix}as:{NOTE['id']}"
+    assert json.loads(await client.get(key)) == NOTE
+    assert 0 < await client.pttl(key) <= 60_000
+    assert await cache.get(NOTE["id"]) == NOTE
+    await cache.delete(NOTE["id"])
+    assert await client.exists(key) == 0
+    assert await cache.get(NOTE["id"]) is None
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe"])
+async def test_a_corrupt_value_is_deleted_and_read_from_the_backend(
+    cache: RedisCache,
+    client: Redis,
+    redis_key_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+    raw: bytes,
+) -> None:
+    backend = MemoryBackend()
+    await backend.put(NOTE)
+    store = ActivityStore(backend, cache, namespace="t")
+    key = f"{redis_key_prefix}as:{NOTE['id']}"
+    await client.set(key, raw)
+    with caplog.at_level(logging.WARNING):
+        assert await store.dereference(NOTE["id"]) == NOTE
+    assert _events(caplog, "activity_store.cache.corrupt")
+    assert json.loads(await client.get(key)) == NOTE  # refilled from the backend
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, which the test may stop and start again."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        # "save 3600 1" makes redis write its data on shutdown, so it survives a restart.
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "3600 1",
+             "--dir", str(self.directory), "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not port_open("127.0.0.1", self.port):
+            assert time.monotonic() < deadline, "private redis-server did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_store_keeps_working_while_redis_is_down_and_recovers(
+    private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = RedisSettings(
+        url=private_redis.url, retry_attempts=1, connect_timeout=1, socket_timeout=1
+    )
+    client = create_redis(settings)
+    cache = RedisCache(client, namespace="as", ttl=600, owns_client=True)
+    backend = MemoryBackend()
+    async with ActivityStore(backend, cache, namespace="as") as store:
+        await store.store(NOTE)
+        assert (await cache.get(NOTE["id"]) or {}).get("content") == "hello"
+
+        private_redis.stop()
+        with caplog.at_level(logging.INFO):
+            updated = {**NOTE, "content": "written while redis was down"}
+            await store.store(updated)
+            assert (await store.dereference(NOTE["id"]))["content"] == updated["content"]
+            other = {"id": "https://example.org/notes/2", "type": "Note"}
+            await store.store(other)
+            assert (await store.dereference(other["id"]))["id"] == other["id"]
+            page = await store.query(text="redis")
+            assert [item["id"] for item in page["items"]] == [NOTE["id"]]
+        warnings = _events(caplog, "activity_store.cache.unavailable")
+        assert len(warnings) == 1  # one warning per outage, not one per call
+        assert warnings[0].levelno == logging.WARNING
+
+        private_redis.start()  # the old copy of NOTE is back on disk in Redis
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            got = await store.dereference(NOTE["id"])
+        assert got["content"] == "written while redis was down"  # the stale copy was deleted
+        assert _events(caplog, "activity_store.cache.recovered")
+        assert await cache.get(NOTE["id"]) == got  # and the cache is filled again
+
+
+async def test_store_many_fills_the_cache_in_one_go(
+    cache: RedisCache, client: Redis, redis_key_prefix: str
+) -> None:
+    notes = [{"id": f"https://example.org/notes/{i}", "type": "Note"} for i in range(50)]
+    async with ActivityStore(MemoryBackend(), cache, namespace="t") as store:
+        await store.store_many(notes)
+    keys = [f"{redis_key_prefix}as:{note['id']}" for note in notes]
+    values = await client.mget(keys)
+    assert [json.loads(value)["id"] for value in values] == [note["id"] for note in notes]
+    assert 0 < await client.pttl(keys[-1]) <= 60_000
