@@ -1,0 +1,182 @@
+"""The sync client's worker, project, webhook and stats calls."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from taskqueue import _calls
+from taskqueue._calls import Id, coerce
+from taskqueue._sync_core import SyncClientCore
+from taskqueue.models import (
+    ClaimRequest,
+    FailRequest,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    Project,
+    ProjectCreateRequest,
+    ProjectList,
+    ProjectUpdateRequest,
+    Stats,
+    Task,
+    TaskResult,
+    WebhookCreateRequest,
+    WebhookDelivery,
+    WebhookDeliveryList,
+    WebhookSubscription,
+)
+from taskqueue.retry import RetryConfig
+
+
+class SyncClientExtras(SyncClientCore):
+    """Worker, project, webhook and stats calls; see :class:`TaskQueueClient`."""
+
+    # --- workers ---------------------------------------------------------------------------
+
+    def claim_tasks(
+        self,
+        worker_id: str,
+        max_tasks: int = 1,
+        lease_seconds: int = 60,
+        project_id: Id | None = None,
+        *,
+        retry: RetryConfig | None = None,
+    ) -> list[Task]:
+        """Lease up to ``max_tasks`` runnable tasks for this worker (empty when none)."""
+        req = coerce(
+            ClaimRequest,
+            None,
+            worker_id=worker_id,
+            max_tasks=max_tasks,
+            lease_seconds=lease_seconds,
+            project_id=project_id,
+        )
+        return (self._send(_calls.claim(req), retry)).tasks
+
+    def heartbeat(
+        self,
+        task_id: Id,
+        worker_id: str,
+        lease_seconds: int = 60,
+        *,
+        retry: RetryConfig | None = None,
+    ) -> HeartbeatResponse:
+        """Extend the lease on a running task; see ``cancel_requested`` in the answer."""
+        req = coerce(HeartbeatRequest, None, worker_id=worker_id, lease_seconds=lease_seconds)
+        return self._send(_calls.heartbeat(task_id, req), retry)
+
+    def complete_task(
+        self, task_id: Id, worker_id: str, result: TaskResult, *, retry: RetryConfig | None = None
+    ) -> Task:
+        """Report a successful run."""
+        return self._send(_calls.complete(task_id, worker_id, result), retry)
+
+    def fail_task(
+        self,
+        task_id: Id,
+        worker_id: str,
+        result: TaskResult,
+        *,
+        attempts: int = 1,
+        requeue: bool = False,
+        retry: RetryConfig | None = None,
+    ) -> Task:
+        """Report a failed run (``requeue=True`` hands the task back unfinished)."""
+        req = FailRequest(worker_id=worker_id, result=result, attempts=attempts, requeue=requeue)
+        return self._send(_calls.fail(task_id, req), retry)
+
+    # --- projects --------------------------------------------------------------------------
+
+    def create_project(
+        self,
+        request: ProjectCreateRequest | Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        retry: RetryConfig | None = None,
+        **fields: Any,
+    ) -> Project:
+        """Create a project from a request model, a mapping, or keyword fields."""
+        req = coerce(ProjectCreateRequest, request, **fields)
+        return self._send(_calls.create_project(req, idempotency_key), retry)
+
+    def get_project(self, project_id: Id, *, retry: RetryConfig | None = None) -> Project:
+        """Return one project.
+
+        Raises:
+            ProjectNotFoundError: when no project has this id.
+        """
+        return self._send(_calls.get_project(project_id), retry)
+
+    def list_projects(
+        self, *, limit: int = 100, offset: int = 0, retry: RetryConfig | None = None
+    ) -> ProjectList:
+        """Return one page of projects."""
+        return self._send(_calls.list_projects(limit, offset), retry)
+
+    def update_project(
+        self,
+        project_id: Id,
+        update: ProjectUpdateRequest | Mapping[str, Any] | None = None,
+        *,
+        retry: RetryConfig | None = None,
+        **fields: Any,
+    ) -> Project:
+        """Change the fields given (only those are sent) and return the project."""
+        req = coerce(ProjectUpdateRequest, update, **fields)
+        return self._send(_calls.update_project(project_id, req), retry)
+
+    def delete_project(self, project_id: Id, *, retry: RetryConfig | None = None) -> None:
+        """Delete a project."""
+        self._send(_calls.delete_project(project_id), retry)
+
+    # --- webhooks and stats ----------------------------------------------------------------
+
+    def create_webhook(
+        self,
+        url: str,
+        events: Sequence[str],
+        *,
+        description: str | None = None,
+        secret: str | None = None,
+        idempotency_key: str | None = None,
+        retry: RetryConfig | None = None,
+    ) -> WebhookSubscription:
+        """Subscribe ``url`` to ``events``; the answer carries the signing secret (only now)."""
+        req = coerce(
+            WebhookCreateRequest,
+            None,
+            url=url,
+            events=list(events),
+            description=description,
+            secret=secret,
+        )
+        return self._send(_calls.create_webhook(req, idempotency_key), retry)
+
+    def list_webhooks(self, *, retry: RetryConfig | None = None) -> list[WebhookSubscription]:
+        """Return every webhook subscription."""
+        return (self._send(_calls.list_webhooks(), retry)).webhooks
+
+    def delete_webhook(self, webhook_id: Id, *, retry: RetryConfig | None = None) -> None:
+        """Delete a webhook subscription."""
+        self._send(_calls.delete_webhook(webhook_id), retry)
+
+    def list_deliveries(
+        self,
+        webhook_id: Id,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        retry: RetryConfig | None = None,
+    ) -> WebhookDeliveryList:
+        """Return one page of a subscription's deliveries, newest first."""
+        return self._send(_calls.list_deliveries(webhook_id, limit, offset), retry)
+
+    def redeliver(
+        self, webhook_id: Id, delivery_id: Id, *, retry: RetryConfig | None = None
+    ) -> WebhookDelivery:
+        """Send a delivery again (same ``webhook-id``, so receivers can dedupe)."""
+        return self._send(_calls.redeliver(webhook_id, delivery_id), retry)
+
+    def get_stats(self, *, retry: RetryConfig | None = None) -> Stats:
+        """Return counts across the queue."""
+        return self._send(_calls.stats(), retry)

@@ -1,0 +1,5 @@
+"""``python -m taskqueue.cli``."""
+
+from taskqueue.cli import main
+
+main()

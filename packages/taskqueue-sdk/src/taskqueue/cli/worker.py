@@ -1,0 +1,83 @@
+"""``taskqueue worker``: run tasks from the queue until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import click
+
+from platform_core.logging import configure_logging
+from taskqueue.async_client import AsyncTaskQueueClient
+from taskqueue.cli._common import CliState, err, handle_errors, pass_state
+from taskqueue.worker import Worker, WorkerConfig, default_worker_id
+
+
+@click.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Tasks run at the same time.",
+)
+@click.option(
+    "--lease",
+    "lease_seconds",
+    type=click.IntRange(1, 3600),
+    default=60,
+    show_default=True,
+    help="Lease seconds; heartbeats every third of it.",
+)
+@click.option("--poll-interval", type=click.FloatRange(0.01), default=1.0, show_default=True)
+@click.option(
+    "--grace-period",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="Seconds running tasks get to finish after SIGTERM.",
+)
+@click.option("--worker-id", default=None, help="Defaults to <hostname>-<pid>.")
+@click.option("--exit-when-idle", is_flag=True, help="Stop once nothing is runnable.")
+@click.option("--log-level", default="INFO", show_default=True)
+@pass_state
+@handle_errors
+def worker(
+    state: CliState,
+    concurrency: int,
+    lease_seconds: int,
+    poll_interval: float,
+    grace_period: float,
+    worker_id: str | None,
+    exit_when_idle: bool,
+    log_level: str,
+) -> None:
+    """Claim tasks and run each command in a subprocess, heartbeating its lease.
+
+    SIGTERM or Ctrl-C stops claiming and lets running tasks finish (up to --grace-period);
+    what is still running then is stopped and handed back to the queue.
+    """
+    configure_logging(log_level.upper(), fmt="json" if state.json else "console")
+    config = WorkerConfig(
+        worker_id=worker_id or default_worker_id(),
+        concurrency=concurrency,
+        lease_seconds=lease_seconds,
+        poll_interval=poll_interval,
+        grace_period=grace_period,
+        exit_when_idle=exit_when_idle,
+    )
+    asyncio.run(_run(state, config))
+
+
+async def _run(state: CliState, config: WorkerConfig) -> None:
+    async with AsyncTaskQueueClient(state.base_url, state.api_key) as client:
+        runner = Worker(client, config)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runner.stop)
+        try:
+            await runner.run()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+    err.print(f"worker stopped: {runner.completed} completed, {runner.failed} failed")

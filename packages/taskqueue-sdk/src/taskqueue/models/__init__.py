@@ -1,0 +1,102 @@
+"""The wire contract of the Task Queue API: every request and response body.
+
+The server (``apps/taskqueue-server``) and the SDK both use these models, so the contract
+lives in one place. Requests reject unknown fields; responses ignore them, so an older
+client keeps reading a newer server.
+"""
+
+from taskqueue.models.common import (
+    BatchCreateRequest,
+    BatchItemResult,
+    BatchResult,
+    FieldError,
+    ProblemDetails,
+    Stats,
+)
+from taskqueue.models.enums import (
+    TERMINAL_STATUSES,
+    WORKFLOW_PHASES,
+    DeliveryStatus,
+    ProjectStatus,
+    TaskPriority,
+    TaskStatus,
+    TaskType,
+    WebhookEventType,
+    next_phase,
+)
+from taskqueue.models.projects import (
+    Project,
+    ProjectCreateRequest,
+    ProjectList,
+    ProjectUpdateRequest,
+)
+from taskqueue.models.tasks import (
+    AdvancePhaseRequest,
+    CancelRequest,
+    Phase,
+    Task,
+    TaskCreateRequest,
+    TaskFilters,
+    TaskList,
+    TaskResult,
+    TaskUpdateRequest,
+)
+from taskqueue.models.webhooks import (
+    WebhookCreateRequest,
+    WebhookDelivery,
+    WebhookDeliveryList,
+    WebhookEvent,
+    WebhookList,
+    WebhookSubscription,
+)
+from taskqueue.models.workers import (
+    ClaimRequest,
+    ClaimResponse,
+    CompleteRequest,
+    FailRequest,
+    HeartbeatRequest,
+    HeartbeatResponse,
+)
+
+__all__ = [
+    "TERMINAL_STATUSES",
+    "WORKFLOW_PHASES",
+    "AdvancePhaseRequest",
+    "BatchCreateRequest",
+    "BatchItemResult",
+    "BatchResult",
+    "CancelRequest",
+    "ClaimRequest",
+    "ClaimResponse",
+    "CompleteRequest",
+    "DeliveryStatus",
+    "FailRequest",
+    "FieldError",
+    "HeartbeatRequest",
+    "HeartbeatResponse",
+    "Phase",
+    "ProblemDetails",
+    "Project",
+    "ProjectCreateRequest",
+    "ProjectList",
+    "ProjectStatus",
+    "ProjectUpdateRequest",
+    "Stats",
+    "Task",
+    "TaskCreateRequest",
+    "TaskFilters",
+    "TaskList",
+    "TaskPriority",
+    "TaskResult",
+    "TaskStatus",
+    "TaskType",
+    "TaskUpdateRequest",
+    "WebhookCreateRequest",
+    "WebhookDelivery",
+    "WebhookDeliveryList",
+    "WebhookEvent",
+    "WebhookEventType",
+    "WebhookList",
+    "WebhookSubscription",
+    "next_phase",
+]

@@ -1,0 +1,159 @@
+"""Webhook subscriptions, deliveries and the event body the server POSTs to subscribers."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from uuid import UUID
+
+from pydantic import AnyHttpUrl, AwareDatetime, Field, SecretStr, field_serializer, field_validator
+
+from taskqueue.models.base import RequestModel, WireModel
+from taskqueue.models.enums import DeliveryStatus, WebhookEventType
+from taskqueue.models.projects import Project
+from taskqueue.models.tasks import Task
+
+__all__ = [
+    "WebhookCreateRequest",
+    "WebhookDelivery",
+    "WebhookDeliveryList",
+    "WebhookEvent",
+    "WebhookList",
+    "WebhookSubscription",
+]
+
+SECRET_PATTERN = r"^whsec_[A-Za-z0-9+/]{16,}={0,2}$"  # noqa: S105 - a shape, not a secret
+
+
+def _reveal(secret: SecretStr | None) -> str | None:
+    return None if secret is None else secret.get_secret_value()
+
+
+class WebhookCreateRequest(RequestModel):
+    """The body of ``POST /api/webhooks``.
+
+    Attributes:
+        url: Where events are POSTed.
+        events: The event types to send (at least one).
+        description: Free text.
+        secret: A ``whsec_<base64>`` signing secret; the server generates one when omitted.
+    """
+
+    url: AnyHttpUrl
+    events: list[WebhookEventType] = Field(min_length=1)
+    description: str | None = None
+    secret: SecretStr | None = None
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_shape(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and not re.fullmatch(SECRET_PATTERN, secret.get_secret_value()):
+            raise ValueError("must be 'whsec_' followed by base64 (use generate_secret())")
+        return secret
+
+    @field_serializer("secret", when_used="json")
+    def _secret_json(self, secret: SecretStr | None) -> str | None:
+        return _reveal(secret)
+
+
+class WebhookSubscription(WireModel):
+    """A webhook subscription.
+
+    Attributes:
+        id: The subscription's id.
+        url: Where events are POSTed.
+        events: The event types it receives.
+        description: Free text.
+        active: False when the server stopped sending (deleted or disabled).
+        created_at: When it was created.
+        secret: The signing secret; the server returns it only in the create response.
+    """
+
+    id: UUID
+    url: str
+    events: list[WebhookEventType]
+    description: str | None = None
+    active: bool = True
+    created_at: AwareDatetime
+    secret: SecretStr | None = None
+
+    @field_serializer("secret", when_used="json")
+    def _secret_json(self, secret: SecretStr | None) -> str | None:
+        return _reveal(secret)
+
+
+class WebhookList(WireModel):
+    """``GET /api/webhooks``: every subscription."""
+
+    webhooks: list[WebhookSubscription]
+
+
+class WebhookDelivery(WireModel):
+    """One attempt record of sending an event to a subscription.
+
+    Attributes:
+        id: The delivery's id.
+        webhook_id: The subscription.
+        event_id: The ``webhook-id`` header sent (the same across redeliveries).
+        event_type: What happened.
+        status: pending, succeeded or failed.
+        attempts: How many times it was sent.
+        response_status: The subscriber's last HTTP status, if it answered.
+        error: Why the last attempt failed, if it did.
+        created_at: When the event was queued.
+        last_attempt_at: When it was last sent.
+        next_attempt_at: When it will be sent again, while pending.
+        payload: The event body.
+    """
+
+    id: UUID
+    webhook_id: UUID
+    event_id: str
+    event_type: WebhookEventType
+    status: DeliveryStatus
+    attempts: int = Field(default=0, ge=0)
+    response_status: int | None = None
+    error: str | None = None
+    created_at: AwareDatetime
+    last_attempt_at: AwareDatetime | None = None
+    next_attempt_at: AwareDatetime | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class WebhookDeliveryList(WireModel):
+    """One page of ``GET /api/webhooks/{id}/deliveries``, newest first."""
+
+    deliveries: list[WebhookDelivery]
+    total: int = Field(ge=0)
+    limit: int = Field(ge=0)
+    offset: int = Field(ge=0)
+
+
+class WebhookEvent(WireModel):
+    """The JSON body of a webhook request (Standard Webhooks shape).
+
+    Attributes:
+        type: The event type, e.g. ``task.completed``.
+        timestamp: When the event happened.
+        data: The task (``task.*``) or project (``project.*``) as the API returns it.
+    """
+
+    type: WebhookEventType
+    timestamp: AwareDatetime
+    data: dict[str, Any]
+
+    def task(self) -> Task:
+        """Parse ``data`` as a :class:`Task` (for ``task.*`` events).
+
+        Raises:
+            pydantic.ValidationError: when ``data`` is not a task.
+        """
+        return Task.model_validate(self.data)
+
+    def project(self) -> Project:
+        """Parse ``data`` as a :class:`Project` (for ``project.*`` events).
+
+        Raises:
+            pydantic.ValidationError: when ``data`` is not a project.
+        """
+        return Project.model_validate(self.data)

@@ -1,0 +1,163 @@
+"""The ``taskqueue`` CLI through click's runner against the fake server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from tq_fake_server import FakeServer
+
+from taskqueue.cli import cli
+from taskqueue.models import TaskStatus
+
+
+def _run(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), input=input)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_version() -> None:
+    code, out, _ = _run("version")
+    assert (code, out.strip()) == (0, "taskqueue-sdk 0.1.0")
+    assert json.loads(_run("--json", "version")[1]) == {"version": "0.1.0"}
+
+
+def test_create_get_list_update_cancel_delete(server: FakeServer) -> None:
+    code, out, _ = _run("tasks", "create", "--name", "build", "--command", "make",
+                        "--priority", "High", "--env", "A=1", "--json")  # fmt: skip
+    assert code == 0
+    created = json.loads(out)
+    assert created["priority"] == "High"
+    assert created["environment"] == {"A": "1"}
+    task_id = created["id"]
+
+    code, out, _ = _run("tasks", "get", task_id)
+    assert code == 0
+    assert "build" in out
+    assert "High" in out
+
+    code, out, _ = _run("--json", "tasks", "list")
+    assert [t["id"] for t in json.loads(out)] == [task_id]
+
+    code, out, _ = _run("tasks", "update", task_id, "--priority", "Low", "--json")
+    assert json.loads(out)["priority"] == "Low"
+
+    code, out, _ = _run("tasks", "cancel", task_id, "--json")
+    assert json.loads(out)["status"] == "Cancelled"
+
+    code, _, err = _run("tasks", "cancel", task_id)
+    assert code == 1
+    assert "[409]" in err
+
+    assert _run("tasks", "delete", task_id, "--yes")[0] == 0
+    code, _, err = _run("tasks", "get", task_id)
+    assert code == 1
+    assert "[404]" in err
+
+
+def test_usage_errors_exit_2(server: FakeServer) -> None:
+    assert _run("tasks", "create", "--name", "x")[0] == 2
+    assert _run("tasks", "create", "--name", "x", "--command", "y", "--priority", "Urgent")[0] == 2
+    assert _run("tasks", "update", "00000000-0000-0000-0000-000000000000")[0] == 2
+
+
+def test_invalid_field_is_named_and_exits_1(server: FakeServer) -> None:
+    code, _, err = _run("tasks", "create", "--name", "x", "--command", "y", "--timeout", "0")
+    assert code == 1
+    assert "timeout" in err
+    assert server.state.requests == []
+
+
+def test_interactive_create_asks_for_each_field(server: FakeServer) -> None:
+    answers = "deploy\n./deploy.sh\nship it\nCritical\nSimple\n60\n"
+    code, out, _ = _run("tasks", "create", "--interactive", "--json", input=answers)
+    assert code == 0, out
+    created = json.loads(out[out.index("{") :])
+    assert (created["name"], created["command"], created["priority"], created["timeout"]) == (
+        "deploy", "./deploy.sh", "Critical", 60,
+    )  # fmt: skip
+
+
+def test_wait_exits_0_when_completed(server: FakeServer) -> None:
+    code, out, _ = _run("--json", "tasks", "create", "--name", "w", "--command", "true")
+    task_id = json.loads(out)["id"]
+    server.state.tasks[task_id] = server.state.tasks[task_id].model_copy(
+        update={"metadata": {"complete_after_gets": 2}}
+    )
+    code, out, _ = _run("--json", "tasks", "wait", task_id, "--poll-interval", "0.01")
+    assert code == 0
+    assert json.loads(out)["status"] == "Completed"
+
+
+def test_batch_file_reports_each_item_and_exits_1_on_failures(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    items = [{"name": f"t{i}", "command": "true"} for i in range(150)]
+    items[120]["name"] = "reject-this"
+    path = tmp_path / "tasks.json"
+    path.write_text(json.dumps(items))
+    code, out, _ = _run("--json", "tasks", "batch", str(path))
+    assert code == 1
+    results = json.loads(out)["results"]
+    assert [r["index"] for r in results if not r["ok"]] == [120]
+    assert len(server.state.tasks) == 149
+
+
+def test_batch_jsonl_validates_before_sending(server: FakeServer, tmp_path: Path) -> None:
+    path = tmp_path / "tasks.jsonl"
+    path.write_text('{"name": "a", "command": "true"}\n{"name": "", "command": "true"}\n')
+    code, _, err = _run("tasks", "batch", str(path))
+    assert code == 1
+    assert "tasks.1.name" in err
+    assert server.state.tasks == {}
+
+
+def test_projects_and_webhooks(server: FakeServer) -> None:
+    code, out, _ = _run("--json", "projects", "create", "--name", "p", "--tag", "x")
+    project = json.loads(out)
+    assert project["tags"] == ["x"]
+    code, out, _ = _run("projects", "update", project["id"], "--status", "OnHold", "--json")
+    assert json.loads(out)["status"] == "OnHold"
+    assert "p" in _run("projects", "list")[1]
+    code, out, _ = _run("--json", "projects", "get", project["id"])
+    assert json.loads(out)["status"] == "OnHold"
+    assert _run("projects", "delete", project["id"], "--yes")[0] == 0
+
+    code, out, _ = _run("webhooks", "create", "--url", "https://example.test/h",
+                        "--event", "task.completed")  # fmt: skip
+    assert code == 0
+    assert "whsec_" in out
+    (hook,) = json.loads(_run("--json", "webhooks", "list")[1])
+    assert json.loads(_run("--json", "webhooks", "deliveries", hook["id"])[1]) == []
+    assert _run("webhooks", "delete", hook["id"])[0] == 0
+
+
+def test_worker_runs_commands_with_env_workdir_and_retries(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    ok = _create(["--name", "ok", "--command", 'echo "$GREETING from $(pwd)"',
+                  "--env", "GREETING=hello", "--workdir", str(tmp_path)])  # fmt: skip
+    flaky = _create(["--name", "bad", "--command", "echo oops >&2; exit 3",
+                     "--retries", "1", "--retry-delay", "0"])  # fmt: skip
+    slow = _create(["--name", "slow", "--command", "sleep 5", "--timeout", "1",
+                    "--retries", "0"])  # fmt: skip
+    code, _, _ = _run("worker", "--exit-when-idle", "--poll-interval", "0.05", "--concurrency", "3")
+    assert code == 0
+    tasks = server.state.tasks
+    assert tasks[ok].status is TaskStatus.COMPLETED
+    assert tasks[ok].result is not None
+    assert tasks[ok].result.stdout == f"hello from {tmp_path}\n"
+    assert tasks[flaky].status is TaskStatus.FAILED
+    assert tasks[flaky].attempts == 2
+    assert tasks[flaky].result is not None
+    assert (tasks[flaky].result.exit_code, tasks[flaky].result.stderr) == (3, "oops\n")
+    assert tasks[slow].status is TaskStatus.FAILED
+    assert tasks[slow].result is not None
+    assert tasks[slow].result.error == "timed out after 1 s"
+
+
+def _create(args: list[str]) -> str:
+    code, out, err = _run("--json", "tasks", "create", *args)
+    assert code == 0, err
+    return str(json.loads(out)["id"])
