@@ -1,0 +1,145 @@
+"""RFC 9457 problem details for every error a ``create_app`` service returns."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from api_core.errors import InvalidFilterError, ProblemError
+from platform_core.logging import get_logger
+
+__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem_response"]
+
+PROBLEM_JSON = "application/problem+json"
+_log = get_logger(__name__)
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def problem_response(
+    request: Request | None,
+    status: int,
+    *,
+    title: str | None = None,
+    detail: str | None = None,
+    type: str = "about:blank",
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    """Build an ``application/problem+json`` response.
+
+    Args:
+        request: The request being answered; gives ``instance`` and the request id.
+        status: The HTTP status code.
+        title: Summary of the problem type; the status phrase by default.
+        detail: This occurrence's explanation.
+        type: URI of the problem type.
+        headers: Extra response headers.
+        **extensions: Extra members of the problem object.
+    """
+    body: dict[str, Any] = {"type": type, "title": title or _title(status), "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    out_headers = dict(headers or {})
+    if request is not None:
+        body["instance"] = request.url.path
+        state = request.scope.get("state") or {}
+        request_id = state.get("request_id")
+        if request_id:
+            body["request_id"] = request_id
+            out_headers.setdefault(state.get("request_id_header", "X-Request-ID"), request_id)
+    body.update(extensions)
+    return JSONResponse(
+        jsonable_encoder(body), status_code=status, headers=out_headers, media_type=PROBLEM_JSON
+    )
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    extra: dict[str, Any] = {} if isinstance(exc.detail, str) else {"errors": exc.detail}
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return problem_response(
+        request, exc.status_code, detail=detail, headers=dict(exc.headers or {}), **extra
+    )
+
+
+async def _validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    return problem_response(
+        request,
+        422,
+        title="Request validation failed",
+        detail="One or more request fields are invalid; see errors.",
+        errors=errors,
+    )
+
+
+async def _problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    return problem_response(
+        request,
+        exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        type=exc.type,
+        **exc.extensions,
+    )
+
+
+async def _invalid_filter(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidFilterError)
+    return problem_response(
+        request,
+        400,
+        title="Invalid filter",
+        detail=str(exc),
+        parameter=exc.parameter,
+    )
+
+
+async def _unhandled(request: Request, exc: Exception) -> Response:
+    # Runs outside the request-id middleware (Starlette's outermost layer), so the id is
+    # taken from the scope rather than the logging context.
+    state = request.scope.get("state") or {}
+    _log.error(
+        "unhandled error",
+        request_id=state.get("request_id"),
+        method=request.method,
+        path=request.url.path,
+        error_type=type(exc).__name__,
+        exc_info=exc,
+    )
+    return problem_response(
+        request,
+        500,
+        detail="The server failed to handle this request; quote the request_id when reporting.",
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer HTTP errors, validation errors, filter errors, :class:`ProblemError` and
+    unhandled exceptions with problem details (unhandled ones are logged with traceback and
+    never leak their message)."""
+    app.add_exception_handler(HTTPException, _http_exception)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(ProblemError, _problem)
+    app.add_exception_handler(InvalidFilterError, _invalid_filter)
+    app.add_exception_handler(Exception, _unhandled)
