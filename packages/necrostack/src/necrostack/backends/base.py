@@ -1,0 +1,39 @@
+"""The :class:`Backend` protocol: every queueing decision lives in a backend, none in the Spine."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from necrostack.event import Event
+
+__all__ = ["Backend"]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Stores events and hands them out one at a time, with acknowledgement.
+
+    The :class:`~necrostack.Spine` pulls an event, runs its handlers, enqueues what they
+    returned, then calls :meth:`ack`; when a handler raises it calls :meth:`nack` instead and
+    the backend applies its retry policy (retry later, or dead-letter).
+    """
+
+    async def enqueue(self, event: Event) -> None:
+        """Store ``event`` for a later :meth:`pull`."""
+        ...
+
+    async def pull(self, timeout: float = 1.0) -> Event | None:  # noqa: ASYNC109 - protocol API
+        """Return the next event, or ``None`` when none arrived within ``timeout`` seconds."""
+        ...
+
+    async def ack(self, event: Event) -> None:
+        """Mark ``event`` (returned by :meth:`pull`) as fully handled."""
+        ...
+
+    async def nack(self, event: Event, error: BaseException) -> None:
+        """Report that handling ``event`` failed with ``error``; retry or dead-letter it."""
+        ...
+
+    async def close(self) -> None:
+        """Flush outstanding work and release connections. Idempotent."""
+        ...

@@ -1,0 +1,71 @@
+"""Turning stream entries into events and back, and the dead-letter entry layout."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from necrostack.errors import EventDecodeError
+from necrostack.event import Event
+
+__all__ = ["dead_letter_fields", "decode_entry", "encode_event"]
+
+Fields = dict[bytes, bytes]
+
+
+def encode_event(event: Event, attempts: int = 0) -> dict[str, str | bytes]:
+    """The stream fields of ``event`` after ``attempts`` failed deliveries."""
+    return {"event": event.model_dump_json(), "attempts": str(attempts)}
+
+
+def decode_entry(fields: Fields) -> tuple[Event, int]:
+    """Return the event and its earlier failed deliveries stored in ``fields``.
+
+    Raises:
+        EventDecodeError: the entry was not written by necrostack or is corrupt.
+    """
+    raw = fields.get(b"event")
+    if raw is None:
+        names = sorted(k.decode(errors="replace") for k in fields)
+        raise EventDecodeError(f"no 'event' field (fields: {', '.join(names) or 'none'})")
+    try:
+        event = Event.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "event"
+        raise EventDecodeError(f"{where}: {first['msg']}") from exc
+    try:
+        attempts = int(fields.get(b"attempts", b"0"))
+    except ValueError as exc:
+        raise EventDecodeError(f"attempts is not an integer: {fields[b'attempts']!r}") from exc
+    return event, max(attempts, 0)
+
+
+def dead_letter_fields(
+    fields: Fields,
+    *,
+    entry_id: bytes,
+    stream: str,
+    reason: str,
+    error: str,
+    deliveries: int,
+    consumer: str,
+) -> dict[str, str | bytes]:
+    """The dead-letter stream entry for the stream entry ``entry_id`` with ``fields``."""
+    raw: str | bytes | None = fields.get(b"event")
+    if raw is None:
+        raw = json.dumps(
+            {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
+        )
+    return {
+        "event": raw,
+        "reason": reason,
+        "error": error,
+        "deliveries": str(deliveries),
+        "original_id": entry_id,
+        "stream": stream,
+        "consumer": consumer,
+        "dead_at": datetime.now(UTC).isoformat(),
+    }

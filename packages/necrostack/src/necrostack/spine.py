@@ -1,0 +1,211 @@
+"""The :class:`Spine`: pulls events from a backend and dispatches them to organs."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
+
+from necrostack.backends.base import Backend
+from necrostack.errors import OrganValidationError
+from necrostack.event import CAUSATION_ID, TRACEPARENT, TRACESTATE, Event
+from necrostack.organ import HandlerResult, Organ
+from platform_core.logging import get_logger
+
+__all__ = ["Spine"]
+
+_log = get_logger("necrostack.spine")
+# Checked before each "event handled" line: building a structured event that a level filter
+# then drops costs more than the whole dispatch of a no-op handler.
+_stdlib_log = logging.getLogger("necrostack.spine")
+_INHERITED = (TRACEPARENT, TRACESTATE)
+_PLAIN_RESULTS = (Event, list, tuple)
+
+
+def _validate(organ: object) -> Organ:
+    if not isinstance(organ, Organ):
+        raise OrganValidationError(
+            repr(organ), f"expected an Organ instance, got {type(organ).__name__}"
+        )
+    listens = organ.listens_to
+    if not isinstance(listens, list | tuple):
+        raise OrganValidationError(
+            organ.name, f"listens_to must be a list of event-type strings, got {listens!r}"
+        )
+    bad = [item for item in listens if not isinstance(item, str)]
+    if bad:
+        raise OrganValidationError(
+            organ.name, f"listens_to must hold only strings; not strings: {bad!r}"
+        )
+    return organ
+
+
+def _as_events(returned: HandlerResult, organ: Organ) -> list[Event]:
+    result: object = returned  # handlers are user code: check what really came back
+    if result is None:
+        return []
+    if isinstance(result, Event):
+        return [result]
+    if isinstance(result, Sequence) and not isinstance(result, str | bytes):
+        events = list(result)
+        if all(isinstance(item, Event) for item in events):
+            return events
+    raise TypeError(
+        f"organ {organ.name!r} returned {type(result).__name__}; "
+        "handle() must return an Event, a sequence of Events or None"
+    )
+
+
+def _with_lineage(child: Event, parent: Event) -> Event:
+    """Fill the causation id and trace context from ``parent`` where ``child`` has none."""
+    missing = {CAUSATION_ID: parent.id} if CAUSATION_ID not in child.metadata else {}
+    missing.update(
+        {
+            k: parent.metadata[k]
+            for k in _INHERITED
+            if k in parent.metadata and k not in child.metadata
+        }
+    )
+    if not missing:
+        return child
+    return child.model_copy(update={"metadata": {**child.metadata, **missing}})
+
+
+class Spine:
+    """Dispatches each pulled event to every organ listening to its type, in order.
+
+    The Spine keeps no queue: every event waits in the backend. After all handlers of an
+    event ran, the events they returned are enqueued and the event is acked. If a handler
+    raises, the error is logged with the event and organ, nothing it or its siblings returned
+    is enqueued, and the event is nacked so the backend's retry policy decides what follows.
+
+    Args:
+        organs: The handlers, validated here (``listens_to`` must hold only strings).
+        backend: Where events come from and go to.
+        max_steps: Most events one :meth:`run` handles; one more raises
+            ``RuntimeError("Max steps exceeded")``.
+        poll_timeout: Seconds each ``pull`` waits; bounds how fast :meth:`stop` is noticed.
+
+    Raises:
+        OrganValidationError: an organ is not an :class:`Organ` or has a bad ``listens_to``.
+    """
+
+    def __init__(
+        self,
+        organs: Iterable[Organ],
+        backend: Backend,
+        max_steps: int = 10_000,
+        *,
+        poll_timeout: float = 0.5,
+    ) -> None:
+        self.organs: tuple[Organ, ...] = tuple(_validate(o) for o in organs)
+        self._routes: Mapping[str, tuple[Organ, ...]] = MappingProxyType(
+            {
+                t: tuple(o for o in self.organs if t in o.listens_to)
+                for t in {t for o in self.organs for t in o.listens_to}
+            }
+        )
+        self.backend = backend
+        self.max_steps = max_steps
+        self.poll_timeout = poll_timeout
+        self.steps = 0
+        self._stopping = False
+
+    def routes(self, event_type: str) -> tuple[Organ, ...]:
+        """The organs that handle ``event_type``, in registration order."""
+        return self._routes.get(event_type, ())
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return once the event in hand is handled and acked."""
+        self._stopping = True
+
+    async def run(
+        self, start_event: Event | None = None, *, until_idle: float | None = None
+    ) -> int:
+        """Enqueue ``start_event`` (if given) and dispatch until stopped.
+
+        Args:
+            start_event: An event to enqueue first.
+            until_idle: Return when the backend yields nothing for this many seconds; run
+                until :meth:`stop` when ``None``.
+
+        Returns:
+            How many events this call handled.
+
+        Raises:
+            RuntimeError: ``"Max steps exceeded"`` when more than ``max_steps`` events arrive.
+        """
+        self._stopping = False
+        self.steps = 0
+        if start_event is not None:
+            await self.backend.enqueue(start_event)
+        pull, dispatch, poll = self.backend.pull, self.dispatch, self.poll_timeout
+        idle_since: float | None = None  # set only with until_idle: start of the empty spell
+        while not self._stopping:
+            timeout = poll
+            if until_idle is not None:
+                now = time.monotonic()
+                if idle_since is None:
+                    idle_since = now
+                timeout = max(0.0, min(poll, until_idle - (now - idle_since)))
+            event = await pull(timeout)
+            if event is None:
+                if (
+                    until_idle is not None
+                    and idle_since is not None
+                    and time.monotonic() - idle_since >= until_idle
+                ):
+                    break
+                continue
+            if self.steps >= self.max_steps:
+                raise RuntimeError("Max steps exceeded")
+            self.steps += 1
+            await dispatch(event)
+            idle_since = None
+        return self.steps
+
+    async def dispatch(self, event: Event) -> list[Event]:
+        """Run every listening organ on ``event``, then enqueue their events and ack.
+
+        Returns:
+            The events enqueued (empty when a handler raised and the event was nacked).
+        """
+        emitted: list[Event] = []
+        log_each = _stdlib_log.isEnabledFor(logging.INFO)
+        for organ in self._routes.get(event.event_type, ()):
+            try:
+                result = organ.handle(event)
+                if result is None:
+                    produced: list[Event] = []
+                else:
+                    if not isinstance(result, _PLAIN_RESULTS) and inspect.isawaitable(result):
+                        result = await result
+                    produced = _as_events(result, organ) if result is not None else []
+                    if produced:
+                        produced = [_with_lineage(e, event) for e in produced]
+            except Exception as exc:
+                _log.exception(
+                    "handler failed",
+                    event_id=event.id,
+                    event_type=event.event_type,
+                    organ=organ.name,
+                    error=repr(exc),
+                )
+                await self.backend.nack(event, exc)
+                return []
+            if log_each:
+                _log.info(
+                    "event handled",
+                    event_id=event.id,
+                    event_type=event.event_type,
+                    organ=organ.name,
+                    emitted=len(produced),
+                )
+            if produced:
+                emitted.extend(produced)
+        for new in emitted:
+            await self.backend.enqueue(new)
+        await self.backend.ack(event)
+        return emitted

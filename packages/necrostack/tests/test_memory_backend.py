@@ -1,0 +1,68 @@
+"""Properties 5, 11 and 12 of the seed, and the in-memory retry policy."""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from necrostack import Event, InMemoryBackend, Organ, load_backend
+
+from .conftest import event_types
+
+
+class _Named(Organ):
+    listens_to: ClassVar[list[str]] = ["A"]
+
+    def handle(self, event: Event) -> None:
+        return None
+
+
+@given(st.one_of(st.none(), st.text(max_size=20)))
+def test_organ_name_defaults_to_class_name(name: str | None) -> None:
+    """Property 5: the organ's name is the one given, or its class name."""
+    organ = _Named(name) if name is not None else _Named()
+    assert organ.name == (name if name is not None else "_Named")
+
+
+@given(st.lists(event_types, min_size=1, max_size=30))
+async def test_backend_is_fifo(types: list[str]) -> None:
+    """Property 11: events come out in the order they went in."""
+    backend = InMemoryBackend()
+    events = [Event(event_type=t) for t in types]
+    for event in events:
+        await backend.enqueue(event)
+    pulled = [await backend.pull(0.01) for _ in events]
+    assert pulled == events
+
+
+@settings(max_examples=10)
+@given(st.floats(min_value=0.001, max_value=0.03))
+async def test_pull_on_empty_backend_returns_none_after_timeout(wait: float) -> None:
+    """Property 12: an empty backend returns None once the timeout passes."""
+    backend = InMemoryBackend()
+    start = time.monotonic()
+    assert await backend.pull(wait) is None
+    assert time.monotonic() - start >= wait * 0.9
+
+
+async def test_failed_event_is_retried_then_dead_lettered() -> None:
+    backend = InMemoryBackend(max_deliveries=3)
+    event = Event(event_type="A")
+    await backend.enqueue(event)
+    for _ in range(3):
+        pulled = await backend.pull(0.01)
+        assert pulled == event
+        await backend.nack(event, ValueError("boom"))
+    assert await backend.pull(0.01) is None
+    assert [(d.event, d.deliveries) for d in backend.dead_letters] == [(event, 3)]
+    assert "boom" in backend.dead_letters[0].error
+
+
+def test_backends_are_plugins() -> None:
+    assert isinstance(load_backend("memory", max_deliveries=2), InMemoryBackend)
+    with pytest.raises(Exception, match="installed: memory, redis"):
+        load_backend("kafka")
