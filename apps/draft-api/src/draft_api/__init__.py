@@ -1,3 +1,6 @@
-"""The draft service as a deployable."""
+"""The draft service as a deployable: settings and the ``draft-api`` entry point."""
 
-__all__: list[str] = []
+from draft_api.main import create_app, main
+from draft_api.settings import DraftApiSettings
+
+__all__ = ["DraftApiSettings", "create_app", "main"]

@@ -1,0 +1,184 @@
+"""The HTTP API on ``api_core.create_app``: the seed's four endpoints plus jobs and lineage."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api_core import HealthRegistry, ProblemError, create_app
+from draft_service.errors import NotFoundError
+from draft_service.models import (
+    AcceptedResponse,
+    DraftDetail,
+    DraftListResponse,
+    FeedbackRequest,
+    JobView,
+    MessageResponse,
+    RejectRequest,
+    SendMessagesRequest,
+    StatusResponse,
+)
+from draft_service.runtime import Runtime, build_runtime
+from draft_service.service import DraftService
+from draft_service.settings import DraftSettings
+from platform_core.logging import get_logger
+
+__all__ = ["create_draft_app"]
+
+_log = get_logger("draft_service.api")
+_bearer = HTTPBearer(auto_error=False)
+UserId = Annotated[str, Query(min_length=1, max_length=200, description="The user's id.")]
+OptionalUserId = Annotated[
+    str | None, Query(min_length=1, max_length=200, description="Only this user's job.")
+]
+
+
+def _service(request: Request) -> DraftService:
+    runtime: Runtime = request.app.state.runtime
+    return runtime.service
+
+
+def _authorize(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    settings: DraftSettings = request.app.state.settings
+    if settings.auth_disabled:
+        return
+    expected = settings.api_key.get_secret_value() if settings.api_key else ""
+    given = creds.credentials if creds is not None else ""
+    if not expected or not secrets.compare_digest(given.encode(), expected.encode()):
+        raise ProblemError(
+            401,
+            "Unauthorized",
+            "send the service API key as 'Authorization: Bearer <DRAFTS_API_KEY>'",
+        )
+
+
+def _not_found(exc: NotFoundError) -> ProblemError:
+    return ProblemError(404, "Not Found", str(exc))
+
+
+Service = Annotated[DraftService, Depends(_service)]
+
+
+def _router() -> APIRouter:
+    public = APIRouter()
+    api = APIRouter(dependencies=[Depends(_authorize)])
+
+    @public.get("/", response_model=StatusResponse)
+    async def root() -> StatusResponse:
+        """Liveness in the seed's shape."""
+        return StatusResponse()
+
+    @api.post("/send-messages/", status_code=202, response_model=AcceptedResponse)
+    async def send_messages(
+        body: SendMessagesRequest, response: Response, service: Service
+    ) -> AcceptedResponse:
+        """Store new messages of a thread and draft a reply in the background."""
+        job_id = await service.send_messages(body)
+        response.headers["Location"] = f"/jobs/{job_id}"
+        return AcceptedResponse(job_id=job_id)
+
+    @api.post("/process-feedback/", status_code=202, response_model=AcceptedResponse)
+    async def process_feedback(
+        body: FeedbackRequest, response: Response, service: Service
+    ) -> AcceptedResponse:
+        """Revise a draft from feedback in the background."""
+        try:
+            job_id = await service.process_feedback(
+                body.user_id, body.draft_message_id, body.feedback
+            )
+        except NotFoundError as exc:
+            raise _not_found(exc) from exc
+        response.headers["Location"] = f"/jobs/{job_id}"
+        return AcceptedResponse(job_id=job_id)
+
+    @api.post("/reject-draft/", response_model=MessageResponse)
+    async def reject_draft(body: RejectRequest, service: Service) -> MessageResponse:
+        """Reject a draft; it leaves the list. Rejecting again is fine."""
+        try:
+            await service.reject(body.user_id, body.draft_message_id)
+        except NotFoundError as exc:
+            raise _not_found(exc) from exc
+        return MessageResponse(message="Draft rejected")
+
+    @api.get("/draft-messages/", response_model=DraftListResponse)
+    async def draft_messages(user_id: UserId, service: Service) -> DraftListResponse:
+        """The user's current drafts: neither rejected nor superseded."""
+        return DraftListResponse(draft_messages=await service.current_drafts(user_id))
+
+    @api.get("/drafts/{draft_message_id}", response_model=DraftDetail)
+    async def draft_detail(draft_message_id: str, user_id: UserId, service: Service) -> DraftDetail:
+        """A draft with its revision lineage and each revision's provenance."""
+        try:
+            return await service.draft_detail(user_id, draft_message_id)
+        except NotFoundError as exc:
+            raise _not_found(exc) from exc
+
+    @api.get("/jobs/{job_id}", response_model=JobView)
+    async def job(job_id: str, service: Service, user_id: OptionalUserId = None) -> JobView:
+        """A background job's status: queued, running, done, failed or discarded.
+
+        The ``Location`` of a 202 points here; with ``user_id`` only that user's jobs are
+        found.
+        """
+        try:
+            return await service.job_view(job_id, user_id)
+        except NotFoundError as exc:
+            raise _not_found(exc) from exc
+
+    public.include_router(api)
+    return public
+
+
+def create_draft_app(
+    settings: DraftSettings | None = None, *, runtime: Runtime | None = None
+) -> FastAPI:
+    """Build the draft service's FastAPI app.
+
+    The app builds its :class:`Runtime` at startup (migrating the database when
+    ``DRAFTS_AUTO_MIGRATE``) unless one is passed, and closes it at shutdown.
+
+    Args:
+        settings: The settings; read from the environment when omitted.
+        runtime: An already built runtime (the caller keeps ownership).
+
+    Raises:
+        ConfigurationError: no ``DRAFTS_API_KEY`` and auth not disabled, or a bad setting.
+    """
+    settings = settings or DraftSettings.load()
+    settings.require_auth_config()
+    health = HealthRegistry(default_timeout=settings.health.timeout)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """Build the runtime at startup (unless given) and close it at shutdown."""
+        if runtime is not None:
+            yield
+            return
+        rt = await build_runtime(settings)
+        app.state.runtime = rt
+        health.add("database", rt.check_database)
+        try:
+            yield
+        finally:
+            await rt.close()
+
+    app = create_app(
+        settings,
+        health=health,
+        routers=[_router()],
+        lifespan=lifespan,
+        title="draft-service",
+        description="Message threads to LLM-drafted replies, with feedback, rejection and lineage.",
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+        health.add("database", runtime.check_database)
+    return app

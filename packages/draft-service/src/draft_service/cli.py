@@ -1,0 +1,115 @@
+"""The ``draft-service`` command: ``serve``, ``worker`` and ``migrate``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+
+import click
+from rich.console import Console
+
+from draft_service.settings import DraftSettings
+from platform_core.errors import PlatformError
+from platform_core.logging import configure_logging
+
+__all__ = ["main"]
+
+_err = Console(stderr=True)
+
+
+def _settings() -> DraftSettings:
+    try:
+        settings = DraftSettings.load()
+    except PlatformError as exc:
+        _err.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)
+    configure_logging(settings.log_level, fmt=settings.log_format)
+    return settings
+
+
+@click.group()
+@click.version_option(package_name="draft-service")
+def main() -> None:
+    """Message threads to LLM-drafted replies. Configure with DRAFTS_* variables."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to bind.")
+def serve(host: str, port: int) -> None:
+    """Run the HTTP API (and, without DRAFTS_REDIS_URL, the jobs in-process)."""
+    import uvicorn
+
+    from draft_service.api import create_draft_app
+
+    settings = _settings()
+    try:
+        app = create_draft_app(settings)
+    except PlatformError as exc:
+        _err.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)
+    uvicorn.run(app, host=host, port=port, log_config=None)
+
+
+@main.command()
+@click.option("--name", default=None, help="Consumer name; host-pid by default.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None, help="Jobs at once.")
+def worker(name: str | None, concurrency: int | None) -> None:
+    """Run background jobs from Redis until SIGTERM or Ctrl-C (needs DRAFTS_REDIS_URL)."""
+    settings = _settings()
+    if settings.redis_url is None:
+        _err.print("[red]error:[/red] DRAFTS_REDIS_URL is not set: workers consume from Redis")
+        sys.exit(2)
+    if concurrency is not None:
+        settings = settings.model_copy(update={"worker_concurrency": concurrency})
+    consumer = name or f"{socket.gethostname()}-{os.getpid()}"
+    try:
+        asyncio.run(_work(settings, consumer))
+    except PlatformError as exc:
+        _err.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)
+
+
+async def _work(settings: DraftSettings, consumer: str) -> None:
+    from draft_service.runtime import build_runtime
+
+    runtime = await build_runtime(settings, consume=True, consumer=consumer)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runtime.close()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def migrate(as_json: bool) -> None:
+    """Bring the database (DRAFTS_DATABASE_URL) to the latest schema."""
+    settings = _settings()
+    try:
+        revision = asyncio.run(_migrate(settings.database_url))
+    except PlatformError as exc:
+        _err.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps({"revision": revision}))
+    else:
+        click.echo(f"database at revision {revision}")
+
+
+async def _migrate(url: str) -> str | None:
+    from draft_service.db import create_engine, current_revision, upgrade
+
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        return await current_revision(engine)
+    finally:
+        await engine.dispose()

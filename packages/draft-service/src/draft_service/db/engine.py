@@ -1,0 +1,56 @@
+"""Async engine and session factory for SQLite (default) or PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, event
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+__all__ = ["create_engine", "session_factory"]
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """Create the async engine for ``url``.
+
+    SQLite gets WAL journaling, foreign keys and a busy timeout so the API and in-process jobs
+    can write concurrently.
+
+    Args:
+        url: An async SQLAlchemy URL (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
+    """
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+            # Own the transactions (see _begin) instead of pysqlite's implicit ones.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            if ":memory:" not in url:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                # With WAL, NORMAL keeps the database consistent after a crash and skips
+                # an fsync per commit; a power loss may lose the last commits only.
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # Take the write lock up front: a read-then-write transaction cannot then fail
+            # with "database is locked" when another writer got there first.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)

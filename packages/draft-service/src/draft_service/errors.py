@@ -1,0 +1,104 @@
+"""Errors raised by draft-service.
+
+Hierarchy::
+
+    PlatformError                         (platform_core)
+    └── DraftServiceError                 root of every error draft-service raises on purpose
+        ├── NotFoundError                 a thread, draft or job does not exist for this user
+        │   ├── DraftNotFoundError
+        │   └── JobNotFoundError
+        ├── StaleDraftError               newer messages arrived while a draft was being written
+        └── LLMError                      the language model could not produce a draft
+            ├── LLMUnavailableError       retryable: connection error, 429, 5xx
+            │   └── LLMTimeoutError       retryable: the call took longer than the timeout
+            └── LLMRequestError           not retryable: the provider refused the request (4xx)
+
+Transport exceptions (``openai``, ``httpx``, database drivers) are kept as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from platform_core.errors import PlatformError
+
+__all__ = [
+    "DraftNotFoundError",
+    "DraftServiceError",
+    "JobNotFoundError",
+    "LLMError",
+    "LLMRequestError",
+    "LLMTimeoutError",
+    "LLMUnavailableError",
+    "NotFoundError",
+    "StaleDraftError",
+]
+
+
+class DraftServiceError(PlatformError):
+    """Root of every error draft-service raises deliberately."""
+
+
+class NotFoundError(DraftServiceError):
+    """Something the caller asked for does not exist, or belongs to another user."""
+
+
+class DraftNotFoundError(NotFoundError):
+    """No draft with this id exists for this user.
+
+    Args:
+        draft_id: The draft id that was asked for.
+    """
+
+    def __init__(self, draft_id: str) -> None:
+        super().__init__(
+            f"draft {draft_id!r} not found for this user; list current drafts with "
+            "GET /draft-messages/?user_id=..."
+        )
+        self.draft_id = draft_id
+
+
+class JobNotFoundError(NotFoundError):
+    """No job with this id exists for this user.
+
+    Args:
+        job_id: The job id that was asked for.
+    """
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            f"job {job_id!r} not found for this user; use the job_id returned by "
+            "POST /send-messages/ or POST /process-feedback/"
+        )
+        self.job_id = job_id
+
+
+class StaleDraftError(DraftServiceError):
+    """The thread changed while the draft was being written, so the draft was discarded.
+
+    Args:
+        thread_version: The thread version the job was drafting for.
+        current_version: The thread version found when saving.
+    """
+
+    def __init__(self, thread_version: int, current_version: int) -> None:
+        super().__init__(
+            f"discarded as stale: drafted for thread version {thread_version} but the thread "
+            f"is at version {current_version}; the job for the newer messages drafts instead"
+        )
+        self.thread_version = thread_version
+        self.current_version = current_version
+
+
+class LLMError(DraftServiceError):
+    """The language model could not produce a draft."""
+
+
+class LLMUnavailableError(LLMError):
+    """A retryable failure: the endpoint is down, rate-limited (429) or failing (5xx)."""
+
+
+class LLMTimeoutError(LLMUnavailableError):
+    """The model did not answer within ``DRAFTS_LLM_TIMEOUT`` seconds."""
+
+
+class LLMRequestError(LLMError):
+    """The provider refused the request (4xx other than 429); retrying will not help."""

@@ -1,0 +1,105 @@
+"""Background jobs on necrostack: a job id travels as an event to the organ that runs it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import ClassVar
+
+from necrostack import Backend, Event, Organ, Spine
+from platform_core.logging import get_logger
+
+__all__ = ["JOB_EVENT", "JobOrgan", "JobQueue"]
+
+JOB_EVENT = "draft_service.job"
+"""Event type carrying ``{"job_id": ...}``."""
+
+_log = get_logger("draft_service.queue")
+
+
+class JobOrgan(Organ):
+    """Runs the job named by each event; an exception nacks it so the backend redelivers.
+
+    Args:
+        run_job: The coroutine that runs a job to its end (``DraftService.run_job``).
+    """
+
+    listens_to: ClassVar[list[str]] = [JOB_EVENT]
+
+    def __init__(self, run_job: Callable[[str], Awaitable[str]]) -> None:
+        super().__init__("draft-jobs")
+        self._run_job = run_job
+
+    async def handle(self, event: Event) -> None:
+        """Run the job in ``event.payload["job_id"]``."""
+        await self._run_job(str(event.payload["job_id"]))
+
+
+class JobQueue:
+    """Enqueues jobs on a necrostack backend and, when started, runs them on ``concurrency``
+    spines.
+
+    Args:
+        backend: Where jobs are enqueued (memory in-process, or Redis Streams).
+        consumers: Builds the backend the ``i``-th spine pulls from (e.g. one Redis consumer
+            each, so a slow job never holds back prefetched ones); every spine shares
+            ``backend`` when omitted, as the memory backend requires.
+        concurrency: Jobs run at once by :meth:`start`.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        consumers: Callable[[int], Backend] | None = None,
+        *,
+        concurrency: int = 8,
+    ) -> None:
+        self.backend = backend
+        self.concurrency = concurrency
+        self._consumers = consumers
+        self._owned: list[Backend] = []
+        self._spines: list[Spine] = []
+        self._tasks: list[asyncio.Task[int]] = []
+
+    async def enqueue(self, job_id: str) -> None:
+        """Hand ``job_id`` to the backend."""
+        await self.backend.enqueue(Event(event_type=JOB_EVENT, payload={"job_id": job_id}))
+
+    @property
+    def running(self) -> bool:
+        """Whether :meth:`start` was called and :meth:`stop` not yet."""
+        return bool(self._tasks)
+
+    def start(self, run_job: Callable[[str], Awaitable[str]]) -> None:
+        """Start consuming: ``concurrency`` spines, each running one job at a time."""
+        if self._tasks:
+            raise RuntimeError("JobQueue already started")
+        organ = JobOrgan(run_job)
+        for i in range(self.concurrency):
+            backend = self.backend
+            if self._consumers is not None:
+                backend = self._consumers(i)
+                self._owned.append(backend)
+            spine = Spine([organ], backend, max_steps=2**62, poll_timeout=0.25)
+            self._spines.append(spine)
+            self._tasks.append(asyncio.create_task(spine.run(), name=f"draft-jobs-{i}"))
+        _log.info("job_queue_started", concurrency=self.concurrency)
+
+    async def stop(self) -> None:
+        """Let each spine finish the job in hand, then stop consuming."""
+        for spine in self._spines:
+            spine.stop()
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                _log.error("job_spine_failed", error=repr(result))
+        self._spines.clear()
+        self._tasks.clear()
+        for backend in self._owned:
+            await backend.close()
+        self._owned.clear()
+
+    async def close(self) -> None:
+        """Stop consuming and release the backends."""
+        await self.stop()
+        await self.backend.close()

@@ -1,0 +1,135 @@
+"""Wiring: builds the database, LLM provider, archive, job queue and service from settings."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from draft_service.archive import MessageArchive
+from draft_service.db import create_engine, session_factory, upgrade
+from draft_service.llm import LLMProvider, build_provider
+from draft_service.queue import JobQueue
+from draft_service.service import DraftService
+from draft_service.settings import DraftSettings
+from draft_service.store import Store
+from necrostack import Backend, InMemoryBackend, load_backend
+from platform_core.errors import DependencyUnavailableError
+from platform_core.logging import get_logger
+
+__all__ = ["Runtime", "build_runtime"]
+
+_log = get_logger("draft_service.runtime")
+
+
+@dataclass
+class Runtime:
+    """The running parts of the service; close it to release every connection."""
+
+    settings: DraftSettings
+    engine: AsyncEngine
+    service: DraftService
+    queue: JobQueue
+    provider: LLMProvider
+    archive: MessageArchive
+
+    async def check_database(self) -> None:
+        """Readiness: the database answers ``SELECT 1``.
+
+        Raises:
+            DependencyUnavailableError: it does not.
+        """
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (OSError, SQLAlchemyError) as exc:
+            raise DependencyUnavailableError("database", str(exc)) from exc
+
+    async def close(self) -> None:
+        """Stop the job queue and release the backend, LLM client, archive and database."""
+        await self.queue.close()
+        await self.provider.aclose()
+        await self.archive.close()
+        await self.engine.dispose()
+
+
+def _redis_backend(settings: DraftSettings, consumer: str) -> Backend:
+    from platform_core.redis import RedisSettings
+
+    return load_backend(
+        "redis",
+        setting="DRAFTS_REDIS_URL",
+        redis_settings=RedisSettings.load(url=settings.redis_url),
+        stream=settings.stream,
+        group="draft-workers",
+        consumer=consumer,
+        # One entry at a time per consumer: a job holds its consumer for an LLM call, so
+        # prefetched entries would wait behind it while other workers sit idle.
+        batch_size=1,
+        claim_idle_ms=settings.job_claim_idle_ms,
+        max_deliveries=settings.job_max_deliveries,
+    )
+
+
+def _queue(settings: DraftSettings, consumer: str | None) -> JobQueue:
+    if settings.redis_url is None:
+        backend = InMemoryBackend(max_deliveries=settings.job_max_deliveries)
+        return JobQueue(backend, concurrency=settings.worker_concurrency)
+    name = consumer or f"{socket.gethostname()}-{os.getpid()}"
+    return JobQueue(
+        _redis_backend(settings, f"{name}-producer"),
+        lambda i: _redis_backend(settings, f"{name}-{i}"),
+        concurrency=settings.worker_concurrency,
+    )
+
+
+def _archive(settings: DraftSettings) -> MessageArchive:
+    from draft_service.activity_archive import ActivityArchive
+
+    return ActivityArchive.from_environment()
+
+
+async def build_runtime(
+    settings: DraftSettings,
+    *,
+    consume: bool | None = None,
+    consumer: str | None = None,
+    provider: LLMProvider | None = None,
+    archive: MessageArchive | None = None,
+) -> Runtime:
+    """Build and start the service's parts.
+
+    Args:
+        settings: The settings.
+        consume: Run jobs in this process; by default only without ``DRAFTS_REDIS_URL`` (the
+            API then only enqueues and ``draft-service worker`` processes consume).
+        consumer: The Redis consumer name of this process (workers).
+        provider: Use this LLM provider instead of the one the settings select.
+        archive: Use this archive instead of the activity-store one.
+
+    Raises:
+        ConfigurationError: a setting is invalid.
+        DependencyUnavailableError: the database cannot be reached or migrated.
+    """
+    engine = create_engine(settings.database_url)
+    if settings.auto_migrate:
+        await upgrade(engine)
+    provider = provider or build_provider(settings)
+    archive = archive or _archive(settings)
+    queue = _queue(settings, consumer)
+    service = DraftService(
+        settings, Store(session_factory(engine)), provider, archive, enqueue=queue.enqueue
+    )
+    if consume if consume is not None else settings.redis_url is None:
+        queue.start(service.run_job)
+    _log.info(
+        "draft_service_started",
+        provider=getattr(provider, "name", "?"),
+        queue="redis" if settings.redis_url else "memory",
+        consuming=queue.running,
+    )
+    return Runtime(settings, engine, service, queue, provider, archive)

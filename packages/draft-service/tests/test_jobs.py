@@ -1,0 +1,134 @@
+"""Background job behaviour: stale guard, idempotent resend, failures, redelivery."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from draft_llm_stub import OpenAIStub
+from draft_test_helpers import make_settings, running, thread, wait_job
+
+
+async def _wait_for(event: threading.Event) -> None:
+    for _ in range(1500):
+        if event.is_set():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the LLM server never received the request")
+
+
+async def test_new_messages_during_the_llm_call_discard_the_stale_draft(
+    database_url: str, llm: OpenAIStub
+) -> None:
+    hold = threading.Event()
+    llm.script.hold = hold
+    async with running(make_settings(database_url, llm)) as svc:
+        c = svc.client
+        first = await c.post(
+            "/send-messages/", json=thread("bob", "trip", ("m1", "Ann", "Flight at 9?"))
+        )
+        await _wait_for(llm.script.arrived)  # job 1 is now inside the LLM call
+        second = await c.post(
+            "/send-messages/",
+            json=thread("bob", "trip", ("m1", "Ann", "Flight at 9?"), ("m2", "Ann", "Or 11?")),
+        )
+        assert second.json()["job_id"] != first.json()["job_id"]
+        hold.set()
+        old = await wait_job(c, first.json()["job_id"], "bob")
+        new = await wait_job(c, second.json()["job_id"], "bob")
+        assert old["status"] == "discarded"
+        assert "stale" in old["error"]
+        assert old["draft_message_id"] is None
+        assert new["status"] == "done"
+        drafts = (await c.get("/draft-messages/", params={"user_id": "bob"})).json()
+        assert [d["draft_message_id"] for d in drafts["draft_messages"]] == [
+            new["draft_message_id"]
+        ]
+        # The surviving draft was written from the thread with the newer message.
+        prompts = [r["messages"][1]["content"] for r in llm.script.requests]
+        assert any("Or 11?" in p for p in prompts)
+
+
+async def test_resending_known_messages_changes_nothing(sqlite_url: str) -> None:
+    async with running(make_settings(sqlite_url)) as svc:
+        c = svc.client
+        body = thread("bob", "t", ("m1", "Ann", "Dinner?"), ("m2", "Ann", "At 8"))
+        first = (await c.post("/send-messages/", json=body)).json()
+        await wait_job(c, first["job_id"], "bob")
+        again = await c.post("/send-messages/", json=body)
+        assert again.status_code == 202
+        assert again.json()["job_id"] == first["job_id"]
+        partial = thread("bob", "t", ("m2", "Ann", "At 8"))
+        assert (await c.post("/send-messages/", json=partial)).json()["job_id"] == first["job_id"]
+        drafts = (await c.get("/draft-messages/", params={"user_id": "bob"})).json()
+        assert len(drafts["draft_messages"]) == 1
+
+
+async def test_new_messages_supersede_the_open_draft(sqlite_url: str) -> None:
+    async with running(make_settings(sqlite_url)) as svc:
+        c = svc.client
+        one = (await c.post("/send-messages/", json=thread("bob", "t", ("1", "A", "Hi")))).json()
+        old_id = (await wait_job(c, one["job_id"], "bob"))["draft_message_id"]
+        body = thread("bob", "t", ("2", "A", "Are you there?"))
+        two = (await c.post("/send-messages/", json=body)).json()
+        new_id = (await wait_job(c, two["job_id"], "bob"))["draft_message_id"]
+        drafts = (await c.get("/draft-messages/", params={"user_id": "bob"})).json()
+        assert [d["draft_message_id"] for d in drafts["draft_messages"]] == [new_id]
+        old = (await c.get(f"/drafts/{old_id}", params={"user_id": "bob"})).json()
+        assert old["status"] == "superseded"
+        # Feedback on a superseded draft is accepted but discarded, never revising it.
+        fb = await c.post(
+            "/process-feedback/",
+            json={"user_id": "bob", "draft_message_id": old_id, "feedback": "shorter"},
+        )
+        job = await wait_job(c, fb.json()["job_id"], "bob")
+        assert job["status"] == "discarded"
+        assert "superseded" in job["error"]
+
+
+async def test_llm_down_fails_the_job_with_the_error(sqlite_url: str, llm: OpenAIStub) -> None:
+    llm.script.always_status = 500
+    settings = make_settings(sqlite_url, llm, llm_max_attempts=3)
+    async with running(settings) as svc:
+        c = svc.client
+        r = await c.post("/send-messages/", json=thread("bob", "t", ("1", "A", "Hello?")))
+        job = await wait_job(c, r.json()["job_id"], "bob")
+        assert job["status"] == "failed"
+        assert "LLMUnavailableError" in job["error"]
+        assert "500" in job["error"]
+        assert job["attempts"] == 3
+        assert len(llm.script.requests) == 3
+        drafts = (await c.get("/draft-messages/", params={"user_id": "bob"})).json()
+        assert drafts == {"draft_messages": []}
+
+
+async def test_llm_timeouts_are_retried_then_succeed(sqlite_url: str, llm: OpenAIStub) -> None:
+    llm.script.delay = 0.6
+    settings = make_settings(sqlite_url, llm, llm_timeout=0.3, llm_max_attempts=3)
+    async with running(settings) as svc:
+        c = svc.client
+        r = await c.post("/send-messages/", json=thread("bob", "t", ("1", "A", "Hello?")))
+        await _wait_for(llm.script.arrived)
+        llm.script.delay = 0.0
+        job = await wait_job(c, r.json()["job_id"], "bob")
+        assert job["status"] == "done", job
+        assert job["attempts"] >= 2
+
+
+async def test_a_redelivered_job_creates_no_second_draft(database_url: str) -> None:
+    settings = make_settings(database_url)
+    async with running(settings, consume=False) as svc:
+        c = svc.client
+        r = await c.post("/send-messages/", json=thread("bob", "t", ("1", "A", "Hello?")))
+        job_id = r.json()["job_id"]
+        service = svc.runtime.service
+        results = await asyncio.gather(service.run_job(job_id), service.run_job(job_id))
+        assert set(results) == {"done"}
+        assert await service.run_job(job_id) == "done"
+        drafts = (await c.get("/draft-messages/", params={"user_id": "bob"})).json()
+        assert len(drafts["draft_messages"]) == 1
+        detail = await c.get(
+            f"/drafts/{drafts['draft_messages'][0]['draft_message_id']}",
+            params={"user_id": "bob"},
+        )
+        assert len(detail.json()["revisions"]) == 1
