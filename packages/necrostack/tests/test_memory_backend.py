@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import ClassVar
 
@@ -66,3 +67,45 @@ def test_backends_are_plugins() -> None:
     assert isinstance(load_backend("memory", max_deliveries=2), InMemoryBackend)
     with pytest.raises(Exception, match="installed: memory, redis"):
         load_backend("kafka")
+
+
+# A pull waiting for an event gets it when it is enqueued; a lost wake-up would instead show
+# as the pull running into this (long) timeout and returning None.
+LONG = 10.0
+
+
+async def test_waiting_pulls_are_woken_by_enqueue_in_order() -> None:
+    backend = InMemoryBackend()
+    first = asyncio.create_task(backend.pull(LONG))
+    second = asyncio.create_task(backend.pull(LONG))
+    await asyncio.sleep(0)  # both are now parked on an empty queue
+    events = [Event(event_type="A"), Event(event_type="B")]
+    for event in events:
+        await backend.enqueue(event)
+    assert await asyncio.wait_for(asyncio.gather(first, second), LONG / 2) == events
+    assert backend.qsize() == 0
+
+
+async def test_cancelled_waiter_passes_its_event_to_the_next_one() -> None:
+    """A pull woken for an event but cancelled before taking it leaves the event to others."""
+    backend = InMemoryBackend()
+    doomed = asyncio.create_task(backend.pull(LONG))
+    survivor = asyncio.create_task(backend.pull(LONG))
+    await asyncio.sleep(0)
+    event = Event(event_type="A")
+    await backend.enqueue(event)  # wakes `doomed` first ...
+    doomed.cancel()  # ... which is cancelled before it runs
+    assert await asyncio.wait_for(survivor, LONG / 2) == event
+    with pytest.raises(asyncio.CancelledError):
+        await doomed
+
+
+async def test_event_nacked_while_a_pull_waits_is_redelivered_to_it() -> None:
+    backend = InMemoryBackend(max_deliveries=2)
+    event = Event(event_type="A")
+    await backend.enqueue(event)
+    assert await backend.pull(0) == event
+    waiting = asyncio.create_task(backend.pull(LONG))
+    await asyncio.sleep(0)
+    await backend.nack(event, ValueError("boom"))
+    assert await asyncio.wait_for(waiting, LONG / 2) == event

@@ -114,6 +114,19 @@ async def test_organs_run_in_registration_order(n: int) -> None:
     assert [name for name, _ in journal] == [f"o{i}" for i in range(n)]
 
 
+async def test_events_of_several_organs_are_enqueued_in_registration_order() -> None:
+    """Two organs emitting for the same event: the first organ's events go in first."""
+    backend = EnqueueJournal()
+
+    class Pair(Fanout):
+        listens_to: ClassVar[list[str]] = ["ROOT"]
+
+    spine = Spine([Fanout(["X1", "X2"]), Pair(["Y1"])], backend, poll_timeout=0.01)
+    await spine.run(Event(event_type="ROOT"), until_idle=0.02)
+    assert [e.event_type for e in backend.enqueued] == ["ROOT", "X1", "X2", "Y1"]
+    assert spine.steps == 4
+
+
 class Loop(Organ):
     listens_to: ClassVar[list[str]] = ["PING"]
 

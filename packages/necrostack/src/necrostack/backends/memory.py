@@ -1,8 +1,10 @@
-"""An in-process backend on :class:`asyncio.Queue`: FIFO, no services, nothing survives exit."""
+"""An in-process backend on a deque: FIFO, no services, nothing survives exit."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import deque
 from dataclasses import dataclass
 
 from necrostack.event import Event
@@ -31,6 +33,11 @@ class DeadLetter:
 class InMemoryBackend:
     """FIFO queue in memory; failed events are retried at the back of the queue.
 
+    Events sit in a :class:`collections.deque`; a :meth:`pull` that finds it empty parks on a
+    future that :meth:`enqueue` resolves. This is the bookkeeping of an unbounded
+    :class:`asyncio.Queue` without its ``join``/``task_done`` accounting, which nothing here
+    uses, so handing out a waiting event costs a ``popleft``.
+
     Args:
         max_deliveries: Deliveries (first one included) before a failing event is moved to
             :attr:`dead_letters`.
@@ -41,21 +48,53 @@ class InMemoryBackend:
             raise ValueError(f"max_deliveries must be at least 1, got {max_deliveries}")
         self.max_deliveries = max_deliveries
         self.dead_letters: list[DeadLetter] = []
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._events: deque[Event] = deque()
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._failures: dict[str, int] = {}
 
     async def enqueue(self, event: Event) -> None:
         """Append ``event`` to the queue."""
-        self._queue.put_nowait(event)
+        self._events.append(event)
+        if self._waiters:
+            self._wake_one()
 
     async def pull(self, timeout: float = 1.0) -> Event | None:  # noqa: ASYNC109 - protocol API
         """Return the oldest event, or ``None`` after ``timeout`` seconds without one."""
-        if self._queue.qsize():
-            return self._queue.get_nowait()
+        if self._events:
+            return self._events.popleft()
+        if timeout <= 0:
+            return None
         try:
-            return await asyncio.wait_for(self._queue.get(), timeout)
+            async with asyncio.timeout(timeout):
+                return await self._wait_for_event()
         except TimeoutError:
             return None
+
+    async def _wait_for_event(self) -> Event:
+        events = self._events
+        while not events:  # a woken waiter may find the event taken by a non-waiting pull
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                waiter.cancel()  # no-op when it was already woken
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+                if events and not waiter.cancelled():
+                    # Woken, then cancelled (e.g. timed out) before taking the event: hand
+                    # the wake-up on so no other waiter sleeps past an event in the queue.
+                    self._wake_one()
+                raise
+        return events.popleft()
+
+    def _wake_one(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     async def ack(self, event: Event) -> None:
         """Forget ``event``'s failure count; nothing else to do in memory."""
@@ -77,11 +116,13 @@ class InMemoryBackend:
             )
             return
         self._failures[event.id] = deliveries
-        self._queue.put_nowait(event)
+        self._events.append(event)
+        if self._waiters:
+            self._wake_one()
 
     def qsize(self) -> int:
         """How many events wait in the queue."""
-        return self._queue.qsize()
+        return len(self._events)
 
     async def close(self) -> None:
         """Nothing to release; present for the :class:`~necrostack.Backend` protocol."""
