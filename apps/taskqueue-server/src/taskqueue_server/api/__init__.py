@@ -1,0 +1,1 @@
+"""The HTTP API: routers, authentication, idempotency and the server-only response models."""

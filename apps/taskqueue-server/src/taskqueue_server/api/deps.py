@@ -1,0 +1,155 @@
+"""Request plumbing: the runtime, authentication with rate limiting, JSON responses and
+``Idempotency-Key`` handling."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from taskqueue.models import ProblemDetails
+from taskqueue_server.db.idempotency import StoredResponse, request_fingerprint
+from taskqueue_server.errors import AuthenticationError, RateLimitedError
+from taskqueue_server.runtime import Runtime
+
+__all__ = [
+    "MAX_OFFSET",
+    "PROBLEM_RESPONSES",
+    "Caller",
+    "authenticate",
+    "get_runtime",
+    "idempotent",
+    "json_response",
+]
+
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key.")
+_KEY_CACHE_SECONDS = 10.0
+
+MAX_OFFSET = 2**31 - 1
+"""The largest ``offset`` a list route accepts (databases store it as a 32/64-bit integer)."""
+
+_PROBLEM_CONTENT = {
+    "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+}
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ProblemDetails, "description": text, "content": _PROBLEM_CONTENT}
+    for code, text in {
+        401: "Missing or unknown API key",
+        404: "Unknown task, project, webhook or delivery",
+        409: "Invalid state transition, lease not held, or idempotency key reused",
+        413: "Request body too large",
+        422: "Invalid request",
+        429: "Rate limit exceeded (see Retry-After)",
+    }.items()
+}
+"""The problem-details responses every route documents in the OpenAPI schema."""
+_MAX_IDEMPOTENCY_KEY = 255
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The runtime the app was built with."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def authenticate(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header_key: Annotated[str | None, Depends(_api_key)],
+) -> str:
+    """Identify the caller by API key and count the request against its rate limit.
+
+    Returns:
+        The caller's key id (``"anonymous"`` when auth is disabled and no key was sent).
+
+    Raises:
+        AuthenticationError: no key, or an unknown or revoked one.
+        RateLimitedError: the key used up its budget for this minute.
+    """
+    runtime = get_runtime(request)
+    key = bearer.credentials if bearer is not None else header_key
+    if key:
+        caller = await _verify(request, runtime, key)
+    elif runtime.settings.auth_disabled:
+        caller = "anonymous"
+    else:
+        raise AuthenticationError(
+            "missing API key; send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' "
+            "(create one with `taskqueue-server create-api-key`)"
+        )
+    retry_after = await runtime.limiter.hit(caller)
+    if retry_after is not None:
+        raise RateLimitedError(retry_after)
+    return caller
+
+
+async def _verify(request: Request, runtime: Runtime, key: str) -> str:
+    # A short cache keeps a database round trip off every request; revocation takes effect
+    # within _KEY_CACHE_SECONDS.
+    cache: dict[str, tuple[str, float]] = request.app.state.key_cache
+    now = time.monotonic()
+    hit = cache.get(key)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    key_id = await runtime.api_keys.verify(key)
+    if key_id is None:
+        raise AuthenticationError(
+            "API key is unknown or revoked; check it or create a new one with "
+            "`taskqueue-server create-api-key`"
+        )
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[key] = (str(key_id), now + _KEY_CACHE_SECONDS)
+    return str(key_id)
+
+
+Caller = Annotated[str, Depends(authenticate)]
+"""The authenticated caller's id, as a route parameter type."""
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    """Serialise ``model`` with pydantic (fast path, no second validation)."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
+
+
+async def idempotent(
+    request: Request, caller: str, produce: Callable[[], Awaitable[Response]]
+) -> Response:
+    """Run ``produce`` once per ``Idempotency-Key``: a repeat with the same body gets the
+    first response (header ``Idempotent-Replayed: true``); another body is a 409.
+
+    Requests without the header run normally. Only successful responses are kept, so a
+    request that failed may be retried with the same key.
+    """
+    key = request.headers.get("idempotency-key")
+    if not key:
+        return await produce()
+    if len(key) > _MAX_IDEMPOTENCY_KEY:
+        key = key[:_MAX_IDEMPOTENCY_KEY]
+    runtime = get_runtime(request)
+    fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
+    stored = await runtime.idempotency.lookup(caller, key, fingerprint)
+    if stored is None:
+        response = await produce()
+        if not 200 <= response.status_code < 300:
+            return response
+        stored = await runtime.idempotency.save(
+            caller,
+            key,
+            fingerprint,
+            StoredResponse(response.status_code, bytes(response.body).decode()),
+        )
+        if stored.body == bytes(response.body).decode():
+            return response
+    return Response(
+        stored.body,
+        status_code=stored.status_code,
+        media_type="application/json",
+        headers={"Idempotent-Replayed": "true"},
+    )

@@ -1,0 +1,108 @@
+"""The FastAPI application, built on :func:`api_core.create_app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy.exc import DataError
+
+from api_core import HealthRegistry, create_app, problem_response
+from platform_core.logging import get_logger
+from taskqueue_server.api import projects, tasks, webhooks, workers
+from taskqueue_server.errors import (
+    AuthenticationError,
+    RateLimitedError,
+    TaskQueueServerError,
+)
+from taskqueue_server.migrate import upgrade
+from taskqueue_server.runtime import Runtime
+from taskqueue_server.settings import ServerSettings
+
+__all__ = ["create_server_app"]
+
+_log = get_logger(__name__)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TaskQueueServerError)
+    headers: dict[str, str] = {}
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, AuthenticationError):
+        headers["WWW-Authenticate"] = 'Bearer realm="taskqueue"'
+    return problem_response(
+        request, exc.status, title=exc.title, detail=exc.message, headers=headers, **exc.extra
+    )
+
+
+async def _data_error(request: Request, exc: Exception) -> Response:
+    # The database refused a value pydantic accepted (e.g. a NUL character in text on
+    # PostgreSQL): the client's input is at fault, so answer 422, not 500.
+    _log.info("database rejected a value", error=str(getattr(exc, "orig", exc))[:200])
+    return problem_response(
+        request,
+        422,
+        title="Value not storable",
+        detail="a value in the request cannot be stored (e.g. a NUL character in text); "
+        "remove it and retry",
+    )
+
+
+def create_server_app(
+    settings: ServerSettings | None = None,
+    *,
+    deliver: bool | None = None,
+    migrate: bool = True,
+) -> FastAPI:
+    """Build the Task Queue API.
+
+    Args:
+        settings: Server settings; read from ``TASKQUEUE_*`` when omitted.
+        deliver: Run webhook delivery in this process; by default only without Redis (with
+            Redis, run ``taskqueue-server deliver`` separately).
+        migrate: Upgrade the database schema at start.
+    """
+    settings = settings or ServerSettings.load()
+    runtime = Runtime.create(settings)
+    run_delivery = runtime.embedded if deliver is None else deliver
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.auth_disabled:
+            _log.warning(
+                "authentication is disabled: anyone who can reach the server can use it",
+                setting="TASKQUEUE_AUTH_DISABLED",
+            )
+        if migrate:
+            await upgrade(runtime.engine)
+        runtime.start_background(deliver=run_delivery)
+        _log.info(
+            "taskqueue server started",
+            database=runtime.engine.dialect.name,
+            redis=settings.redis_url is not None,
+            delivering_webhooks=run_delivery,
+        )
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    health = HealthRegistry(default_timeout=settings.health.timeout)
+    health.add("database", runtime.check_database)
+    app = create_app(
+        settings,
+        health=health,
+        routers=[tasks.router, workers.router, projects.router, webhooks.router],
+        lifespan=lifespan,
+        # Spans and metrics cost time on every request; record them only when exported.
+        instrument=settings.telemetry.enabled,
+        title="Task Queue API",
+        version=settings.service_version,
+    )
+    app.state.runtime = runtime
+    app.state.key_cache = {}
+    app.add_exception_handler(TaskQueueServerError, _server_error)
+    app.add_exception_handler(DataError, _data_error)
+    return app

@@ -1,0 +1,1 @@
+"""Storage: the SQLAlchemy schema, the engine factory and the repositories."""

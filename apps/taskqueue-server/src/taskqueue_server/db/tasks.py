@@ -1,0 +1,263 @@
+"""Task storage: create, read, list, update, cancel, the workflow phases, delete; the lease
+operations come from :class:`~taskqueue_server.db.leases.LeaseOperations`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select
+
+from taskqueue_server.db.leases import LeaseOperations
+from taskqueue_server.db.schema import TaskDependencyRow, TaskRow, utcnow
+from taskqueue_server.db.task_base import (
+    NULLABLE_FIELDS,
+    PLAIN_FIELDS,
+    Change,
+    StoredTask,
+    event_for,
+    phase_entry,
+    task_wire,
+)
+from taskqueue_server.errors import NotFoundError
+from taskqueue_server.state import PHASE_ORDER, PRIORITY_RANK, check_transition, next_phase
+
+__all__ = ["Change", "StoredTask", "TaskStore"]
+
+
+class TaskStore(LeaseOperations):
+    """Every database operation on tasks.
+
+    Args:
+        sessions: The session factory bound to the server's engine.
+        dialect: The engine's dialect name; ``"postgresql"`` enables ``SKIP LOCKED``.
+        readers: Sessions for reads; ``sessions`` when omitted.
+    """
+
+    # --- create / read -------------------------------------------------------------------
+
+    def _new_row(self, data: Mapping[str, Any], now: datetime) -> TaskRow:
+        task_type = str(data.get("task_type") or "Simple")
+        status = data.get("status") or ("Planning" if task_type == "Workflow" else "Pending")
+        priority = str(data.get("priority") or "Normal")
+        row = TaskRow(
+            id=uuid.uuid4(),
+            priority=priority,
+            priority_rank=PRIORITY_RANK.get(priority, 1),
+            project_id=data.get("project_id"),
+            status=str(status),
+            meta=dict(data.get("metadata") or {}),
+            created_at=now,
+            updated_at=now,
+            available_at=now,
+            attempts=0,
+            phases=[],
+            result=None,
+            retry_attempts=3,
+            retry_delay=30.0,
+            ai_reviews_required=3,
+            ai_reviews_completed=0,
+        )
+        for name in PLAIN_FIELDS:
+            if data.get(name) is not None:
+                setattr(row, name, data[name])
+        row.task_type = task_type
+        row.acceptance_criteria = list(data.get("acceptance_criteria") or [])
+        row.environment = dict(data.get("environment") or {})
+        if row.status in PHASE_ORDER:
+            row.current_phase = row.status
+            row.phases = [phase_entry(row.status, now)]
+        return row
+
+    async def create_many(self, items: Sequence[Mapping[str, Any]]) -> list[StoredTask]:
+        """Create tasks in one transaction (all or none).
+
+        Args:
+            items: Field dicts with the contract's names (``metadata``, ``dependencies``...);
+                ids must be UUID objects.
+
+        Raises:
+            NotFoundError: a project or dependency id does not exist.
+            ConflictError: a dependency would form a cycle.
+        """
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            created: list[StoredTask] = []
+            projects_seen: set[uuid.UUID] = set()
+            for data in items:
+                project_id = data.get("project_id")
+                if project_id is not None and project_id not in projects_seen:
+                    await self._check_project(session, project_id)
+                    projects_seen.add(project_id)
+                row = self._new_row(data, now)
+                session.add(row)
+                deps = list(dict.fromkeys(data.get("dependencies") or []))
+                if deps:  # a new task has no dependency rows yet, so only these need writing
+                    await session.flush()
+                    await self._set_dependencies(session, row.id, deps)
+                created.append(StoredTask(row, sorted(deps, key=str)))
+            await session.flush()
+            return created
+
+    async def get(self, task_id: uuid.UUID) -> StoredTask:
+        """Return one task.
+
+        Raises:
+            NotFoundError: no task has that id.
+        """
+        async with self._readers() as session:
+            row = await self._load(session, task_id)
+            return (await self._stored(session, [row]))[0]
+
+    async def get_wire(self, task_id: uuid.UUID) -> dict[str, Any]:
+        """Return one task as its wire dict, without loading ORM objects (the hot read path).
+
+        Raises:
+            NotFoundError: no task has that id.
+        """
+        table = TaskRow.__table__
+        async with self._readers() as session:
+            row = (await session.execute(select(table).where(table.c.id == task_id))).first()
+            if row is None:
+                raise NotFoundError("task", task_id)
+            deps = await session.scalars(
+                select(TaskDependencyRow.depends_on_id).where(TaskDependencyRow.task_id == task_id)
+            )
+            view = SimpleNamespace(**row._mapping, meta=row._mapping["metadata"])
+            return task_wire(view, sorted(deps.all(), key=str))
+
+    async def page(
+        self, where: Sequence[ColumnElement[bool]], limit: int, offset: int
+    ) -> tuple[list[StoredTask], int]:
+        """Return a page of tasks, oldest first, and the total matching ``where``.
+
+        The order (created_at, id) puts new tasks at the end, so pages already read do not
+        shift while tasks are being inserted.
+        """
+        condition = and_(True, *where)
+        async with self._readers() as session:
+            total = await session.scalar(select(func.count()).select_from(TaskRow).where(condition))
+            rows = await session.scalars(
+                select(TaskRow)
+                .where(condition)
+                .order_by(TaskRow.created_at, TaskRow.id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return await self._stored(session, rows.all()), int(total or 0)
+
+    # --- changes -------------------------------------------------------------------------
+
+    async def update(self, task_id: uuid.UUID, changes: Mapping[str, Any]) -> list[Change]:
+        """Apply the fields that were set; a status change must be an allowed transition.
+
+        Raises:
+            NotFoundError: unknown task, project or dependency.
+            InvalidTransitionError: the status change is not allowed.
+        """
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            row = await self._load(session, task_id)
+            changed: list[Change] = []
+            for name in PLAIN_FIELDS:
+                if name in changes and (changes[name] is not None or name in NULLABLE_FIELDS):
+                    setattr(row, name, changes[name])
+            if "metadata" in changes and changes["metadata"] is not None:
+                row.meta = dict(changes["metadata"])
+            if changes.get("priority") is not None:
+                row.priority = str(changes["priority"])
+                row.priority_rank = PRIORITY_RANK.get(row.priority, 1)
+            if "project_id" in changes:
+                await self._check_project(session, changes["project_id"])
+                row.project_id = changes["project_id"]
+            if changes.get("dependencies") is not None:
+                await self._set_dependencies(session, row.id, changes["dependencies"])
+            event = "task.updated"
+            status = changes.get("status")
+            if status is not None and status != row.status:
+                check_transition(row.status, str(status))
+                event = event_for(str(status))
+                self._enter_status(row, str(status), now)
+                if status in ("Failed", "Cancelled"):
+                    changed += await self._changes(
+                        session, await self._fail_dependents(session, row.id, status, now)
+                    )
+            row.updated_at = now
+            await session.flush()
+            return [Change((await self._stored(session, [row]))[0], event), *changed]
+
+    async def cancel(self, task_id: uuid.UUID, reason: str | None = None) -> list[Change]:
+        """Cancel a task in any non-final status (a running worker learns it at its heartbeat).
+
+        Raises:
+            NotFoundError: unknown task.
+            InvalidTransitionError: the task already finished.
+        """
+        async with self._readers() as session:
+            row = await self._load(session, task_id)
+            check_transition(row.status, "Cancelled")
+        changes = await self.update(task_id, {"status": "Cancelled"})
+        if reason:
+            async with self._sessions.begin() as session:
+                row = await self._load(session, task_id)
+                row.result = {**(row.result or {}), "error": f"cancelled: {reason}"}
+                await session.flush()
+                changes[0] = Change((await self._stored(session, [row]))[0], "task.cancelled")
+        return changes
+
+    async def advance_phase(
+        self,
+        task_id: uuid.UUID,
+        documentation: str | None = None,
+        artifacts: Sequence[str] | None = None,
+    ) -> list[Change]:
+        """Move a workflow task to its next phase, recording the finished phase's output.
+
+        In AIReview each call records one completed review; the task moves to Finalized with
+        the call that completes the ``ai_reviews_required``-th review.
+
+        Raises:
+            InvalidTransitionError: not in a workflow phase, or already Finalized.
+        """
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            row = await self._load(session, task_id)
+            target = next_phase(row.status)
+            if row.status == "AIReview":
+                row.ai_reviews_completed = min(
+                    row.ai_reviews_completed + 1, max(row.ai_reviews_required, 1)
+                )
+                if row.ai_reviews_completed < row.ai_reviews_required:
+                    target = row.status
+            phases = list(row.phases or [])
+            if phases:
+                last = dict(phases[-1])
+                if documentation is not None:
+                    last["documentation"] = documentation
+                if artifacts is not None:
+                    last["artifacts"] = list(artifacts)
+                phases[-1] = last
+            row.phases = phases
+            if target != row.status:
+                self._enter_status(row, target, now)
+            if target == "Finalized":
+                row.phases = [
+                    *row.phases[:-1],
+                    {**row.phases[-1], "completed_at": now.isoformat()},
+                ]
+            row.updated_at = now
+            await session.flush()
+            return [Change((await self._stored(session, [row]))[0], "task.updated")]
+
+    async def delete(self, task_id: uuid.UUID) -> None:
+        """Delete a task; tasks that depended on it no longer wait for it.
+
+        Raises:
+            NotFoundError: unknown task.
+        """
+        async with self._sessions.begin() as session:
+            row = await self._load(session, task_id)
+            await session.delete(row)

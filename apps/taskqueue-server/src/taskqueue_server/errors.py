@@ -1,0 +1,150 @@
+"""Errors raised by the Task Queue server.
+
+Hierarchy::
+
+    PlatformError                         (platform_core)
+    └── TaskQueueServerError              root of this app's deliberate errors
+        ├── NotFoundError                 a task, project, webhook or delivery id is unknown (404)
+        ├── ConflictError                 the request contradicts the stored state (409)
+        │   ├── InvalidTransitionError    a task status change the state machine forbids
+        │   └── IdempotencyConflictError  an Idempotency-Key reused with another body
+        ├── LeaseError                    a worker call on a task it does not hold (409)
+        ├── AuthenticationError           missing or unknown API key (401)
+        ├── RateLimitedError              the key exceeded its request budget (429)
+        └── UnsafeWebhookURLError         a webhook URL resolves to a refused address (422)
+
+Each error carries the HTTP ``status`` the API answers with, so the routes map them to RFC 9457
+problem details in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from platform_core.errors import PlatformError
+
+__all__ = [
+    "AuthenticationError",
+    "ConflictError",
+    "IdempotencyConflictError",
+    "InvalidTransitionError",
+    "LeaseError",
+    "NotFoundError",
+    "RateLimitedError",
+    "TaskQueueServerError",
+    "UnsafeWebhookURLError",
+]
+
+
+class TaskQueueServerError(PlatformError):
+    """Root of every error the server raises on purpose.
+
+    Args:
+        message: What was wrong and what to do about it.
+        **extra: Additional members for the problem-details body.
+    """
+
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+
+class NotFoundError(TaskQueueServerError):
+    """The addressed resource does not exist.
+
+    Args:
+        kind: ``"task"``, ``"project"``, ``"webhook"`` or ``"delivery"``.
+        ident: The id that was asked for.
+    """
+
+    status = 404
+    title = "Not found"
+
+    def __init__(self, kind: str, ident: object) -> None:
+        super().__init__(
+            f"{kind} {ident} not found; check the id (list {kind}s to see which exist)",
+            resource=kind,
+            id=str(ident),
+        )
+        self.kind = kind
+
+
+class ConflictError(TaskQueueServerError):
+    """The request conflicts with the current state of the resource."""
+
+    status = 409
+    title = "Conflict"
+
+
+class InvalidTransitionError(ConflictError):
+    """A task cannot move from its current status to the requested one.
+
+    Args:
+        current: The task's status now.
+        requested: The status that was asked for.
+        allowed: The statuses reachable from ``current``.
+        reason: Why, when the transition itself is allowed but a precondition is not met.
+    """
+
+    title = "Invalid state transition"
+
+    def __init__(
+        self, current: str, requested: str, allowed: Sequence[str], reason: str | None = None
+    ) -> None:
+        allowed_text = ", ".join(allowed) if allowed else "none (the status is final)"
+        why = reason or f"allowed from {current}: {allowed_text}"
+        super().__init__(
+            f"cannot move a task from {current} to {requested}; {why}",
+            current_status=current,
+            requested_status=requested,
+            allowed_transitions=list(allowed),
+        )
+        self.allowed = list(allowed)
+
+
+class IdempotencyConflictError(ConflictError):
+    """The ``Idempotency-Key`` was already used for a request with a different body."""
+
+    title = "Idempotency key reused"
+
+
+class LeaseError(ConflictError):
+    """A worker reported on a task whose lease it does not hold (expired or someone else's)."""
+
+    title = "Lease not held"
+
+
+class AuthenticationError(TaskQueueServerError):
+    """No API key, or one that is unknown or revoked."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class RateLimitedError(TaskQueueServerError):
+    """The API key used up its request budget for the current window.
+
+    Args:
+        retry_after: Whole seconds until a request will be accepted again.
+    """
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"rate limit exceeded; retry after {retry_after} s", retry_after=retry_after
+        )
+        self.retry_after = retry_after
+
+
+class UnsafeWebhookURLError(TaskQueueServerError):
+    """A webhook URL is not http(s) or resolves to a private, loopback or reserved address."""
+
+    status = 422
+    title = "Unsafe webhook URL"

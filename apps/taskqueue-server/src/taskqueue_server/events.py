@@ -1,0 +1,78 @@
+"""Publishing task and project changes as necrostack events.
+
+The backend is in-memory by default (one process serves the API and delivers webhooks) and
+Redis Streams when ``TASKQUEUE_REDIS_URL`` is set (``serve`` publishes, ``deliver`` consumes).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from necrostack import Backend, Event, load_backend
+from platform_core.logging import get_logger
+from platform_core.redis import RedisSettings
+from taskqueue_server.settings import ServerSettings
+
+__all__ = ["EVENT_TYPES", "EventPublisher", "create_backend"]
+
+EVENT_TYPES: list[str] = [
+    "task.created",
+    "task.updated",
+    "task.completed",
+    "task.failed",
+    "task.cancelled",
+    "project.created",
+    "project.updated",
+]
+
+_log = get_logger(__name__)
+
+
+def create_backend(settings: ServerSettings, consumer: str = "taskqueue") -> Backend:
+    """The necrostack backend the settings select.
+
+    Args:
+        settings: Server settings; ``redis_url`` picks Redis Streams.
+        consumer: The consumer name within the delivery group (one per process).
+    """
+    if settings.redis_url is None:
+        return load_backend("memory", setting="TASKQUEUE_REDIS_URL")
+    redis_settings = RedisSettings.load(
+        url=settings.redis_url.get_secret_value(), key_prefix=settings.redis_key_prefix
+    )
+    return load_backend(
+        "redis",
+        setting="TASKQUEUE_REDIS_URL",
+        redis_settings=redis_settings,
+        stream="events",
+        group="webhook-delivery",
+        consumer=consumer,
+    )
+
+
+class EventPublisher:
+    """Turns changes into events on the backend.
+
+    Args:
+        backend: Where events go.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    async def publish(self, event_type: str, data: dict[str, Any]) -> Event:
+        """Publish one change.
+
+        Args:
+            event_type: One of :data:`EVENT_TYPES`.
+            data: The task or project as the API returns it (JSON-ready).
+        """
+        event = Event(
+            event_type=event_type,
+            timestamp=datetime.now(UTC),
+            payload={"data": data},
+        )
+        await self.backend.enqueue(event)
+        _log.debug("event published", event_type=event_type, event_id=event.id)
+        return event

@@ -1,0 +1,150 @@
+"""The server's moving parts, built once from the settings and shared by the routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from necrostack import Backend, Spine
+from platform_core.logging import get_logger
+from platform_core.redis import RedisSettings, create_redis
+from taskqueue_server.db.apikeys import ApiKeyStore
+from taskqueue_server.db.engine import create_engine, read_session_factory, session_factory
+from taskqueue_server.db.idempotency import IdempotencyStore
+from taskqueue_server.db.projects import ProjectStore
+from taskqueue_server.db.tasks import Change, TaskStore
+from taskqueue_server.db.webhooks import WebhookStore
+from taskqueue_server.delivery import DeliverySender, WebhookFanout
+from taskqueue_server.events import EventPublisher, create_backend
+from taskqueue_server.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
+from taskqueue_server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["Runtime"]
+
+_log = get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Engine, stores, event publisher, rate limiter and the background loops.
+
+    Build it with :meth:`create`; :meth:`start_background` runs lease expiry and, in embedded
+    mode or in the ``deliver`` process, webhook delivery; :meth:`close` stops everything.
+    """
+
+    settings: ServerSettings
+    engine: AsyncEngine
+    tasks: TaskStore
+    projects: ProjectStore
+    webhooks: WebhookStore
+    api_keys: ApiKeyStore
+    idempotency: IdempotencyStore
+    limiter: RateLimiter
+    backend: Backend
+    publisher: EventPublisher
+    redis: Redis | None = None
+    _background: list[asyncio.Task[object]] = field(default_factory=list)
+    _spine: Spine | None = None
+    _sender: DeliverySender | None = None
+
+    @classmethod
+    def create(cls, settings: ServerSettings, *, consumer: str | None = None) -> Runtime:
+        """Build the runtime (nothing connects until first use).
+
+        Args:
+            settings: Server settings.
+            consumer: This process's consumer name in the delivery group (Redis mode).
+        """
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        readers = read_session_factory(engine)
+        dialect = engine.dialect.name
+        redis: Redis | None = None
+        limiter: RateLimiter
+        if settings.redis_url is not None:
+            redis = create_redis(RedisSettings.load(url=settings.redis_url.get_secret_value()))
+            limiter = RedisRateLimiter(
+                redis, settings.rate_limit_per_minute, settings.redis_key_prefix
+            )
+        else:
+            limiter = InProcessRateLimiter(settings.rate_limit_per_minute)
+        backend = create_backend(
+            settings, consumer=consumer or f"{socket.gethostname()}-{os.getpid()}"
+        )
+        return cls(
+            settings=settings,
+            engine=engine,
+            tasks=TaskStore(sessions, dialect, readers),
+            projects=ProjectStore(sessions, readers),
+            webhooks=WebhookStore(sessions, dialect, readers),
+            api_keys=ApiKeyStore(sessions, readers),
+            idempotency=IdempotencyStore(
+                sessions, settings.idempotency_ttl_seconds, readers=readers
+            ),
+            limiter=limiter,
+            backend=backend,
+            publisher=EventPublisher(backend),
+            redis=redis,
+        )
+
+    @property
+    def embedded(self) -> bool:
+        """True without Redis: the API process also delivers webhooks."""
+        return self.settings.redis_url is None
+
+    async def announce(self, changes: list[Change]) -> None:
+        """Publish one event per changed task."""
+        for change in changes:
+            await self.publisher.publish(change.event_type, change.task.to_wire())
+
+    async def check_database(self) -> None:
+        """Readiness: the database answers."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    def start_background(self, *, deliver: bool) -> None:
+        """Start lease expiry, and (when ``deliver``) the event fan-out and webhook sender."""
+        self._background.append(asyncio.create_task(self._expire_loop()))
+        if deliver:
+            self._spine = Spine([WebhookFanout(self.webhooks)], self.backend, max_steps=2**62)
+            self._sender = DeliverySender(self.webhooks, self.settings)
+            self._background.append(asyncio.create_task(self._spine.run()))
+            self._background.append(asyncio.create_task(self._sender.run()))
+
+    async def _expire_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_sweep_interval)
+            try:
+                await self.announce(await self.tasks.expire_leases())
+                await self.idempotency.purge()
+            except Exception:  # keep the loop alive; the next tick retries
+                _log.exception("lease expiry sweep failed")
+
+    async def close(self) -> None:
+        """Stop the loops and release connections."""
+        if self._spine is not None:
+            self._spine.stop()
+        if self._sender is not None:
+            self._sender.stop()
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._background.clear()
+        if self._sender is not None:
+            await self._sender.aclose()
+        await self.backend.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()

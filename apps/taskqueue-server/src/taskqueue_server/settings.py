@@ -1,0 +1,98 @@
+"""Server settings, read from ``TASKQUEUE_*`` environment variables."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from api_core import ApiSettings
+from platform_core.settings import load_settings
+
+__all__ = ["ServerSettings"]
+
+_DB_SCHEMES = ("sqlite", "sqlite+aiosqlite", "postgresql", "postgresql+asyncpg", "postgres")
+
+
+class ServerSettings(ApiSettings):
+    """Everything the Task Queue server reads at start.
+
+    Every field maps to ``TASKQUEUE_<FIELD>``; e.g. ``TASKQUEUE_DATABASE_URL``. The fields
+    inherited from :class:`api_core.ApiSettings` (``TASKQUEUE_MAX_BODY_SIZE``,
+    ``TASKQUEUE_LOG_LEVEL``, ``TASKQUEUE_CORS__ALLOW_ORIGINS``...) use the same prefix.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="TASKQUEUE_", env_nested_delimiter="__", extra="ignore", validate_default=True
+    )
+
+    service_name: str = Field(default="taskqueue-server", min_length=1, description="Name.")
+
+    database_url: str = Field(
+        default="sqlite:///./taskqueue.db",
+        description="sqlite:///path.db (embedded default) or postgresql://user@host/db.",
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="redis:// URL; enables Redis Streams events and the shared rate limiter.",
+    )
+    redis_key_prefix: str = Field(default="taskqueue:", description="Prefix for Redis keys.")
+    host: str = Field(default="127.0.0.1", description="Interface `serve` binds to.")
+    port: int = Field(default=8080, ge=0, le=65535, description="Port `serve` listens on.")
+    auth_disabled: bool = Field(
+        default=False, description="Accept requests without an API key (logs a warning)."
+    )
+    rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="Requests per API key per minute before 429."
+    )
+    max_page_size: int = Field(default=500, ge=1, description="Largest `limit` on list routes.")
+    lease_sweep_interval: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds between sweeps that return expired leases to the queue.",
+    )
+    idempotency_ttl_seconds: int = Field(
+        default=86_400, ge=1, description="How long Idempotency-Key responses are kept."
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook URLs resolving to private or loopback addresses.",
+    )
+    webhook_timeout: float = Field(default=10.0, gt=0, description="Seconds per delivery POST.")
+    webhook_retry_horizon: float = Field(
+        default=86_400.0, gt=0, description="Seconds after the first attempt to keep retrying."
+    )
+    webhook_backoff_base: float = Field(
+        default=5.0, gt=0, description="First retry delay in seconds; doubles, jittered."
+    )
+    webhook_backoff_cap: float = Field(default=3_600.0, gt=0, description="Largest retry delay.")
+    delivery_poll_interval: float = Field(
+        default=0.5, gt=0, description="Seconds between scans for due deliveries."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in _DB_SCHEMES:
+            raise ValueError("must be sqlite:///path.db or postgresql://user@host:port/dbname")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Self:
+        """Read the settings from the environment.
+
+        Raises:
+            ConfigurationError: naming the bad ``TASKQUEUE_*`` variable.
+        """
+        return load_settings(cls, **overrides)

@@ -1,0 +1,76 @@
+"""Redis mode: the API and the delivery worker as separate processes; the shared limiter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from platform_core.redis import RedisSettings, create_redis
+from taskqueue import AsyncTaskQueueClient
+from taskqueue_server.ratelimit import RedisRateLimiter
+
+if TYPE_CHECKING:
+    from conftest import Receiver, ServerProcess
+
+
+def _start_deliver(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "taskqueue_server", "deliver"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def test_serve_publishes_and_deliver_process_sends_webhooks(
+    make_server: Callable[..., ServerProcess],
+    sqlite_url: str,
+    redis_url: str,
+    redis_key_prefix: str,
+    key_for: Callable[..., Any],
+    receiver: Receiver,
+    tmp_path: Path,
+) -> None:
+    redis_env = {"TASKQUEUE_REDIS_URL": redis_url, "TASKQUEUE_REDIS_KEY_PREFIX": redis_key_prefix}
+    server = make_server(sqlite_url, **redis_env)
+    key = await key_for(server)
+    log = tmp_path / "deliver.log"
+    deliver = _start_deliver({**server.env, **redis_env}, log)
+    try:
+        async with AsyncTaskQueueClient(base_url=server.url, api_key=key) as client:
+            await client.create_webhook(receiver.url, ["task.created"], secret=receiver.secret)
+            task = await client.create_task(name="via-redis", command="true")
+        receiver.wait_for(lambda events: any(e.data["id"] == str(task.id) for e in events), 60)
+    finally:
+        deliver.terminate()
+        code = deliver.wait(timeout=30)
+    assert code == 0, log.read_text()
+
+
+async def test_redis_rate_limit_is_shared_between_limiters(
+    redis_url: str, redis_key_prefix: str
+) -> None:
+    client = create_redis(RedisSettings.load(url=redis_url))
+    try:
+        first = RedisRateLimiter(client, per_minute=2, prefix=redis_key_prefix)
+        second = RedisRateLimiter(client, per_minute=2, prefix=redis_key_prefix)
+        assert await first.hit("key") is None
+        assert await second.hit("key") is None
+        retry_after = await first.hit("key")
+        assert retry_after is not None
+        assert 1 <= retry_after <= 61
+        assert await second.hit("other-key") is None
+    finally:
+        await client.aclose()
+
+
+def test_deliver_without_redis_is_a_usage_error(
+    run_cli: Callable[..., subprocess.CompletedProcess[str]], sqlite_url: str
+) -> None:
+    done = run_cli({"TASKQUEUE_DATABASE_URL": sqlite_url}, "deliver")
+    assert done.returncode == 2
+    assert "TASKQUEUE_REDIS_URL" in done.stderr

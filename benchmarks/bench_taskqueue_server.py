@@ -1,0 +1,297 @@
+"""taskqueue-server: GET rate against a bare FastAPI floor, POST latency, 1,000 connections,
+and claim -> complete throughput on PostgreSQL.
+
+Every server runs in its own uvicorn process with the same settings (uvloop and httptools when
+installed, access log off), so the ratio measures the app, not the client or the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.harness import Case, Harness
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+UVICORN = {"log_config": None, "access_log": False, "backlog": 4096, "lifespan": "on"}
+
+_FLOOR_TASK = {
+    "id": str(uuid.uuid4()),
+    "name": "build",
+    "command": "make",
+    "status": "Pending",
+    "priority": "Normal",
+    "created_at": "2026-01-01T00:00:00Z",
+    "updated_at": "2026-01-01T00:00:00Z",
+}
+
+
+def _serve_floor(port: int) -> None:
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/api/tasks/{task_id}")
+    async def get_task(task_id: uuid.UUID) -> dict[str, Any]:
+        return _FLOOR_TASK
+
+    @app.get("/health/ready")
+    async def ready() -> dict[str, str]:
+        return {"status": "ok"}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, **UVICORN)  # type: ignore[arg-type]
+
+
+def _spawn(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError(f"server {args} did not start")
+        time.sleep(0.1)
+
+
+def _server_env(database_url: str, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKQUEUE_")}
+    env.update(
+        TASKQUEUE_DATABASE_URL=database_url,
+        TASKQUEUE_PORT=str(port),
+        TASKQUEUE_LOG_LEVEL="WARNING",
+        TASKQUEUE_RATE_LIMIT_PER_MINUTE="100000000",
+    )
+    return env
+
+
+async def _new_key(database_url: str) -> str:
+    from taskqueue_server.db.apikeys import ApiKeyStore
+    from taskqueue_server.db.engine import create_engine, session_factory
+    from taskqueue_server.migrate import upgrade
+
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine)
+        return (await ApiKeyStore(session_factory(engine)).create("bench")).key
+    finally:
+        await engine.dispose()
+
+
+def _postgres_db() -> tuple[str, Callable[[], None]]:
+    import psycopg
+
+    name = f"bench_tq_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+async def _gather_limited(n: int, width: int, one: Callable[[int], Awaitable[Any]]) -> None:
+    async def lane(start: int) -> None:
+        for i in range(start, n, width):
+            await one(i)
+
+    await asyncio.gather(*(lane(s) for s in range(min(width, n))))
+
+
+async def _get_ratio(h: Harness, tmp: Path) -> None:
+    from platform_core.testing.services import free_port
+
+    database_url = f"sqlite:///{tmp / 'bench.db'}"
+    key = await _new_key(database_url)
+    port, floor_port = free_port(), free_port()
+    server = _spawn(
+        [sys.executable, "-m", "taskqueue_server", "serve"], _server_env(database_url, port), port
+    )
+    floor = _spawn(
+        [sys.executable, "-m", "benchmarks.bench_taskqueue_server", "--floor", str(floor_port)],
+        dict(os.environ),
+        floor_port,
+    )
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    try:
+        async with (
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}, limits=limits
+            ) as api,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{floor_port}", limits=limits) as bare,
+        ):
+            task = (await api.post("/api/tasks", json={"name": "b", "command": "true"})).json()
+            path = f"/api/tasks/{task['id']}"
+
+            def burst(client: httpx.AsyncClient) -> Callable[[int], Awaitable[None]]:
+                async def run(n: int) -> None:
+                    async def one(_: int) -> None:
+                        (await client.get(path)).raise_for_status()
+
+                    await _gather_limited(n, 32, one)
+
+                return run
+
+            await h.compare(
+                "GET /api/tasks/{id} (SQLite, 32 connections)",
+                Case("taskqueue-server", burst(api)),
+                Case("bare FastAPI route, prebuilt dict", burst(bare)),
+                ops=400,
+                rounds=5,
+                max_ratio=2.0,
+                goal="ratio <= 2 (at least 50% of the floor's requests per second)",
+            )
+            await _thousand_connections(h, f"http://127.0.0.1:{port}", key, path)
+    finally:
+        for proc in (server, floor):
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+async def _thousand_connections(h: Harness, base: str, key: str, path: str) -> None:
+    conns = 100 if h.quick else 1000
+    limits = httpx.Limits(max_connections=conns, max_keepalive_connections=conns)
+    errors = 0
+    async with httpx.AsyncClient(
+        base_url=base, headers={"X-API-Key": key}, limits=limits, timeout=120
+    ) as client:
+
+        async def one() -> None:
+            nonlocal errors
+            try:
+                (await client.get(path)).raise_for_status()
+            except httpx.HTTPError:
+                errors += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(conns)))
+        took = time.perf_counter() - start
+    h.figure(
+        f"{conns} concurrent connections (GET)",
+        f"{errors} errors",
+        f"all answered in {took:.1f} s; goal zero errors",
+    )
+
+
+async def _postgres(h: Harness) -> None:
+    from platform_core.testing.services import free_port
+
+    try:
+        database_url, drop = _postgres_db()
+    except Exception as exc:  # no PostgreSQL here: say so instead of failing the run
+        h.figure("PostgreSQL benchmarks", "skipped", f"PostgreSQL unavailable: {exc}")
+        return
+    port = free_port()
+    try:
+        key = await _new_key(database_url)
+        server = _spawn(
+            [sys.executable, "-m", "taskqueue_server", "serve"],
+            _server_env(database_url, port),
+            port,
+        )
+        try:
+            await _post_latency(h, f"http://127.0.0.1:{port}", key)
+            await _claim_throughput(h, f"http://127.0.0.1:{port}", key)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    finally:
+        drop()
+
+
+async def _post_latency(h: Harness, base: str, key: str) -> None:
+    n = 128 if h.quick else 1280
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    latencies: list[float] = []
+    async with httpx.AsyncClient(
+        base_url=base, headers={"X-API-Key": key}, limits=limits, timeout=60
+    ) as client:
+
+        async def one(i: int) -> None:
+            start = time.perf_counter()
+            response = await client.post("/api/tasks", json={"name": f"p{i}", "command": "true"})
+            response.raise_for_status()
+            latencies.append(time.perf_counter() - start)
+
+        await _gather_limited(64, 64, one)  # warm the pool
+        latencies.clear()
+        await _gather_limited(n, 64, one)
+    cuts = statistics.quantiles(latencies, n=100)
+    h.figure(
+        "POST /api/tasks p50 / p99 (PostgreSQL, 64 connections)",
+        f"{cuts[49] * 1e3:.1f} ms / {cuts[98] * 1e3:.1f} ms",
+        f"{n} requests; goal p99 < 100 ms",
+    )
+
+
+async def _claim_throughput(h: Harness, base: str, key: str) -> None:
+    total = 100 if h.quick else 800
+    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=60) as client:
+        # Its own project, so the tasks the latency run left are not claimed.
+        project = (await client.post("/api/projects", json={"name": "bench"})).json()["id"]
+        for start in range(0, total, 100):
+            batch = [
+                {"name": f"c{i}", "command": "true", "project_id": project}
+                for i in range(start, start + 100)
+            ]
+            (await client.post("/api/tasks/batch", json={"tasks": batch})).raise_for_status()
+        done = 0
+
+        async def worker(n: int) -> None:
+            nonlocal done
+            worker_id = f"bench-{n}"
+            while True:
+                claimed = await client.post(
+                    "/api/workers/claim",
+                    json={"worker_id": worker_id, "max_tasks": 5, "project_id": project},
+                )
+                tasks = claimed.json()["tasks"]
+                if not tasks:
+                    return
+                for task in tasks:
+                    (
+                        await client.post(
+                            f"/api/tasks/{task['id']}/complete",
+                            json={"worker_id": worker_id, "result": {"exit_code": 0}},
+                        )
+                    ).raise_for_status()
+                    done += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(n) for n in range(4)))
+        took = time.perf_counter() - start
+    h.figure(
+        "claim -> complete, 4 workers (PostgreSQL)",
+        f"{done / took:.0f} tasks/s",
+        f"{done} tasks in {took:.1f} s",
+    )
+
+
+async def main(h: Harness) -> None:
+    """Run the GET comparison, the connection test and the PostgreSQL figures."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        await _get_ratio(h, Path(tmp))
+    await _postgres(h)
+
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--floor":
+    _serve_floor(int(sys.argv[2]))
