@@ -14,7 +14,7 @@ endif
 export HATCH_ENV_TYPE_VIRTUAL_UV_PATH := $(abspath $(TOOLS))/bin/uv
 export HATCH_DATA_DIR := $(abspath .hatch)
 
-.PHONY: help install test test-all lint fmt typecheck bench deploy-check up down logs clean
+.PHONY: help install test test-all lint fmt typecheck run bench deploy-check up down logs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ fmt: $(HATCH) ## apply ruff fixes and formatting
 
 typecheck: $(HATCH) ## mypy --strict over packages/*/src and apps/*/src
 	$(HATCH) run types:check
+
+run: install ## start the stack on embedded defaults (Task Queue API :8080, worker, draft API :8000)
+	$(HATCH) run python scripts/run_stack.py
 
 bench: $(HATCH) ## run benchmarks/ and write benchmarks/results.md
 	$(HATCH) run bench:run $(ARGS)
