@@ -82,16 +82,6 @@ def _env_names(settings: type[BaseModel], prefix: str) -> set[str]:
     return names
 
 
-_SETTINGS_GAP = (
-    "docker-compose.yml sets variables the apps do not read: TASKQUEUE_TELEMETRY_ENABLED and "
-    "DRAFTS_TELEMETRY_ENABLED (nested settings use `__`: *_TELEMETRY__ENABLED, and "
-    "*_TELEMETRY__OTLP_ENDPOINT=http://otel-collector:4318 since the apps do not read "
-    "OTEL_EXPORTER_OTLP_ENDPOINT), TASKQUEUE_BOOTSTRAP_API_KEY (no such server setting) and "
-    "OPENROUTER_BASE_URL (the draft service reads DRAFTS_LLM_BASE_URL)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=_SETTINGS_GAP)
 def test_the_apps_read_every_setting_the_compose_file_gives_them() -> None:
     from draft_service import DraftSettings
     from taskqueue_server.settings import ServerSettings

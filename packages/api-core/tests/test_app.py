@@ -9,7 +9,7 @@ from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel
 
 from api_core import (
@@ -20,6 +20,7 @@ from api_core import (
     create_app,
     filter_dependency,
 )
+from api_core.middleware import log_request_at
 
 router = APIRouter()
 
@@ -42,6 +43,13 @@ async def teapot() -> None:
 @router.get("/boom")
 async def boom() -> None:
     raise RuntimeError("secret internals")
+
+
+@router.post("/poll")
+async def poll(request: Request, found: int = 0) -> dict[str, int]:
+    if not found:
+        log_request_at(request, logging.DEBUG)
+    return {"found": found}
 
 
 Filters = filter_dependency({"status": str, "priority": int}, ignore={"limit"})
@@ -236,3 +244,17 @@ async def test_ready_checks_run_concurrently() -> None:
     registry.add("b", make("b"), timeout=2)
     report = await registry.run()
     assert report.status == "healthy"
+
+
+async def test_a_route_can_log_its_request_line_at_debug(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="api_core.access"):
+        await client.post("/poll")
+        await client.post("/poll", params={"found": 2})
+    lines = [
+        (r.levelno, r.msg.get("status"))
+        for r in caplog.records
+        if isinstance(r.msg, dict) and r.msg.get("event") == "request finished"
+    ]
+    assert lines == [(logging.DEBUG, 200), (logging.INFO, 200)]

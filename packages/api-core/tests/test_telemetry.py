@@ -170,6 +170,25 @@ def test_sqlalchemy_statements_get_spans(spans: InMemorySpanExporter) -> None:
     assert db_spans[0].attributes.get("db.system") == "sqlite"
 
 
+def test_every_engine_of_the_process_can_be_instrumented_once(
+    spans: InMemorySpanExporter,
+) -> None:
+    engines = [sa.create_engine("sqlite://") for _ in range(2)]
+    for engine in engines:
+        instrument_sqlalchemy(engine)
+        instrument_sqlalchemy(engine)  # idempotent: still one span per statement
+    for n, engine in enumerate(engines):
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"SELECT {n + 40}"))
+        engine.dispose()
+    statements = [
+        str((s.attributes or {}).get("db.statement"))
+        for s in spans.get_finished_spans()
+        if s.kind is SpanKind.CLIENT
+    ]
+    assert sorted(statements) == ["SELECT 40", "SELECT 41"]
+
+
 def test_setup_telemetry_resources_and_flush_on_shutdown() -> None:
     exporter = InMemorySpanExporter()
     reader = InMemoryMetricReader()

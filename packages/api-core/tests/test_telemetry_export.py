@@ -86,3 +86,28 @@ def test_log_records_carry_the_span_context() -> None:
     ]
     assert record.log_record.trace_id == span.get_span_context().trace_id
     assert record.resource.attributes["service.name"] == "api"
+
+
+def test_structured_log_lines_export_their_event_and_fields_without_warnings(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    exporter = InMemoryLogRecordExporter()
+    tel = setup_telemetry(ApiSettings.load(), log_exporter=exporter, set_global=False)
+    logger = logging.getLogger("api_core.tests.fields")
+    logger.setLevel(logging.INFO)
+    with caplog.at_level(logging.WARNING, logger="opentelemetry"):
+        get_logger("api_core.tests.fields").info(
+            "order placed", order_id=7, tags=["a", "b"], customer={"id": 3}
+        )
+        logging.getLogger("api_core.tests.fields").info("plain %s", "stdlib", extra={"n": 2})
+    tel.shutdown()
+    assert not [r for r in caplog.records if "Invalid type" in r.getMessage()]
+    records = {
+        str(r.log_record.body): r.log_record.attributes or {} for r in exporter.get_finished_logs()
+    }
+    structured = records["order placed"]
+    assert structured["order_id"] == 7
+    assert tuple(structured["tags"]) == ("a", "b")  # type: ignore[arg-type]
+    assert structured["customer"] == "{'id': 3}"
+    assert "_logger" not in structured
+    assert records["plain stdlib"]["n"] == 2

@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from draft_llm_stub import OpenAIStub
@@ -123,3 +125,46 @@ async def test_worker_killed_mid_job_is_finished_by_another_with_one_draft(
             params={"user_id": "bob"},
         )
         assert len(detail.json()["revisions"]) == 1
+
+
+def test_worker_refreshes_its_heartbeat_file_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, redis_url: str, redis_key_prefix: str
+) -> None:
+    beat = tmp_path / "worker.alive"
+    env = {
+        **os.environ,
+        "DRAFTS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'drafts.db'}",
+        "DRAFTS_REDIS_URL": redis_url,
+        "DRAFTS_STREAM": f"{redis_key_prefix}drafts:jobs",
+        "PLATFORM_HEARTBEAT_FILE": str(beat),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "draft_service", "worker", "--concurrency", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(lambda: beat.exists(), proc, "the worker never wrote its heartbeat file")
+        time.sleep(1)  # past the touches made at start: the next one comes from the loop
+        os.utime(beat, (0, 0))  # looks long dead; a live worker touches it again
+        _wait_for(lambda: beat.stat().st_mtime > 0, proc, "the heartbeat was not refreshed")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def _wait_for(check: Callable[[], bool], proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 30  # the heartbeat interval is 5 s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"worker exited: {proc.stderr.read() if proc.stderr else b''!r}")
+        time.sleep(0.1)
+    raise AssertionError(what)

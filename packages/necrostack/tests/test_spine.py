@@ -295,7 +295,9 @@ async def test_emitted_events_carry_causation_and_trace_context() -> None:
     )
     await spine.run(parent, until_idle=0.02)
     assert got[0].metadata[CAUSATION_ID] == parent.id
-    assert got[0].metadata[TRACEPARENT] == parent.metadata[TRACEPARENT]
+    # Same trace; the span part is the parent's own without a tracer provider, and the
+    # child's publish span when one is installed (see test_tracing.py).
+    assert got[0].metadata[TRACEPARENT].split("-")[1] == "a" * 32
 
 
 class Slow(Organ):

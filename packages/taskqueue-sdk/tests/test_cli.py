@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -161,3 +167,48 @@ def _create(args: list[str]) -> str:
     code, out, err = _run("--json", "tasks", "create", *args)
     assert code == 0, err
     return str(json.loads(out)["id"])
+
+
+def test_worker_refreshes_its_heartbeat_and_keeps_idle_polls_out_of_the_log(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    beat = tmp_path / "worker.alive"
+    env = {**os.environ, "TASKQUEUE_BASE_URL": server.url, "PLATFORM_HEARTBEAT_FILE": str(beat)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "taskqueue.cli", "worker", "--poll-interval", "0.05"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(beat.exists, proc, "the worker never wrote its heartbeat file")
+        time.sleep(1)  # past the touches made at start: the next one comes from the loop
+        os.utime(beat, (0, 0))  # looks long dead; a live worker touches it again
+        _wait_for(lambda: beat.stat().st_mtime > 0, proc, "the heartbeat was not refreshed")
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 0, stderr
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    assert "taskqueue.worker.started" in stderr
+    assert "HTTP Request" not in stderr  # ~100 idle claims, none logged at INFO
+
+
+def test_worker_verbose_logs_each_request(server: FakeServer) -> None:
+    code, _, stderr = _run("worker", "--exit-when-idle", "--verbose")
+    assert code == 0
+    assert "HTTP Request: POST" in stderr
+
+
+def _wait_for(check: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + 30  # the heartbeat interval is 5 s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"worker exited: {proc.communicate()[1]}")
+        time.sleep(0.1)
+    raise AssertionError(what)

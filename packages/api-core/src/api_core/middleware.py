@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -14,17 +15,34 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api_core.problems import problem_response
 from platform_core.logging import bind_context, get_logger, unbind_context
 
-__all__ = ["BodySizeLimitMiddleware", "RequestIdMiddleware"]
+__all__ = ["BodySizeLimitMiddleware", "RequestIdMiddleware", "log_request_at"]
 
 _log = get_logger("api_core.access")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+_LEVEL_KEY = "access_log_level"
+
+
+def log_request_at(request: Request, level: int) -> None:
+    """Write this request's ``request finished`` line at ``level`` instead of INFO.
+
+    For routes polled in a loop: e.g. a claim that found nothing logs at DEBUG, so idle
+    workers do not fill the log.
+
+    Args:
+        request: The request being handled.
+        level: A :mod:`logging` level, e.g. ``logging.DEBUG``.
+    """
+    setattr(request.state, _LEVEL_KEY, level)
 
 
 class RequestIdMiddleware:
     """Give every request an id: the caller's header when it is sane, else a new UUID.
 
     The id is stored in ``request.state.request_id``, bound to every log line of the request
-    (``request_id``), echoed in the response header and logged with the status and duration.
+    (``request_id``), echoed in the response header and logged with the status and duration
+    (at INFO, or the level a route chose with :func:`log_request_at`).
 
     Args:
         app: The wrapped ASGI app.
@@ -61,7 +79,8 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            _log.info(
+            _log.log(
+                state.get(_LEVEL_KEY, logging.INFO),
                 "request finished",
                 method=scope.get("method"),
                 path=scope.get("path"),

@@ -52,7 +52,8 @@ def serve(host: str, port: int) -> None:
     except PlatformError as exc:
         _err.print(f"[red]error:[/red] {exc}")
         sys.exit(1)
-    uvicorn.run(app, host=host, port=port, log_config=None)
+    # access_log off: api-core's middleware already logs every request (with its trace id).
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 @main.command()
@@ -75,17 +76,27 @@ def worker(name: str | None, concurrency: int | None) -> None:
 
 
 async def _work(settings: DraftSettings, consumer: str) -> None:
+    from api_core.telemetry import setup_telemetry
     from draft_service.runtime import build_runtime
+    from platform_core.heartbeat import heartbeat_from_env
 
-    runtime = await build_runtime(settings, consume=True, consumer=consumer)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    # Before the runtime: its engine, Redis and LLM clients are then traced from the start.
+    telemetry = setup_telemetry(settings)
     try:
-        await stop.wait()
+        runtime = await build_runtime(settings, consume=True, consumer=consumer)
+        beat = heartbeat_from_env()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            if beat is not None:
+                beat.cancel()
+            await runtime.close()
     finally:
-        await runtime.close()
+        telemetry.shutdown()  # flushes the span and log batches
 
 
 @main.command()

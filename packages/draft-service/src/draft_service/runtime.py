@@ -116,6 +116,10 @@ async def build_runtime(
         DependencyUnavailableError: the database cannot be reached or migrated.
     """
     engine = create_engine(settings.database_url)
+    if settings.telemetry.enabled:
+        from api_core.telemetry import instrument_sqlalchemy
+
+        instrument_sqlalchemy(engine)
     if settings.auto_migrate:
         await upgrade(engine)
     provider = provider or build_provider(settings)

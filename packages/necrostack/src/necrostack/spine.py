@@ -7,12 +7,17 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
+from necrostack import _tracing
 from necrostack.backends.base import Backend
 from necrostack.errors import OrganValidationError
 from necrostack.event import CAUSATION_ID, TRACEPARENT, TRACESTATE, Event
 from necrostack.organ import Organ
 from platform_core.logging import get_logger
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 __all__ = ["Spine"]
 
@@ -60,16 +65,21 @@ def _as_events(result: object, organ: Organ) -> list[Event]:
     )
 
 
-def _with_lineage(child: Event, parent: Event) -> Event:
-    """Fill the causation id and trace context from ``parent`` where ``child`` has none."""
+def _with_lineage(child: Event, parent: Event, *, traced: bool = False) -> Event:
+    """Fill the causation id and trace context from ``parent`` where ``child`` has none.
+
+    When ``traced``, the trace context is left out: the child is stamped when it is enqueued,
+    inside the handle span, so its trace continues from that span (parent and child).
+    """
     missing = {CAUSATION_ID: parent.id} if CAUSATION_ID not in child.metadata else {}
-    missing.update(
-        {
-            k: parent.metadata[k]
-            for k in _INHERITED
-            if k in parent.metadata and k not in child.metadata
-        }
-    )
+    if not traced:
+        missing.update(
+            {
+                k: parent.metadata[k]
+                for k in _INHERITED
+                if k in parent.metadata and k not in child.metadata
+            }
+        )
     if not missing:
         return child
     return child.model_copy(update={"metadata": {**child.metadata, **missing}})
@@ -82,6 +92,10 @@ class Spine:
     event ran, the events they returned are enqueued and the event is acked. If a handler
     raises, the error is logged with the event and organ, nothing it or its siblings returned
     is enqueued, and the event is nacked so the backend's retry policy decides what follows.
+
+    With a tracer provider installed (and ``opentelemetry-api`` importable), each event is
+    handled inside a CONSUMER span ``necrostack handle <event_type>`` that continues the trace
+    in the event's metadata, and the events the handlers return are published from inside it.
 
     Args:
         organs: The handlers, validated here (``listens_to`` must hold only strings).
@@ -148,6 +162,8 @@ class Spine:
             await backend.enqueue(start_event)
         pull, enqueue, ack = backend.pull, backend.enqueue, backend.ack
         route, logs_info = self._route, _stdlib_log.isEnabledFor
+        # Checked once per run: without a tracer provider no span work happens per event.
+        tracer = _tracing.active_tracer()
         poll, clock = self.poll_timeout, _clock
         # The first pull of an empty spell may wait the whole spell (capped by poll_timeout);
         # only later pulls of the same spell need the clock arithmetic.
@@ -175,6 +191,9 @@ class Spine:
             organs = route(event.event_type, ())
             if not organs:
                 await ack(event)
+                continue
+            if tracer is not None:
+                await self._dispatch_traced(tracer, event, organs)
                 continue
             log_each = logs_info(_INFO)
             emitted: list[Event] | None = None
@@ -205,6 +224,11 @@ class Spine:
         Returns:
             The events enqueued (empty when a handler raised and the event was nacked).
         """
+        tracer = _tracing.active_tracer()
+        if tracer is not None:
+            organs = self._route(event.event_type, ())
+            if organs:
+                return await self._dispatch_traced(tracer, event, organs)
         log_each = _stdlib_log.isEnabledFor(_INFO)
         emitted: list[Event] = []
         for organ in self._route(event.event_type, ()):
@@ -223,6 +247,35 @@ class Spine:
         await self.backend.ack(event)
         return emitted
 
+    async def _dispatch_traced(
+        self, tracer: Tracer, event: Event, organs: tuple[Organ, ...]
+    ) -> list[Event]:
+        """:meth:`dispatch` inside a CONSUMER span continuing the event's trace; the events
+        the handlers return are published (PRODUCER spans) from inside it."""
+        log_each = _stdlib_log.isEnabledFor(_INFO)
+        emitted: list[Event] = []
+        with _tracing.handling(tracer, event, organs) as span:
+            for organ in organs:
+                try:
+                    result = organ.handle(event)
+                    produced = (
+                        None
+                        if result is None
+                        else await _produced(result, organ, event, traced=True)
+                    )
+                except Exception as exc:
+                    _tracing.record_failure(span, organ, exc)
+                    await self._failed(event, organ, exc)
+                    return []
+                if log_each:
+                    _log_handled(event, organ, produced)
+                if produced:
+                    emitted.extend(produced)
+            enqueue = self.backend.enqueue
+            sent = [await _tracing.enqueue_traced(tracer, enqueue, new) for new in emitted]
+            await self.backend.ack(event)
+        return sent
+
     async def _failed(self, event: Event, organ: Organ, exc: Exception) -> None:
         _log.exception(
             "handler failed",
@@ -234,14 +287,16 @@ class Spine:
         await self.backend.nack(event, exc)
 
 
-async def _produced(result: object, organ: Organ, parent: Event) -> list[Event] | None:
+async def _produced(
+    result: object, organ: Organ, parent: Event, *, traced: bool = False
+) -> list[Event] | None:
     """What a handler's non-``None`` result means: its events, with lineage filled in."""
     if not isinstance(result, _PLAIN_RESULTS) and inspect.isawaitable(result):
         result = await result
         if result is None:
             return None
     events = _as_events(result, organ)
-    return [_with_lineage(e, parent) for e in events] if events else None
+    return [_with_lineage(e, parent, traced=traced) for e in events] if events else None
 
 
 def _log_handled(event: Event, organ: Organ, produced: list[Event] | None) -> None:

@@ -122,6 +122,8 @@ class Worker:
                     )
                 except TaskQueueError as exc:
                     _log.error("taskqueue.worker.claim_failed", error=str(exc))
+                if not claimed:
+                    _log.debug("taskqueue.worker.idle", running=len(self._running))
             for task in claimed:
                 job = asyncio.create_task(self._run_task(task))
                 self._running.add(job)

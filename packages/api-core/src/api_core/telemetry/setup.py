@@ -67,6 +67,7 @@ def setup_telemetry(
     metric_reader: MetricReader | None = None,
     log_exporter: Any = None,
     set_global: bool = True,
+    instrument_libraries: bool = True,
 ) -> Telemetry:
     """Create OpenTelemetry providers with ``service.name`` / ``service.version`` resources.
 
@@ -83,6 +84,9 @@ def setup_telemetry(
         metric_reader: Read metrics with this reader instead of periodic OTLP export.
         log_exporter: Export logs here instead of OTLP.
         set_global: Install the providers as the process-wide ones.
+        instrument_libraries: With ``set_global``, also record client spans (and propagate
+            ``traceparent``) for every httpx and Redis client of the process. SQLAlchemy
+            engines are instrumented one by one: :func:`~api_core.telemetry.instrument_sqlalchemy`.
     """
     tel = settings.telemetry
     custom = span_exporter or span_processor or metric_reader or log_exporter
@@ -129,6 +133,10 @@ def setup_telemetry(
     if set_global:
         trace.set_tracer_provider(tracer_provider)
         metrics.set_meter_provider(meter_provider)
+        if instrument_libraries:
+            from api_core.telemetry.instrumentation import instrument_libraries as instrument
+
+            instrument()
     _log.info(
         "telemetry started",
         service=settings.service_name,
@@ -142,7 +150,6 @@ def _logs(
 ) -> tuple[Any, logging.Handler | None]:
     if exporter is None and not enabled:
         return None, None
-    from opentelemetry.instrumentation.logging.handler import LoggingHandler
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, SimpleLogRecordProcessor
 
@@ -154,6 +161,8 @@ def _logs(
 
         otlp = OTLPLogExporter(endpoint=f"{base}/v1/logs", headers=headers)
         provider.add_log_record_processor(BatchLogRecordProcessor(otlp))
-    handler = LoggingHandler(logger_provider=provider)
+    from api_core.telemetry.logs import StructuredLoggingHandler
+
+    handler = StructuredLoggingHandler(logger_provider=provider)
     logging.getLogger().addHandler(handler)
     return provider, handler

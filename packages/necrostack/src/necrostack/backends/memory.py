@@ -7,7 +7,8 @@ import contextlib
 from collections import deque
 from dataclasses import dataclass
 
-from necrostack.event import Event
+from necrostack._tracing import active_tracer, publishing
+from necrostack.event import TRACEPARENT, Event
 from platform_core.logging import get_logger
 
 __all__ = ["DeadLetter", "InMemoryBackend"]
@@ -53,8 +54,12 @@ class InMemoryBackend:
         self._failures: dict[str, int] = {}
 
     async def enqueue(self, event: Event) -> None:
-        """Append ``event`` to the queue."""
-        self._events.append(event)
+        """Append ``event`` to the queue (in a publish span when tracing is on)."""
+        if (tracer := active_tracer()) is not None and TRACEPARENT not in event.metadata:
+            with publishing(tracer, event) as stamped:
+                self._events.append(stamped)
+        else:
+            self._events.append(event)
         if self._waiters:
             self._wake_one()
 

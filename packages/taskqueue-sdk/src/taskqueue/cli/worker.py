@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 
 import click
 
+from platform_core.heartbeat import heartbeat_from_env
 from platform_core.logging import configure_logging
 from taskqueue.async_client import AsyncTaskQueueClient
 from taskqueue.cli._common import CliState, err, handle_errors, pass_state
@@ -40,6 +42,9 @@ from taskqueue.worker import Worker, WorkerConfig, default_worker_id
 @click.option("--worker-id", default=None, help="Defaults to <hostname>-<pid>.")
 @click.option("--exit-when-idle", is_flag=True, help="Stop once nothing is runnable.")
 @click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--verbose", is_flag=True, help="Also log every HTTP request to the server (httpx INFO lines)."
+)
 @pass_state
 @handle_errors
 def worker(
@@ -51,13 +56,17 @@ def worker(
     worker_id: str | None,
     exit_when_idle: bool,
     log_level: str,
+    verbose: bool,
 ) -> None:
     """Claim tasks and run each command in a subprocess, heartbeating its lease.
 
     SIGTERM or Ctrl-C stops claiming and lets running tasks finish (up to --grace-period);
-    what is still running then is stopped and handed back to the queue.
+    what is still running then is stopped and handed back to the queue. While it runs, the
+    file named by PLATFORM_HEARTBEAT_FILE (when set) is touched every few seconds.
     """
     configure_logging(log_level.upper(), fmt="json" if state.json else "console")
+    # httpx logs each request at INFO: one line per idle claim, every poll interval.
+    logging.getLogger("httpx").setLevel(logging.NOTSET if verbose else logging.WARNING)
     config = WorkerConfig(
         worker_id=worker_id or default_worker_id(),
         concurrency=concurrency,
@@ -75,9 +84,12 @@ async def _run(state: CliState, config: WorkerConfig) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runner.stop)
+        beat = heartbeat_from_env()
         try:
             await runner.run()
         finally:
+            if beat is not None:
+                beat.cancel()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
     err.print(f"worker stopped: {runner.completed} completed, {runner.failed} failed")

@@ -14,12 +14,13 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from necrostack._tracing import active_tracer, publishing, publishing_many
 from necrostack.backends.redis._codec import dead_letter_fields, decode_entry, encode_event
 from necrostack.backends.redis._resilience import TRANSIENT, call_resiliently
 from necrostack.backends.redis._scripts import PROMOTE_DUE, REFRESH_CLAIMS
 from necrostack.backends.redis.settings import RedisBackendSettings
 from necrostack.errors import BackendError, EventDecodeError
-from necrostack.event import Event
+from necrostack.event import TRACEPARENT, Event
 from platform_core.logging import get_logger
 from platform_core.redis import RedisSettings, create_redis
 
@@ -98,12 +99,29 @@ class RedisBackend:
     # --- producing ------------------------------------------------------------------
 
     async def enqueue(self, event: Event) -> None:
-        """Append ``event`` to the stream (XADD, trimmed to about ``maxlen``)."""
+        """Append ``event`` to the stream (XADD, trimmed to about ``maxlen``).
+
+        With tracing on and no ``traceparent`` in its metadata, the event is stamped with a
+        ``necrostack publish <event_type>`` PRODUCER span that wraps the XADD.
+        """
+        if (tracer := active_tracer()) is not None and TRACEPARENT not in event.metadata:
+            with publishing(tracer, event) as stamped:
+                await self._call("XADD", lambda: self._xadd(self.client, stamped))
+            return
         await self._call("XADD", lambda: self._xadd(self.client, event))
 
     async def enqueue_many(self, events: Iterable[Event]) -> None:
-        """Append several events in one round trip (pipelined XADD)."""
+        """Append several events in one round trip (pipelined XADD), each in its own publish
+        span when tracing is on."""
         batch = list(events)
+        tracer = active_tracer()
+        if tracer is not None and batch:
+            with publishing_many(tracer, batch) as stamped:
+                await self._enqueue_batch(stamped)
+            return
+        await self._enqueue_batch(batch)
+
+    async def _enqueue_batch(self, batch: list[Event]) -> None:
 
         async def send() -> None:
             async with self.client.pipeline(transaction=False) as pipe:
