@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,3 +77,42 @@ def test_deliver_without_redis_is_a_usage_error(
     done = run_cli({"TASKQUEUE_DATABASE_URL": sqlite_url}, "deliver")
     assert done.returncode == 2
     assert "TASKQUEUE_REDIS_URL" in done.stderr
+
+
+def test_deliver_refreshes_its_heartbeat_file_and_stops_cleanly(
+    sqlite_url: str, redis_url: str, redis_key_prefix: str, tmp_path: Path
+) -> None:
+    beat = tmp_path / "deliver.alive"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKQUEUE_")}
+    env.update(
+        TASKQUEUE_DATABASE_URL=sqlite_url,
+        TASKQUEUE_REDIS_URL=redis_url,
+        TASKQUEUE_REDIS_KEY_PREFIX=redis_key_prefix,
+        PLATFORM_HEARTBEAT_FILE=str(beat),
+    )
+    log = tmp_path / "deliver.log"
+    deliver = _start_deliver(env, log)
+    try:
+        _wait_for(beat.exists, deliver, log, "deliver never wrote its heartbeat file")
+        time.sleep(1)  # past the touches made at start: the next one comes from the loop
+        os.utime(beat, (0, 0))  # looks long dead; a live process touches it again
+        _wait_for(lambda: beat.stat().st_mtime > 0, deliver, log, "heartbeat not refreshed")
+        deliver.send_signal(signal.SIGTERM)
+        assert deliver.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if deliver.poll() is None:
+            deliver.kill()
+            deliver.wait(timeout=30)
+
+
+def _wait_for(
+    check: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path, what: str
+) -> None:
+    deadline = time.monotonic() + 30  # the heartbeat interval is 5 s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"deliver exited: {log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    raise AssertionError(what)

@@ -28,6 +28,41 @@ async def test_claim_orders_by_priority_then_age(tasks: TaskStore) -> None:
     assert again == []
 
 
+async def test_single_task_read_matches_the_full_load(tasks: TaskStore) -> None:
+    # GET /api/tasks/{id} reads through one aggregated statement; it must show exactly what
+    # the ORM load shows: dependencies, lease fields, JSON columns, timestamps.
+    first = await _one(tasks)
+    second = await _one(tasks)
+    child = await _one(
+        tasks,
+        dependencies=[second, first],
+        metadata={"k": [1, {"z": None}]},
+        environment={"A": "1"},
+        task_type="Workflow",
+    )
+    lone = await _one(tasks)
+    await tasks.claim("w", 1, 30)  # `first` is now Running, leased to w
+    for task_id in (first, second, child, lone):
+        assert await tasks.get_wire(task_id) == (await tasks.get(task_id)).to_wire()
+    running = await tasks.get_wire(first)
+    assert (running["status"], running["worker_id"]) == ("Running", "w")
+    assert (await tasks.get_wire(child))["dependencies"] == sorted([str(first), str(second)])
+    assert (await tasks.get_wire(lone))["dependencies"] == []
+    with pytest.raises(NotFoundError):
+        await tasks.get_wire(uuid.uuid4())
+
+
+async def test_single_task_reads_beyond_the_pool_size_return_their_connections(
+    tasks: TaskStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # More concurrent reads than pooled connections: the overflow ones are closed on return,
+    # which must happen cleanly (a failed close would leak the connection and log an error).
+    task_id = await _one(tasks)
+    found = await asyncio.gather(*(tasks.get_wire(task_id) for _ in range(40)))
+    assert {w["id"] for w in found} == {str(task_id)}
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
 async def test_dependency_holds_task_back_until_completed(tasks: TaskStore) -> None:
     parent = await _one(tasks)
     child = await _one(tasks, dependencies=[parent])

@@ -50,6 +50,15 @@ async def _data_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _store_bootstrap_key(runtime: Runtime, key: str) -> None:
+    """Store ``TASKQUEUE_BOOTSTRAP_API_KEY`` unless it exists (the key itself is never logged)."""
+    created = await runtime.api_keys.ensure(key, "bootstrap", setting="TASKQUEUE_BOOTSTRAP_API_KEY")
+    _log.info(
+        "bootstrap API key stored" if created else "bootstrap API key already present",
+        setting="TASKQUEUE_BOOTSTRAP_API_KEY",
+    )
+
+
 def create_server_app(
     settings: ServerSettings | None = None,
     *,
@@ -62,7 +71,8 @@ def create_server_app(
         settings: Server settings; read from ``TASKQUEUE_*`` when omitted.
         deliver: Run webhook delivery in this process; by default only without Redis (with
             Redis, run ``taskqueue-server deliver`` separately).
-        migrate: Upgrade the database schema at start.
+        migrate: Upgrade the database schema at start (then ``TASKQUEUE_BOOTSTRAP_API_KEY``,
+            when set, is stored unless it exists).
     """
     settings = settings or ServerSettings.load()
     runtime = Runtime.create(settings)
@@ -77,6 +87,8 @@ def create_server_app(
             )
         if migrate:
             await upgrade(runtime.engine)
+        if settings.bootstrap_api_key is not None:
+            await _store_bootstrap_key(runtime, settings.bootstrap_api_key.get_secret_value())
         runtime.start_background(deliver=run_delivery)
         _log.info(
             "taskqueue server started",

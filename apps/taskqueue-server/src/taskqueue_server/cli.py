@@ -68,10 +68,7 @@ def serve(host: str | None, port: int | None, deliver: bool | None) -> None:
 
     settings = _settings(host=host, port=port)
     try:
-        if settings.telemetry.enabled:
-            from api_core.telemetry import setup_telemetry
-
-            setup_telemetry(settings)
+        # Telemetry starts (and is flushed at exit) in the app's lifespan: create_app does it.
         app = create_server_app(settings, deliver=deliver)
     except PlatformError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -90,7 +87,12 @@ def serve(host: str | None, port: int | None, deliver: bool | None) -> None:
 
 @main.command()
 def deliver() -> None:
-    """Deliver webhooks from the Redis event stream (the API runs in `serve`)."""
+    """Deliver webhooks from the Redis event stream (the API runs in `serve`).
+
+    Writes the heartbeat file named by PLATFORM_HEARTBEAT_FILE while it runs.
+    """
+    from api_core.telemetry import setup_telemetry
+    from platform_core.heartbeat import heartbeat_from_env
     from taskqueue_server.migrate import upgrade
     from taskqueue_server.runtime import Runtime
 
@@ -101,18 +103,27 @@ def deliver() -> None:
         )
 
     async def run() -> None:
-        runtime = Runtime.create(settings)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        # Before the runtime, so its engine, Redis and HTTP clients are traced from the start.
+        telemetry = setup_telemetry(settings)
         try:
-            await upgrade(runtime.engine)
-            runtime.start_background(deliver=True)
-            _log.info("webhook delivery started")
-            await stop.wait()
+            runtime = Runtime.create(settings)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            beat = None
+            try:
+                await upgrade(runtime.engine)
+                runtime.start_background(deliver=True)
+                beat = heartbeat_from_env()
+                _log.info("webhook delivery started")
+                await stop.wait()
+            finally:
+                if beat is not None:
+                    beat.cancel()
+                await runtime.close()
         finally:
-            await runtime.close()
+            telemetry.shutdown()  # flushes the span and log batches
 
     _run(run)
 

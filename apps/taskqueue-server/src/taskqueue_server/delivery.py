@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import httpx
 
+from api_core.telemetry import inject_trace_context, use_trace_context
 from necrostack import Event, Organ
 from platform_core.logging import get_logger
 from taskqueue.models import WebhookEvent
@@ -57,7 +58,11 @@ class WebhookFanout(Organ):
         body = WebhookEvent.model_validate(
             {"type": event.event_type, "timestamp": event.timestamp, "data": event.payload["data"]}
         ).model_dump_json()
-        queued = await self._store.enqueue(f"msg_{event.id}", event.event_type, body)
+        # The current span is necrostack's handle span when tracing is on.
+        context = inject_trace_context({})
+        queued = await self._store.enqueue(
+            f"msg_{event.id}", event.event_type, body, traceparent=context.get("traceparent")
+        )
         _log.debug("deliveries queued", event_type=event.event_type, count=queued)
 
 
@@ -119,9 +124,11 @@ class DeliverySender:
             headers = webhook_headers(hook.secret, delivery.payload, msg_id=delivery.event_id)
             headers["content-type"] = "application/json"
             headers["user-agent"] = "taskqueue-server"
-            response = await self._client.post(
-                hook.url, content=delivery.payload.encode(), headers=headers
-            )
+            trace_context = {"traceparent": delivery.traceparent} if delivery.traceparent else {}
+            with use_trace_context(trace_context):  # the POST joins the event's trace
+                response = await self._client.post(
+                    hook.url, content=delivery.payload.encode(), headers=headers
+                )
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"receiver answered {status}"

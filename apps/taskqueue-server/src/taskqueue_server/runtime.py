@@ -66,6 +66,10 @@ class Runtime:
             consumer: This process's consumer name in the delivery group (Redis mode).
         """
         engine = create_engine(settings.database_url)
+        if settings.telemetry.enabled:
+            from api_core.telemetry import instrument_sqlalchemy
+
+            instrument_sqlalchemy(engine)
         sessions = session_factory(engine)
         readers = read_session_factory(engine)
         dialect = engine.dialect.name

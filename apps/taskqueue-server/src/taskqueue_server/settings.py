@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from api_core import ApiSettings
 from platform_core.settings import load_settings
+from taskqueue_server.db.keyformat import MIN_SECRET_CHARS, is_well_formed_key
 
 __all__ = ["ServerSettings"]
 
@@ -67,6 +68,10 @@ class ServerSettings(ApiSettings):
         default=5.0, gt=0, description="First retry delay in seconds; doubles, jittered."
     )
     webhook_backoff_cap: float = Field(default=3_600.0, gt=0, description="Largest retry delay.")
+    bootstrap_api_key: SecretStr | None = Field(
+        default=None,
+        description="An API key (tq_<prefix>_<secret>) that `serve` stores at start if absent.",
+    )
     delivery_poll_interval: float = Field(
         default=0.5, gt=0, description="Seconds between scans for due deliveries."
     )
@@ -86,6 +91,17 @@ class ServerSettings(ApiSettings):
             ("redis://", "rediss://", "unix://")
         ):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("bootstrap_api_key")
+    @classmethod
+    def _check_bootstrap_api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not is_well_formed_key(value.get_secret_value()):
+            raise ValueError(
+                "must look like tq_<prefix>_<secret>: a prefix of 1-32 letters or digits and a "
+                f"secret of at least {MIN_SECRET_CHARS} characters (e.g. the output of "
+                "`taskqueue-server create-api-key`)"
+            )
         return value
 
     @classmethod

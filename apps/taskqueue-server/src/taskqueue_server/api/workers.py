@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from api_core.middleware import log_request_at
 from taskqueue.models import (
     ClaimRequest,
     ClaimResponse,
@@ -38,6 +40,8 @@ async def claim(request: Request, body: ClaimRequest) -> Response:
         body.worker_id, body.max_tasks, body.lease_seconds, project_id=body.project_id
     )
     await runtime.announce(expired)
+    if not leased:  # an idle worker polls every second: keep its request lines out of INFO
+        log_request_at(request, logging.DEBUG)
     return json_response(ClaimResponse(tasks=[task_model(t) for t in leased]))
 
 

@@ -14,18 +14,25 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from platform_core.errors import ConfigurationError
+from taskqueue_server.db.keyformat import KEY_PREFIX, is_well_formed_key, key_prefix
 from taskqueue_server.db.schema import ApiKeyRow, utcnow
 
 __all__ = ["ApiKeyStore", "CreatedKey", "hash_key"]
 
-_PREFIX = "tq_"
+_PREFIX = KEY_PREFIX
 
 
 def hash_key(key: str) -> str:
     """The hex SHA-256 of ``key``, as stored."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+class _PrefixTakenError(Exception):
+    """The key's prefix is taken (found before inserting)."""
 
 
 @dataclass(frozen=True)
@@ -65,11 +72,55 @@ class ApiKeyStore:
             session.add(row)
         return CreatedKey(row.id, name, key)
 
+    async def ensure(self, key: str, name: str, *, setting: str | None = None) -> bool:
+        """Store ``key`` (hashed) under ``name`` unless a key with that value exists.
+
+        Safe to run from several processes at once: the prefix is unique, so one insert wins
+        and the others find its row. A revoked key stays revoked.
+
+        Args:
+            key: The key in clear, shaped ``tq_<prefix>_<secret>``.
+            name: Who or what the key is for.
+            setting: The setting the key came from, named in errors.
+
+        Returns:
+            True when this call stored the key.
+
+        Raises:
+            ConfigurationError: the key is malformed, or its prefix belongs to another key.
+        """
+        where = f"{setting}: " if setting else ""
+        prefix = key_prefix(key) if is_well_formed_key(key) else None
+        if prefix is None:
+            raise ConfigurationError(
+                f"{where}the API key must look like tq_<prefix>_<secret>", setting=setting
+            )
+        row = ApiKeyRow(
+            id=uuid.uuid4(), name=name, prefix=prefix, key_hash=hash_key(key), created_at=utcnow()
+        )
+        try:
+            async with self._sessions.begin() as session:
+                if await session.scalar(select(ApiKeyRow.id).where(ApiKeyRow.prefix == prefix)):
+                    raise _PrefixTakenError
+                session.add(row)
+        except (_PrefixTakenError, IntegrityError):
+            async with self._sessions() as session:
+                existing = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix))
+            if existing is None or not hmac.compare_digest(existing.key_hash, hash_key(key)):
+                raise ConfigurationError(
+                    f"{where}another API key already uses the prefix {prefix!r}; choose a key "
+                    "with a "
+                    "different tq_<prefix>_ part",
+                    setting=setting,
+                ) from None
+            return False
+        return True
+
     async def verify(self, key: str) -> uuid.UUID | None:
         """Return the id of the active key matching ``key``, or None."""
-        if not key.startswith(_PREFIX) or key.count("_") < 2:
+        prefix = key_prefix(key)
+        if prefix is None:
             return None
-        prefix = key[len(_PREFIX) :].split("_", 1)[0]
         async with self._readers() as session:
             row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix))
         if row is None or row.revoked_at is not None:

@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 from platform_core.errors import ConfigurationError
 
-__all__ = ["async_url", "create_engine", "is_sqlite", "read_session_factory", "session_factory"]
+__all__ = [
+    "async_url",
+    "create_engine",
+    "is_sqlite",
+    "read_session_factory",
+    "session_factory",
+    "single_statement_session_factory",
+]
 
 _READ_ONLY = "taskqueue_read_only"
 
@@ -56,6 +63,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     full = async_url(url)
     if make_url(full).get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {"timeout": 30})
+        # Connections are reset by the "reset" listener below instead.
+        kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(full, **kwargs)
         sync_engine = engine.sync_engine
 
@@ -79,6 +88,14 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             if not conn.get_execution_options().get(_READ_ONLY, False):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+        @event.listens_for(sync_engine, "reset")
+        def _on_reset(dbapi_conn: Any, _record: Any, _state: Any) -> None:
+            # A connection goes back to the pool with no transaction open: roll back only when
+            # the driver says one is, which spares reads (that never BEGIN) a round trip to
+            # the driver's thread. sqlite3 reports the real state: we issue BEGIN ourselves.
+            if dbapi_conn.driver_connection.in_transaction:
+                dbapi_conn.rollback()
+
         return engine
     kwargs.setdefault("pool_size", 32)
     kwargs.setdefault("max_overflow", 32)
@@ -98,4 +115,14 @@ def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
     options: dict[str, Any] = {_READ_ONLY: True}
     if engine.dialect.name != "sqlite":
         options["isolation_level"] = "AUTOCOMMIT"  # no BEGIN/ROLLBACK round trips
+    return async_sessionmaker(engine.execution_options(**options), expire_on_commit=False)
+
+
+def single_statement_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for a write that is one statement: it commits on its own (no BEGIN/COMMIT
+    round trips), which is atomic because a single statement always is. Never use them for
+    a write of two or more statements, nor for one that reads before it writes."""
+    options: dict[str, Any] = {_READ_ONLY: True}  # on SQLite: no BEGIN IMMEDIATE either
+    if engine.dialect.name != "sqlite":
+        options["isolation_level"] = "AUTOCOMMIT"
     return async_sessionmaker(engine.execution_options(**options), expire_on_commit=False)

@@ -211,6 +211,8 @@ class DeliveryRow(Base):
     lease_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # W3C traceparent of the span that queued the delivery: each POST joins the event's trace.
+    traceparent: Mapped[str | None] = mapped_column(String(64))
 
 
 class DeliveryAttemptRow(Base):

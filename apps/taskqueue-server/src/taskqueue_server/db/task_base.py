@@ -10,9 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from taskqueue_server.db.engine import single_statement_session_factory
 from taskqueue_server.db.schema import ProjectRow, TaskDependencyRow, TaskRow
+from taskqueue_server.db.task_read import TaskReader
 from taskqueue_server.errors import ConflictError, NotFoundError
 from taskqueue_server.state import PHASE_ORDER
 
@@ -85,6 +87,11 @@ class TaskStoreBase:
         self._sessions = sessions
         self._readers = readers or sessions
         self._skip_locked = dialect == "postgresql"
+        reads, writes = self._readers.kw.get("bind"), self._sessions.kw.get("bind")
+        if not isinstance(reads, AsyncEngine) or not isinstance(writes, AsyncEngine):
+            raise TypeError("the session factories must be bound to an AsyncEngine")
+        self._reader = TaskReader(reads)
+        self._single_statement = single_statement_session_factory(writes)
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select
 
 from taskqueue_server.db.leases import LeaseOperations
-from taskqueue_server.db.schema import TaskDependencyRow, TaskRow, utcnow
+from taskqueue_server.db.schema import TaskRow, utcnow
 from taskqueue_server.db.task_base import (
     NULLABLE_FIELDS,
     PLAIN_FIELDS,
@@ -84,6 +84,14 @@ class TaskStore(LeaseOperations):
             ConflictError: a dependency would form a cycle.
         """
         now = utcnow()
+        if len(items) == 1 and not items[0].get("dependencies") and not items[0].get("project_id"):
+            # The common POST: one INSERT, nothing to check first. A single statement is
+            # atomic by itself, so it runs without the BEGIN and COMMIT round trips.
+            row = self._new_row(items[0], now)
+            async with self._single_statement() as session:
+                session.add(row)
+                await session.commit()
+            return [StoredTask(row, [])]
         async with self._sessions.begin() as session:
             created: list[StoredTask] = []
             projects_seen: set[uuid.UUID] = set()
@@ -113,21 +121,18 @@ class TaskStore(LeaseOperations):
             return (await self._stored(session, [row]))[0]
 
     async def get_wire(self, task_id: uuid.UUID) -> dict[str, Any]:
-        """Return one task as its wire dict, without loading ORM objects (the hot read path).
+        """Return one task as its wire dict (the hot read path).
+
+        One statement, no ORM session or objects (see :mod:`taskqueue_server.db.task_read`).
 
         Raises:
             NotFoundError: no task has that id.
         """
-        table = TaskRow.__table__
-        async with self._readers() as session:
-            row = (await session.execute(select(table).where(table.c.id == task_id))).first()
-            if row is None:
-                raise NotFoundError("task", task_id)
-            deps = await session.scalars(
-                select(TaskDependencyRow.depends_on_id).where(TaskDependencyRow.task_id == task_id)
-            )
-            view = SimpleNamespace(**row._mapping, meta=row._mapping["metadata"])
-            return task_wire(view, sorted(deps.all(), key=str))
+        found = await self._reader.get(task_id)
+        if found is None:
+            raise NotFoundError("task", task_id)
+        fields, dependencies = found
+        return task_wire(SimpleNamespace(**fields, meta=fields["metadata"]), dependencies)
 
     async def page(
         self, where: Sequence[ColumnElement[bool]], limit: int, offset: int

@@ -151,8 +151,16 @@ class WebhookStore:
             await session.delete(row)
         self._active_cache = None
 
-    async def enqueue(self, event_id: str, event_type: str, payload: str) -> int:
+    async def enqueue(
+        self, event_id: str, event_type: str, payload: str, *, traceparent: str | None = None
+    ) -> int:
         """Create one delivery per active subscription that wants ``event_type``.
+
+        Args:
+            event_id: The webhook message id.
+            event_type: The event's type.
+            payload: The JSON body to POST.
+            traceparent: The W3C trace context the deliveries' POSTs continue.
 
         Returns:
             How many deliveries were queued.
@@ -175,6 +183,7 @@ class WebhookStore:
                     next_attempt_at=now,
                     created_at=now,
                     updated_at=now,
+                    traceparent=traceparent,
                 )
                 for hook_id in wanted
             )
