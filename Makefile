@@ -43,7 +43,8 @@ typecheck: $(HATCH) ## mypy --strict over packages/*/src and apps/*/src
 	$(HATCH) run types:check
 
 run: install ## start the stack on embedded defaults (Task Queue API :8080, worker, draft API :8000)
-	$(HATCH) run python scripts/run_stack.py
+	@# The environment's python runs the launcher directly, so Ctrl-C reaches it without a wrapper.
+	"$$($(HATCH) env find default)/bin/python" scripts/run_stack.py
 
 bench: $(HATCH) ## run benchmarks/ and write benchmarks/results.md
 	$(HATCH) run bench:run $(ARGS)

@@ -492,7 +492,9 @@ class Supervisor:
 
 def banner(plan: Plan) -> str:
     """What to print once everything answers: URLs, keys and three commands to try."""
-    hatch = ".tools/bin/hatch run"
+    cli = Path(sys.executable).with_name("taskqueue")
+    with contextlib.suppress(ValueError):
+        cli = cli.relative_to(Path.cwd())
     thread = json.dumps(
         {
             "user_id": "ana",
@@ -519,7 +521,7 @@ def banner(plan: Plan) -> str:
             f"  Draft API key (dev):      {plan.drafts_key}",
             "",
             "Try:",
-            f"  {hatch} taskqueue --base-url {plan.taskqueue_url} --api-key "
+            f"  {cli} --base-url {plan.taskqueue_url} --api-key "
             f"{plan.taskqueue_key} tasks create --name hello --command 'echo hello'",
             f"  curl -s -X POST {plan.drafts_url}/send-messages/ {auth} "
             f"-H 'Content-Type: application/json' -d '{thread}'",
