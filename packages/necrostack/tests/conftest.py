@@ -135,4 +135,7 @@ def _no_process_wide_tracing(
         from opentelemetry import trace
     except ImportError:
         return
+    import necrostack._tracing
+
     monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+    monkeypatch.setattr(necrostack._tracing, "_tracer", None)  # activated earlier in the process
