@@ -43,6 +43,8 @@ async def test_task_life_cycle_through_the_async_client(
         assert done.result.stdout == "ok"
         stats = await client.get_stats()
         assert stats.tasks_by_status[TaskStatus.COMPLETED] >= 1
+        assert stats.queue_depth == 0  # the only task completed: nothing is runnable
+        assert stats.oldest_runnable_age_seconds is None
         await client.delete_task(task.id)
         with pytest.raises(TaskNotFoundError):
             await client.get_task(task.id)

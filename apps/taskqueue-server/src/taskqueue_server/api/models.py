@@ -8,21 +8,9 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from taskqueue.models import Stats, WebhookDelivery, WebhookDeliveryList
+from taskqueue.models import WebhookDelivery, WebhookDeliveryList
 
-__all__ = ["DeliveryAttempt", "DeliveryPage", "DeliveryRecord", "ServerStats"]
-
-
-class ServerStats(Stats):
-    """``GET /api/stats`` with the queue's depth and age.
-
-    Attributes:
-        queue_depth: Tasks runnable right now (Pending, due, dependencies completed).
-        oldest_runnable_age_seconds: Age of the oldest runnable task; None when none is.
-    """
-
-    queue_depth: int = Field(default=0, ge=0)
-    oldest_runnable_age_seconds: float | None = None
+__all__ = ["DeliveryAttempt", "DeliveryPage", "DeliveryRecord"]
 
 
 class DeliveryAttempt(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from taskqueue.models import WebhookCreateRequest, WebhookList, WebhookSubscription
+from taskqueue.models import Stats, WebhookCreateRequest, WebhookList, WebhookSubscription
 from taskqueue.webhooks import generate_secret
 from taskqueue_server.api.deps import (
     MAX_OFFSET,
@@ -18,7 +18,7 @@ from taskqueue_server.api.deps import (
     idempotent,
     json_response,
 )
-from taskqueue_server.api.models import DeliveryPage, DeliveryRecord, ServerStats
+from taskqueue_server.api.models import DeliveryPage, DeliveryRecord
 from taskqueue_server.db.webhooks import webhook_to_wire
 from taskqueue_server.ssrf import check_webhook_url
 
@@ -102,7 +102,7 @@ async def redeliver(request: Request, webhook_id: uuid.UUID, delivery_id: uuid.U
     return json_response(DeliveryRecord.model_validate(row))
 
 
-@router.get("/api/stats", response_model=ServerStats, responses=PROBLEM_RESPONSES)
+@router.get("/api/stats", response_model=Stats, responses=PROBLEM_RESPONSES)
 async def stats(request: Request) -> Response:
     """Counts by status, priority and type; queue depth and oldest runnable age."""
-    return json_response(ServerStats.model_validate(await get_runtime(request).tasks.stats()))
+    return json_response(Stats.model_validate(await get_runtime(request).tasks.stats()))

@@ -76,6 +76,8 @@ class Stats(WireModel):
         projects_total: All projects.
         projects_by_status: Project counts keyed by status.
         workers_active: Workers holding a lease right now.
+        queue_depth: Tasks runnable right now (Pending, due, dependencies completed).
+        oldest_runnable_age_seconds: Age of the oldest runnable task; None when none is.
         generated_at: When the numbers were taken.
     """
 
@@ -86,6 +88,8 @@ class Stats(WireModel):
     projects_total: int = Field(default=0, ge=0)
     projects_by_status: dict[ProjectStatus, int] = Field(default_factory=dict)
     workers_active: int = Field(default=0, ge=0)
+    queue_depth: int = Field(default=0, ge=0)
+    oldest_runnable_age_seconds: float | None = Field(default=None, ge=0)
     generated_at: AwareDatetime | None = None
 
 
