@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -16,7 +13,7 @@ from activity_store import ActivityStore
 from activity_store.backends.memory import MemoryBackend
 from activity_store.caches.redis import RedisCache
 from platform_core.redis import RedisSettings, create_redis
-from platform_core.testing.services import free_port, port_open
+from platform_core.testing import PrivateRedis
 
 NOTE = {"id": "https://example.org/notes/1", "type": "Note", "content": "hello"}
 
@@ -69,46 +66,6 @@ async def test_a_corrupt_value_is_deleted_and_read_from_the_backend(
     assert json.loads(await client.get(key)) == NOTE  # refilled from the backend
 
 
-class PrivateRedis:
-    """A redis-server of this test's own, which the test may stop and start again."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        # "save 3600 1" makes redis write its data on shutdown, so it survives a restart.
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "3600 1",
-             "--dir", str(self.directory), "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while not port_open("127.0.0.1", self.port):
-            assert time.monotonic() < deadline, "private redis-server did not start"
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
 async def test_store_keeps_working_while_redis_is_down_and_recovers(
     private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -122,7 +79,7 @@ async def test_store_keeps_working_while_redis_is_down_and_recovers(
         await store.store(NOTE)
         assert (await cache.get(NOTE["id"]) or {}).get("content") == "hello"
 
-        private_redis.stop()
+        private_redis.stop(save=True)  # on restart its old copy of NOTE is back from disk
         with caplog.at_level(logging.INFO):
             updated = {**NOTE, "content": "written while redis was down"}
             await store.store(updated)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,7 +14,7 @@ from api_core.caching import CacheConfig, cached, create_cache
 from api_core.caching.layered import LayeredCache
 from api_core.caching.redis import RedisCache
 from platform_core.redis import RedisSettings, create_redis
-from platform_core.testing.services import free_port
+from platform_core.testing import PrivateRedis
 
 
 @pytest.fixture
@@ -78,27 +76,6 @@ async def test_cached_on_redis_is_shared_between_instances(
         await c.close()
 
 
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
-    port = free_port()
-    procs: list[subprocess.Popen[bytes]] = []
-    yield f"redis://127.0.0.1:{port}/0", procs
-    for proc in procs:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _start_redis(url: str, procs: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
-    port = url.rsplit(":", 1)[1].split("/")[0]
-    proc = subprocess.Popen(
-        ["redis-server", "--port", port, "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    procs.append(proc)
-    return proc
-
-
 async def _wait_up(cache: RedisCache) -> None:
     for _ in range(200):
         try:
@@ -110,10 +87,9 @@ async def _wait_up(cache: RedisCache) -> None:
 
 
 async def test_redis_stopped_mid_test_fails_open_and_recovers(
-    private_redis: tuple[str, list[subprocess.Popen[bytes]]], caplog: pytest.LogCaptureFixture
+    private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    url, procs = private_redis
-    server = _start_redis(url, procs)
+    url = private_redis.url
     settings = RedisSettings(url=url, retry_attempts=1, connect_timeout=0.5, socket_timeout=0.5)
     cache = RedisCache(create_redis(settings), CacheConfig(key_prefix="app:"))
     await _wait_up(cache)
@@ -129,8 +105,7 @@ async def test_redis_stopped_mid_test_fails_open_and_recovers(
     assert await load(1) == 2
     assert calls == 1
 
-    server.terminate()
-    server.wait(timeout=10)
+    private_redis.stop()
     with caplog.at_level(logging.WARNING):
         assert await cache.get("anything") is None  # a miss, not an exception
         await cache.set("k", 1)
@@ -140,7 +115,7 @@ async def test_redis_stopped_mid_test_fails_open_and_recovers(
     warnings = [r.msg for r in caplog.records if isinstance(r.msg, dict)]
     assert any(w["event"] == "redis cache unavailable; treating as a miss" for w in warnings)
 
-    _start_redis(url, procs)
+    private_redis.start()
     await _wait_up(cache)
     caplog.clear()
     with caplog.at_level(logging.INFO):
@@ -234,10 +209,9 @@ def test_redis_and_layered_are_plugins(redis_url: str, redis_key_prefix: str) ->
 
 
 async def test_layered_listener_survives_an_outage_and_clears_l1(
-    private_redis: tuple[str, list[subprocess.Popen[bytes]]],
+    private_redis: PrivateRedis,
 ) -> None:
-    url, procs = private_redis
-    server = _start_redis(url, procs)
+    url = private_redis.url
     settings = RedisSettings(url=url, retry_attempts=1, connect_timeout=0.5, socket_timeout=0.5)
     probe = RedisCache(create_redis(settings))
     await _wait_up(probe)
@@ -246,8 +220,7 @@ async def test_layered_listener_survives_an_outage_and_clears_l1(
     await cache.set("k", "v1")
     assert cache.l1.get_nowait("k") == "v1"
 
-    server.terminate()
-    server.wait(timeout=10)
+    private_redis.stop()
     for _ in range(300):  # the listener notices the outage
         if not cache.listening:
             break
@@ -255,7 +228,7 @@ async def test_layered_listener_survives_an_outage_and_clears_l1(
     assert not cache.listening
     assert await cache.get("k") == "v1"  # L1 still serves while Redis is away
 
-    _start_redis(url, procs)
+    private_redis.start()
     await _wait_up(probe)
     for _ in range(750):
         if cache.listening:

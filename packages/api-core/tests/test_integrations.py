@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -42,9 +41,11 @@ async def test_redis_commands_get_spans(redis_url: str, redis_key_prefix: str) -
     provider = TracerProvider()
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
+    # Another test may have instrumented redis process-wide; take it over for this test and
+    # put the process-wide instrumentation back afterwards.
     already = RedisInstrumentor().is_instrumented_by_opentelemetry
     if already:
-        pytest.skip("redis already instrumented in this process by another test")
+        RedisInstrumentor().uninstrument()
     instrument_redis(tracer_provider=provider)
     try:
         client = create_redis(RedisSettings(url=redis_url))
@@ -53,6 +54,8 @@ async def test_redis_commands_get_spans(redis_url: str, redis_key_prefix: str) -
         await client.aclose()
     finally:
         RedisInstrumentor().uninstrument()
+        if already:
+            RedisInstrumentor().instrument()
     names = [s.name for s in exporter.get_finished_spans()]
     assert "SET" in names
     span = next(s for s in exporter.get_finished_spans() if s.name == "SET")

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from platform_core.testing import (
+    PrivateRedis,
     ServiceUnavailableError,
     find_elasticsearch,
     find_postgres,
@@ -194,3 +195,25 @@ def test_missing_service_skips_or_fails(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs")
     result.assert_outcomes(**{outcome: 1})
     result.stdout.fnmatch_lines(["*Redis unavailable: REDIS_URL=redis://127.0.0.1:* PING*"])
+
+
+def test_private_redis_restarts_empty_or_with_its_snapshot(private_redis: PrivateRedis) -> None:
+    client = RespClient(private_redis.url)
+    client.command("SET", "k", "v")
+    client.close()
+    private_redis.stop()
+    assert not private_redis.running
+    with pytest.raises(OSError):
+        RespClient(private_redis.url)
+    private_redis.start()
+    client = RespClient(private_redis.url)
+    assert client.command("GET", "k") is None  # a plain stop keeps nothing
+    client.command("SET", "k", "v2")
+    client.close()
+    private_redis.stop(save=True)
+    private_redis.start()
+    client = RespClient(private_redis.url)
+    try:
+        assert client.command("GET", "k") == b"v2"  # the snapshot came back
+    finally:
+        client.close()

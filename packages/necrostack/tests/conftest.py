@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import tempfile
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -16,7 +12,6 @@ from redis.asyncio import Redis
 
 from necrostack.backends.redis import RedisBackend
 from platform_core.redis import RedisSettings, create_redis
-from platform_core.testing.services import free_port, port_open
 
 event_types = st.text(min_size=1, max_size=20).filter(lambda s: s.strip() != "")
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=10)
@@ -56,55 +51,6 @@ async def make_backend(redis_url: str, redis_key_prefix: str) -> AsyncIterator[M
     yield make
     for backend in made:
         await backend.close()
-
-
-class PrivateRedis:
-    """A redis-server of one test's own (safe to CLIENT KILL, stop and restart).
-
-    It runs without persistence, like a cache-style deployment: a restart empties it.
-    """
-
-    def __init__(self, binary: str) -> None:
-        self.binary = binary
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.workdir = tempfile.mkdtemp(prefix="necro-redis-")
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start the server and wait until it accepts connections."""
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        args += ["--appendonly", "no", "--dir", self.workdir]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(500):
-            if port_open("127.0.0.1", self.port):
-                return
-            if self.proc.poll() is not None:
-                pytest.fail("private redis-server exited at start")
-            time.sleep(0.01)
-        pytest.fail("private redis-server did not open its port")
-
-    def stop(self) -> None:
-        """Stop the server (SIGTERM) and wait for it to exit."""
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-
-
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    """A started :class:`PrivateRedis`, stopped and removed after the test."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not on PATH")
-    server = PrivateRedis(binary)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(server.workdir, ignore_errors=True)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:

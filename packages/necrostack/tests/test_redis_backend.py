@@ -11,8 +11,9 @@ from redis.asyncio import Redis
 from necrostack import Event, Organ, Spine, load_backend
 from necrostack.backends.redis import RedisBackend
 from platform_core.errors import ConfigurationError, DependencyUnavailableError
+from platform_core.testing import PrivateRedis
 
-from .conftest import MakeBackend, PrivateRedis, eventually
+from .conftest import MakeBackend, eventually
 
 
 class Collect(Organ):

@@ -55,6 +55,7 @@ class RequestIdMiddleware:
         self._raw = header.lower().encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection (HTTP only; other scopes pass through)."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -113,6 +114,7 @@ class BodySizeLimitMiddleware:
         self.max_body_size = max_body_size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection (HTTP only; other scopes pass through)."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -104,6 +104,7 @@ class CachedFunction(Generic[P, R]):
         return default_key(self.fn, args, kwargs)
 
     async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Return the cached result for these arguments, computing it once on a miss."""
         key = self.key_for(*args, **kwargs)
         cache = self._fixed or self.cache
         while True:

@@ -1,9 +1,11 @@
 """Test support: real-service discovery and the pytest fixtures built on it.
 
-The fixtures (``redis_url``, ``redis_key_prefix``, ``postgres_url``, ``elasticsearch_url``,
-``es_index_prefix``) are registered automatically through the ``pytest11`` entry point.
+The fixtures (``redis_url``, ``redis_key_prefix``, ``private_redis``, ``postgres_url``,
+``elasticsearch_url``, ``es_index_prefix``) are registered automatically through the
+``pytest11`` entry point.
 """
 
+from platform_core.testing.private import PrivateRedis
 from platform_core.testing.services import (
     Service,
     ServiceUnavailableError,
@@ -16,6 +18,7 @@ from platform_core.testing.services import (
 )
 
 __all__ = [
+    "PrivateRedis",
     "Service",
     "ServiceUnavailableError",
     "find_elasticsearch",

@@ -13,10 +13,12 @@ import json
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from platform_core.testing._resp import RespClient
+from platform_core.testing.private import PrivateRedis
 from platform_core.testing.services import (
     Service,
     ServiceUnavailableError,
@@ -86,6 +88,25 @@ def redis_key_prefix(redis_service: Service) -> Iterator[str]:
         pass
     finally:
         client.close()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A started :class:`~platform_core.testing.PrivateRedis` of this test's own.
+
+    For tests that stop, restart or kill Redis; the shared server is never touched. Stopped
+    after the test.
+    """
+    try:
+        server = PrivateRedis(tmp_path)
+        server.start()
+    except ServiceUnavailableError as exc:
+        _unavailable("private Redis", str(exc))
+        raise AssertionError("unreachable") from exc
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # --- PostgreSQL --------------------------------------------------------------------------
