@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from click.testing import CliRunner
 
+from platform_core.testing.services import free_port
 from taskqueue.cli import cli as taskqueue_cli
+from taskqueue.webhooks import generate_secret
 
 if TYPE_CHECKING:
     from conftest import ServerProcess
@@ -59,3 +67,60 @@ def test_projects_tasks_and_webhooks_commands(
     assert any(h["id"] == hook["id"] for h in _cli(server, api_key, "webhooks", "list"))
     _cli(server, api_key, "webhooks", "deliveries", hook["id"])
     _cli(server, api_key, "webhooks", "delete", hook["id"])
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the listener exited: {proc.communicate()}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the listener did not start")
+
+
+def test_webhooks_listen_verifies_and_prints_what_the_server_delivers(
+    server: ServerProcess, api_key: str
+) -> None:
+    secret, port = generate_secret(), free_port()
+    listen = ["--json", "webhooks", "listen", "--port", str(port)]
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "taskqueue.cli", *listen],
+        env={**os.environ, "TASKQUEUE_WEBHOOK_SECRET": secret},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/webhooks"
+    hooks: list[str] = []
+    try:
+        _wait_for_port(port, listener)
+        for signing_secret in (secret, generate_secret()):  # the second one is not the listener's
+            hook = _cli(
+                server, api_key, "webhooks", "create", "--url", url, "--event", "task.created",
+                "--secret", signing_secret,
+            )  # fmt: skip
+            hooks.append(hook["id"])
+        task = _cli(server, api_key, "tasks", "create", "--name", "heard", "--command", "true")
+        attempts: dict[str, list[int]] = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for hook_id in hooks:
+                deliveries = _cli(server, api_key, "webhooks", "deliveries", hook_id)
+                attempts[hook_id] = [a["status_code"] for d in deliveries for a in d["attempt_log"]]
+            if all(attempts.values()):
+                break
+            time.sleep(0.1)
+    finally:
+        for hook_id in hooks:
+            _cli(server, api_key, "webhooks", "delete", hook_id)
+        listener.send_signal(signal.SIGTERM)
+        out, err = listener.communicate(timeout=20)
+    assert attempts[hooks[0]] == [200]
+    assert attempts[hooks[1]][0] == 400  # signed with another secret: refused, not printed
+    printed = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    assert [(e["type"], e["data"]["id"], e["data"]["name"]) for e in printed] == [
+        ("task.created", task["id"], "heard")
+    ]
+    assert "listening on" in err.decode()

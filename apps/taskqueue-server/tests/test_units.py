@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -13,8 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from platform_core.errors import ConfigurationError
 from taskqueue_server.db.apikeys import ApiKeyStore
 from taskqueue_server.db.engine import create_engine, session_factory
-from taskqueue_server.db.idempotency import IdempotencyStore, StoredResponse
-from taskqueue_server.errors import IdempotencyConflictError, UnsafeWebhookURLError
+from taskqueue_server.db.idempotency import IdempotencyStore, Reservation, StoredResponse
+from taskqueue_server.errors import (
+    IdempotencyConflictError,
+    IdempotencyInProgressError,
+    UnsafeWebhookURLError,
+)
 from taskqueue_server.migrate import current_revision, head_revision
 from taskqueue_server.ratelimit import InProcessRateLimiter
 from taskqueue_server.settings import ServerSettings
@@ -63,16 +68,45 @@ async def test_api_keys_are_hashed_and_revocable(engine: AsyncEngine) -> None:
     assert await store.verify(created.key) is None
 
 
-async def test_idempotency_store_replays_and_conflicts(engine: AsyncEngine) -> None:
+async def test_idempotency_store_reserves_replays_and_conflicts(engine: AsyncEngine) -> None:
     store = IdempotencyStore(session_factory(engine), ttl_seconds=60)
-    assert await store.lookup("caller", "k", "fp1") is None
-    saved = await store.save("caller", "k", "fp1", StoredResponse(201, '{"id": 1}'))
-    assert await store.lookup("caller", "k", "fp1") == saved
-    assert await store.lookup("other-caller", "k", "fp1") is None
+    first = await store.begin("caller", "k", "fp1")
+    assert isinstance(first, Reservation)
+    with pytest.raises(IdempotencyInProgressError):
+        await store.begin("caller", "k", "fp1")
     with pytest.raises(IdempotencyConflictError):
-        await store.lookup("caller", "k", "fp2")
-    racing = await store.save("caller", "k", "fp1", StoredResponse(201, '{"id": 2}'))
-    assert racing == saved
+        await store.begin("caller", "k", "fp2")
+    assert isinstance(await store.begin("other-caller", "k", "fp1"), Reservation)
+    await store.finish(first, StoredResponse(201, '{"id": 1}'))
+    assert await store.begin("caller", "k", "fp1") == StoredResponse(201, '{"id": 1}')
+    with pytest.raises(IdempotencyConflictError):
+        await store.begin("caller", "k", "fp2")
+
+
+async def test_idempotency_key_of_a_failed_or_abandoned_request_runs_again(
+    engine: AsyncEngine,
+) -> None:
+    store = IdempotencyStore(session_factory(engine), ttl_seconds=60, lock_seconds=0.2)
+    failed = await store.begin("caller", "k", "fp")
+    assert isinstance(failed, Reservation)
+    await store.release(failed)
+    abandoned = await store.begin("caller", "k", "fp")
+    assert isinstance(abandoned, Reservation)
+    await asyncio.sleep(0.3)  # past the lock time: as if the abandoning process had died
+    taken_over = await store.begin("caller", "k", "fp")
+    assert isinstance(taken_over, Reservation)
+    await store.finish(abandoned, StoredResponse(201, "late"))  # no longer its entry
+    await store.finish(taken_over, StoredResponse(201, "current"))
+    assert await store.begin("caller", "k", "fp") == StoredResponse(201, "current")
+
+
+async def test_expired_idempotency_entry_is_taken_over(engine: AsyncEngine) -> None:
+    store = IdempotencyStore(session_factory(engine), ttl_seconds=0)
+    first = await store.begin("caller", "k", "fp1")
+    assert isinstance(first, Reservation)
+    await store.finish(first, StoredResponse(201, "old"))
+    again = await store.begin("caller", "k", "fp2")  # expired: even another body may reuse it
+    assert isinstance(again, Reservation)
 
 
 def test_bad_setting_names_the_variable() -> None:

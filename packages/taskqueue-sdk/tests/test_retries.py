@@ -176,6 +176,31 @@ def test_reusing_a_key_with_another_body_is_a_conflict(server: FakeServer) -> No
             client.create_task(name="b", command="true", idempotency_key="same")
 
 
+async def test_409_while_the_first_request_runs_is_retried_until_its_answer(
+    server: FakeServer,
+) -> None:
+    # The server answers 409 with Retry-After while the first request with a key is running.
+    server.fault("POST", TASKS, status=409, headers={"Retry-After": "0"}, times=2)
+    async with AsyncTaskQueueClient(retry=FAST) as client:
+        task = await client.create_task(name="a", command="true", idempotency_key="busy")
+    assert task.name == "a"
+    recorded = server.requests_to("POST", TASKS)
+    assert [r.headers["idempotency-key"] for r in recorded] == ["busy"] * 3
+
+
+def test_409_without_retry_after_is_not_retried(server: FakeServer) -> None:
+    server.fault("POST", TASKS, status=409, times=1)
+    with TaskQueueClient(retry=FAST) as client, pytest.raises(ConflictError):
+        client.create_task(name="a", command="true", idempotency_key="reused")
+    server.fault("POST", ONE_TASK + "/cancel", status=409, headers={"Retry-After": "0"})
+    with TaskQueueClient(retry=FAST) as client:
+        task = client.create_task(name="b", command="true")
+        with pytest.raises(ConflictError):  # no idempotency key: not the in-progress answer
+            client.cancel_task(task.id)
+    assert len(server.requests_to("POST", TASKS)) == 2
+    assert len(server.requests_to("POST", ONE_TASK + "/cancel")) == 1
+
+
 def test_retry_after_accepts_an_http_date() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert parse_retry_after(format_datetime(now + timedelta(seconds=7), usegmt=True), now) == 7

@@ -13,6 +13,7 @@ from platform_core.logging import get_logger
 from taskqueue_server.api import projects, tasks, webhooks, workers
 from taskqueue_server.errors import (
     AuthenticationError,
+    IdempotencyInProgressError,
     RateLimitedError,
     TaskQueueServerError,
 )
@@ -28,7 +29,7 @@ _log = get_logger(__name__)
 async def _server_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TaskQueueServerError)
     headers: dict[str, str] = {}
-    if isinstance(exc, RateLimitedError):
+    if isinstance(exc, RateLimitedError | IdempotencyInProgressError):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = 'Bearer realm="taskqueue"'

@@ -1,4 +1,5 @@
-"""``taskqueue-server``: serve the API, deliver webhooks, migrate, create API keys.
+"""``taskqueue-server``: serve the API, deliver webhooks, migrate, create, list and revoke API
+keys.
 
 Exit codes: 0 ok, 1 failure (bad settings, database unreachable), 2 usage error.
 """
@@ -9,15 +10,20 @@ import asyncio
 import json
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from platform_core.errors import PlatformError
 from platform_core.logging import configure_logging, get_logger
 from taskqueue_server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from taskqueue_server.db.apikeys import ApiKeyStore
 
 __all__ = ["main"]
 
@@ -149,33 +155,98 @@ def migrate(revision: str) -> None:
     Console().print(f"database at revision [bold]{at}[/bold]")
 
 
+def _with_keys(settings: ServerSettings, use: Callable[[ApiKeyStore], Awaitable[T]]) -> T:
+    """Run ``use`` on the key store of the (migrated) database."""
+    from taskqueue_server.db.apikeys import ApiKeyStore
+    from taskqueue_server.db.engine import create_engine, session_factory
+    from taskqueue_server.migrate import upgrade
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            return await use(ApiKeyStore(session_factory(engine)))
+        finally:
+            await engine.dispose()
+
+    return _run(run)
+
+
 @main.command("create-api-key")
 @click.option("--name", required=True, help="Who or what the key is for.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def create_api_key(name: str, as_json: bool) -> None:
     """Create an API key and print it (it is shown only this once)."""
-    from taskqueue_server.db.apikeys import ApiKeyStore
-    from taskqueue_server.db.engine import create_engine, session_factory
-    from taskqueue_server.migrate import upgrade
 
-    settings = _settings()
+    async def create(store: ApiKeyStore) -> tuple[str, str]:
+        created = await store.create(name)
+        return str(created.id), created.key
 
-    async def run() -> tuple[str, str]:
-        engine = create_engine(settings.database_url)
-        try:
-            await upgrade(engine)
-            created = await ApiKeyStore(session_factory(engine)).create(name)
-            return str(created.id), created.key
-        finally:
-            await engine.dispose()
-
-    key_id, key = _run(run)
+    key_id, key = _with_keys(_settings(), create)
     if as_json:
         click.echo(json.dumps({"id": key_id, "name": name, "key": key}))
         return
     console = Console()
     console.print(f"API key [bold]{name}[/bold] ({key_id}); store it now, it is not shown again:")
     click.echo(key)
+
+
+@main.command("list-api-keys")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def list_api_keys(as_json: bool) -> None:
+    """List API keys, active and revoked (ids, names and prefixes; never secrets)."""
+    keys = _with_keys(_settings(), lambda store: store.all())
+    if as_json:
+        click.echo(json.dumps([k.to_json() for k in keys]))
+        return
+    table = Table("id", "name", "prefix", "created", "revoked", title=f"API keys ({len(keys)})")
+    for k in keys:
+        table.add_row(
+            str(k.id),
+            k.name,
+            k.to_json()["prefix"],
+            f"{k.created_at:%Y-%m-%d %H:%M:%S}",
+            f"{k.revoked_at:%Y-%m-%d %H:%M:%S}" if k.revoked_at else "",
+        )
+    Console().print(table)
+
+
+@main.command("revoke-api-key")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def revoke_api_key(key: str, as_json: bool) -> None:
+    """Revoke the API key KEY: its id (as `create-api-key` prints it), or its prefix.
+
+    Returns once every server refuses the key (it waits out TASKQUEUE_API_KEY_CACHE_SECONDS,
+    how long a server may trust a key it checked).
+    """
+    settings = _settings()
+
+    async def revoke(store: ApiKeyStore) -> tuple[dict[str, Any], bool] | None:
+        found = await store.find(key)
+        if found is None:
+            return None
+        if found.revoked_at is None:
+            await store.revoke(found.id)
+        again = await store.find(str(found.id))
+        return (again or found).to_json(), found.revoked_at is None
+
+    outcome = _with_keys(settings, revoke)
+    if outcome is None:
+        raise click.ClickException(
+            f"no API key has the id or prefix {key!r}; see `taskqueue-server list-api-keys`"
+        )
+    fields, revoked_now = outcome
+    if revoked_now:
+        time.sleep(settings.api_key_cache_seconds)
+    if as_json:
+        click.echo(json.dumps(fields))
+        return
+    what = "revoked" if revoked_now else "was already revoked"
+    Console(soft_wrap=True).print(
+        f"API key [bold]{fields['name']}[/bold] ({fields['id']}, {fields['prefix']}) {what} "
+        f"at {fields['revoked_at']}; the server refuses it"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

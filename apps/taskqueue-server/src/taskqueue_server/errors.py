@@ -7,7 +7,8 @@ Hierarchy::
         ├── NotFoundError                 a task, project, webhook or delivery id is unknown (404)
         ├── ConflictError                 the request contradicts the stored state (409)
         │   ├── InvalidTransitionError    a task status change the state machine forbids
-        │   └── IdempotencyConflictError  an Idempotency-Key reused with another body
+        │   ├── IdempotencyConflictError  an Idempotency-Key reused with another body
+        │   └── IdempotencyInProgressError  the first request with that key is still running
         ├── LeaseError                    a worker call on a task it does not hold (409)
         ├── AuthenticationError           missing or unknown API key (401)
         ├── RateLimitedError              the key exceeded its request budget (429)
@@ -28,6 +29,8 @@ __all__ = [
     "AuthenticationError",
     "ConflictError",
     "IdempotencyConflictError",
+    "IdempotencyInProgressError",
+    "InvalidIdempotencyKeyError",
     "InvalidTransitionError",
     "LeaseError",
     "NotFoundError",
@@ -113,10 +116,40 @@ class IdempotencyConflictError(ConflictError):
     title = "Idempotency key reused"
 
 
+class IdempotencyInProgressError(ConflictError):
+    """The first request with this ``Idempotency-Key`` has not finished yet.
+
+    Answered with ``Retry-After``: a retry once it finished gets its response (or runs the
+    request, when the first one failed).
+
+    Args:
+        key: The ``Idempotency-Key``.
+        retry_after: Whole seconds to wait before retrying.
+    """
+
+    title = "Idempotent request in progress"
+
+    def __init__(self, key: str, retry_after: int = 1) -> None:
+        super().__init__(
+            f"a request with Idempotency-Key {key!r} is still in progress; retry after "
+            f"{retry_after} s to get its response",
+            idempotency_key=key,
+            retry_after=retry_after,
+        )
+        self.retry_after = retry_after
+
+
 class LeaseError(ConflictError):
     """A worker reported on a task whose lease it does not hold (expired or someone else's)."""
 
     title = "Lease not held"
+
+
+class InvalidIdempotencyKeyError(TaskQueueServerError):
+    """The ``Idempotency-Key`` header is longer than the server keeps."""
+
+    status = 400
+    title = "Invalid Idempotency-Key"
 
 
 class AuthenticationError(TaskQueueServerError):

@@ -12,19 +12,13 @@ from typing import Any
 from necrostack import Backend, Event, load_backend
 from platform_core.logging import get_logger
 from platform_core.redis import RedisSettings
+from taskqueue.models import WebhookEventType
 from taskqueue_server.settings import ServerSettings
 
 __all__ = ["EVENT_TYPES", "EventPublisher", "create_backend"]
 
-EVENT_TYPES: list[str] = [
-    "task.created",
-    "task.updated",
-    "task.completed",
-    "task.failed",
-    "task.cancelled",
-    "project.created",
-    "project.updated",
-]
+EVENT_TYPES: list[str] = [event_type.value for event_type in WebhookEventType]
+"""Every event the server publishes: the SDK's webhook event types, so the two stay in step."""
 
 _log = get_logger(__name__)
 

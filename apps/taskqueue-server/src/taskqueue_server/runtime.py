@@ -93,7 +93,10 @@ class Runtime:
             webhooks=WebhookStore(sessions, dialect, readers),
             api_keys=ApiKeyStore(sessions, readers),
             idempotency=IdempotencyStore(
-                sessions, settings.idempotency_ttl_seconds, readers=readers
+                sessions,
+                settings.idempotency_ttl_seconds,
+                readers=readers,
+                lock_seconds=settings.idempotency_lock_seconds,
             ),
             limiter=limiter,
             backend=backend,

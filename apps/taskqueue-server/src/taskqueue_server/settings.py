@@ -44,6 +44,13 @@ class ServerSettings(ApiSettings):
     auth_disabled: bool = Field(
         default=False, description="Accept requests without an API key (logs a warning)."
     )
+    api_key_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="Seconds a server trusts an API key it verified before checking it again "
+        "(0: every request). `revoke-api-key` waits this long, so when it returns, every "
+        "server refuses the key.",
+    )
     rate_limit_per_minute: int = Field(
         default=600, ge=1, description="Requests per API key per minute before 429."
     )
@@ -55,6 +62,12 @@ class ServerSettings(ApiSettings):
     )
     idempotency_ttl_seconds: int = Field(
         default=86_400, ge=1, description="How long Idempotency-Key responses are kept."
+    )
+    idempotency_lock_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds an Idempotency-Key stays reserved by a request that never "
+        "finished (its process died) before a retry may run it again.",
     )
     webhook_allow_private: bool = Field(
         default=False,

@@ -151,7 +151,14 @@ def error_from_response(response: httpx.Response, call: Call[Any]) -> Outcome:
 
 
 def decide(outcome: Outcome, status: int | None, call: Call[Any], policy: RetryConfig) -> Outcome:
-    """Mark a status-code outcome retryable when the policy and the method allow it."""
+    """Mark a status-code outcome retryable when the policy and the method allow it.
+
+    A 409 with ``Retry-After`` to a request with an ``Idempotency-Key`` means the first
+    request with that key is still running: asking again later gets its response.
+    """
+    if status == 409 and call.idempotency_key is not None and outcome.retry_after is not None:
+        outcome.retryable = True
+        return outcome
     if status is None or status == 404 or status not in policy.statuses:
         return outcome
     # A POST without an idempotency key may already have taken effect, so it is not repeated.

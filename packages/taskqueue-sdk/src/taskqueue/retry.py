@@ -19,7 +19,8 @@ class RetryConfig:
     Retried: connection errors, timeouts and the ``statuses``. A ``POST`` is retried only when
     it carries an ``Idempotency-Key`` (the client adds one to every create), except for
     connection failures before the request was sent, which are always safe. A 404 is never
-    retried.
+    retried. A 409 with ``Retry-After`` to a request with an ``Idempotency-Key`` is retried:
+    the server is still running the first request with that key.
 
     Attributes:
         max_retries: Retries after the first attempt (0 disables retrying).

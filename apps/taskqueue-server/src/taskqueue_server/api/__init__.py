@@ -1,1 +1,1 @@
-"""The HTTP API: routers, authentication, idempotency and the server-only response models."""
+"""The HTTP API: routers, authentication and idempotency; every body is an SDK model."""

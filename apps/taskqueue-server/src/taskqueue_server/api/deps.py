@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -12,8 +14,12 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel
 
 from taskqueue.models import ProblemDetails
-from taskqueue_server.db.idempotency import StoredResponse, request_fingerprint
-from taskqueue_server.errors import AuthenticationError, RateLimitedError
+from taskqueue_server.db.idempotency import Reservation, StoredResponse, request_fingerprint
+from taskqueue_server.errors import (
+    AuthenticationError,
+    InvalidIdempotencyKeyError,
+    RateLimitedError,
+)
 from taskqueue_server.runtime import Runtime
 
 __all__ = [
@@ -28,7 +34,6 @@ __all__ = [
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key.")
-_KEY_CACHE_SECONDS = 10.0
 
 MAX_OFFSET = 2**31 - 1
 """The largest ``offset`` a list route accepts (databases store it as a 32/64-bit integer)."""
@@ -40,9 +45,10 @@ _PROBLEM_CONTENT = {
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ProblemDetails, "description": text, "content": _PROBLEM_CONTENT}
     for code, text in {
+        400: "Invalid Idempotency-Key header",
         401: "Missing or unknown API key",
         404: "Unknown task, project, webhook or delivery",
-        409: "Invalid state transition, lease not held, or idempotency key reused",
+        409: "Invalid state transition, lease not held, idempotency key reused or in use",
         413: "Request body too large",
         422: "Invalid request",
         429: "Rate limit exceeded (see Retry-After)",
@@ -90,8 +96,10 @@ async def authenticate(
 
 
 async def _verify(request: Request, runtime: Runtime, key: str) -> str:
-    # A short cache keeps a database round trip off every request; revocation takes effect
-    # within _KEY_CACHE_SECONDS.
+    # A short cache keeps a database round trip off every request. An entry lives for
+    # TASKQUEUE_API_KEY_CACHE_SECONDS counted from *before* the database read, so every entry
+    # made before a revocation committed is gone that long after it; `revoke-api-key` waits
+    # that long before it returns.
     cache: dict[str, tuple[str, float]] = request.app.state.key_cache
     now = time.monotonic()
     hit = cache.get(key)
@@ -105,7 +113,7 @@ async def _verify(request: Request, runtime: Runtime, key: str) -> str:
         )
     if len(cache) > 10_000:
         cache.clear()
-    cache[key] = (str(key_id), now + _KEY_CACHE_SECONDS)
+    cache[key] = (str(key_id), now + runtime.settings.api_key_cache_seconds)
     return str(key_id)
 
 
@@ -122,7 +130,8 @@ async def idempotent(
     request: Request, caller: str, produce: Callable[[], Awaitable[Response]]
 ) -> Response:
     """Run ``produce`` once per ``Idempotency-Key``: a repeat with the same body gets the
-    first response (header ``Idempotent-Replayed: true``); another body is a 409.
+    first response (header ``Idempotent-Replayed: true``); another body is a 409, and so is a
+    repeat while the first request is still running (with ``Retry-After``).
 
     Requests without the header run normally. Only successful responses are kept, so a
     request that failed may be retried with the same key.
@@ -131,22 +140,30 @@ async def idempotent(
     if not key:
         return await produce()
     if len(key) > _MAX_IDEMPOTENCY_KEY:
-        key = key[:_MAX_IDEMPOTENCY_KEY]
-    runtime = get_runtime(request)
-    fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
-    stored = await runtime.idempotency.lookup(caller, key, fingerprint)
-    if stored is None:
-        response = await produce()
-        if not 200 <= response.status_code < 300:
-            return response
-        stored = await runtime.idempotency.save(
-            caller,
-            key,
-            fingerprint,
-            StoredResponse(response.status_code, bytes(response.body).decode()),
+        # Cutting it would make two long keys with a common start count as one.
+        raise InvalidIdempotencyKeyError(
+            f"Idempotency-Key is {len(key)} characters long; at most "
+            f"{_MAX_IDEMPOTENCY_KEY} are allowed"
         )
-        if stored.body == bytes(response.body).decode():
+    store = get_runtime(request).idempotency
+    fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
+    stored = await store.begin(caller, key, fingerprint)
+    if isinstance(stored, Reservation):
+        try:
+            response = await produce()
+        except BaseException:
+            # Free the key even when the client went away; if that fails too, the key frees
+            # itself after the lock time.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(store.release(stored))
+            raise
+        if not 200 <= response.status_code < 300:
+            await store.release(stored)
             return response
+        await store.finish(
+            stored, StoredResponse(response.status_code, bytes(response.body).decode())
+        )
+        return response
     return Response(
         stored.body,
         status_code=stored.status_code,

@@ -81,6 +81,8 @@ async def update_project(
 
 @router.delete("/{project_id}", status_code=204, responses=PROBLEM_RESPONSES)
 async def delete_project(request: Request, project_id: uuid.UUID) -> Response:
-    """Delete a project that has no tasks (409 otherwise)."""
-    await get_runtime(request).projects.delete(project_id)
+    """Delete a project that has no tasks (409 otherwise); announced as ``project.deleted``."""
+    runtime = get_runtime(request)
+    row = await runtime.projects.delete(project_id)
+    await runtime.publisher.publish("project.deleted", project_to_wire(row))
     return Response(status_code=204)

@@ -193,6 +193,7 @@ async def advance_phase(
 
 @router.delete("/{task_id}", status_code=204, responses=PROBLEM_RESPONSES)
 async def delete_task(request: Request, task_id: uuid.UUID) -> Response:
-    """Delete a task."""
-    await get_runtime(request).tasks.delete(task_id)
+    """Delete a task; announced as ``task.deleted`` (tasks that waited on it: ``task.updated``)."""
+    runtime = get_runtime(request)
+    await runtime.announce(await runtime.tasks.delete(task_id))
     return Response(status_code=204)

@@ -7,7 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from taskqueue.models import Stats, WebhookCreateRequest, WebhookList, WebhookSubscription
+from taskqueue.models import (
+    Stats,
+    WebhookCreateRequest,
+    WebhookDelivery,
+    WebhookDeliveryList,
+    WebhookList,
+    WebhookSubscription,
+)
 from taskqueue.webhooks import generate_secret
 from taskqueue_server.api.deps import (
     MAX_OFFSET,
@@ -18,7 +25,6 @@ from taskqueue_server.api.deps import (
     idempotent,
     json_response,
 )
-from taskqueue_server.api.models import DeliveryPage, DeliveryRecord
 from taskqueue_server.db.webhooks import webhook_to_wire
 from taskqueue_server.ssrf import check_webhook_url
 
@@ -68,7 +74,7 @@ async def delete_webhook(request: Request, webhook_id: uuid.UUID) -> Response:
 
 @router.get(
     "/api/webhooks/{webhook_id}/deliveries",
-    response_model=DeliveryPage,
+    response_model=WebhookDeliveryList,
     responses=PROBLEM_RESPONSES,
 )
 async def list_deliveries(
@@ -82,8 +88,8 @@ async def list_deliveries(
     limit = min(limit, runtime.settings.max_page_size)
     rows, total = await runtime.webhooks.deliveries(webhook_id, limit, offset)
     return json_response(
-        DeliveryPage(
-            deliveries=[DeliveryRecord.model_validate(r) for r in rows],
+        WebhookDeliveryList(
+            deliveries=[WebhookDelivery.model_validate(r) for r in rows],
             total=total,
             limit=limit,
             offset=offset,
@@ -93,13 +99,13 @@ async def list_deliveries(
 
 @router.post(
     "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
-    response_model=DeliveryRecord,
+    response_model=WebhookDelivery,
     responses=PROBLEM_RESPONSES,
 )
 async def redeliver(request: Request, webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> Response:
     """Send a delivery again (same ``webhook-id``, so receivers can deduplicate)."""
     row = await get_runtime(request).webhooks.redeliver(webhook_id, delivery_id)
-    return json_response(DeliveryRecord.model_validate(row))
+    return json_response(WebhookDelivery.model_validate(row))
 
 
 @router.get("/api/stats", response_model=Stats, responses=PROBLEM_RESPONSES)

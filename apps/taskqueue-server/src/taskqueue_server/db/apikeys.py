@@ -12,6 +12,8 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +23,7 @@ from platform_core.errors import ConfigurationError
 from taskqueue_server.db.keyformat import KEY_PREFIX, is_well_formed_key, key_prefix
 from taskqueue_server.db.schema import ApiKeyRow, utcnow
 
-__all__ = ["ApiKeyStore", "CreatedKey", "hash_key"]
+__all__ = ["ApiKeyInfo", "ApiKeyStore", "CreatedKey", "hash_key"]
 
 _PREFIX = KEY_PREFIX
 
@@ -42,6 +44,40 @@ class CreatedKey:
     id: uuid.UUID
     name: str
     key: str
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """What may be shown about a key: never its secret nor its hash.
+
+    Attributes:
+        id: The key's id (what ``create-api-key`` prints).
+        name: Who or what the key is for.
+        prefix: The public part of the key, ``tq_<prefix>_...``.
+        created_at: When it was created.
+        revoked_at: When it was revoked; None while it is active.
+    """
+
+    id: uuid.UUID
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ApiKeyRow) -> ApiKeyInfo:
+        """The shareable part of a stored key."""
+        return cls(row.id, row.name, row.prefix, row.created_at, row.revoked_at)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready fields, for ``--json`` output."""
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "prefix": f"{_PREFIX}{self.prefix}_",
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }
 
 
 class ApiKeyStore:
@@ -130,10 +166,32 @@ class ApiKeyStore:
         return row.id
 
     async def revoke(self, key_id: uuid.UUID) -> bool:
-        """Revoke a key; returns False when no such key exists."""
+        """Revoke a key (a revoked key keeps its first revocation time); returns False when
+        no such key exists."""
         async with self._sessions.begin() as session:
             row = await session.get(ApiKeyRow, key_id)
             if row is None:
                 return False
-            row.revoked_at = utcnow()
+            row.revoked_at = row.revoked_at or utcnow()
             return True
+
+    async def all(self) -> list[ApiKeyInfo]:
+        """Every key, active and revoked, oldest first."""
+        async with self._readers() as session:
+            rows = await session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))
+            return [ApiKeyInfo.of(row) for row in rows.all()]
+
+    async def find(self, ident: str) -> ApiKeyInfo | None:
+        """The key ``ident`` names: its id, its prefix (``tq_<prefix>_`` or bare), or the key
+        itself; None when none matches."""
+        ident = ident.strip()
+        async with self._readers() as session:
+            try:
+                row = await session.get(ApiKeyRow, uuid.UUID(ident))
+            except ValueError:
+                row = None
+            if row is None:
+                prefix = key_prefix(ident if ident.count("_") >= 2 else f"{ident}_")
+                bare = prefix if prefix is not None else ident
+                row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.prefix == bare))
+        return None if row is None else ApiKeyInfo.of(row)

@@ -115,8 +115,11 @@ class ProjectStore:
             row.updated_at = utcnow()
             return row
 
-    async def delete(self, project_id: uuid.UUID) -> None:
+    async def delete(self, project_id: uuid.UUID) -> ProjectRow:
         """Delete a project that has no tasks.
+
+        Returns:
+            The project as it was.
 
         Raises:
             NotFoundError: unknown id.
@@ -132,3 +135,4 @@ class ProjectStore:
                     "another project first"
                 )
             await session.delete(row)
+        return row

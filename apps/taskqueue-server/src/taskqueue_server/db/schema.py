@@ -164,15 +164,16 @@ class ApiKeyRow(Base):
 
 
 class IdempotencyRow(Base):
-    """The first response to a POST carrying an ``Idempotency-Key``."""
+    """The first response to a POST carrying an ``Idempotency-Key``; ``status_code`` and
+    ``body`` are NULL while that request is still running."""
 
     __tablename__ = "idempotency_keys"
 
     scope: Mapped[str] = mapped_column(String(200), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
-    body: Mapped[str] = mapped_column(Text)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select
 
 from taskqueue_server.db.leases import LeaseOperations
-from taskqueue_server.db.schema import TaskRow, utcnow
+from taskqueue_server.db.schema import TaskDependencyRow, TaskRow, utcnow
 from taskqueue_server.db.task_base import (
     NULLABLE_FIELDS,
     PLAIN_FIELDS,
@@ -257,12 +257,28 @@ class TaskStore(LeaseOperations):
             await session.flush()
             return [Change((await self._stored(session, [row]))[0], "task.updated")]
 
-    async def delete(self, task_id: uuid.UUID) -> None:
+    async def delete(self, task_id: uuid.UUID) -> list[Change]:
         """Delete a task; tasks that depended on it no longer wait for it.
+
+        Returns:
+            The task as it was (``task.deleted``), then every task that depended on it
+            (``task.updated``: its ``dependencies`` no longer name the deleted task).
 
         Raises:
             NotFoundError: unknown task.
         """
+        now = utcnow()
         async with self._sessions.begin() as session:
             row = await self._load(session, task_id)
-            await session.delete(row)
+            [gone] = await self._stored(session, [row])
+            waiting = select(TaskDependencyRow.task_id).where(
+                TaskDependencyRow.depends_on_id == task_id
+            )
+            found = await session.scalars(select(TaskRow).where(TaskRow.id.in_(waiting)))
+            dependents = found.all()
+            await session.delete(row)  # the dependency rows go with it (ON DELETE CASCADE)
+            for dependent in dependents:
+                dependent.updated_at = now
+            await session.flush()
+            updated = await self._stored(session, dependents)
+        return [Change(gone, "task.deleted"), *(Change(t, "task.updated") for t in updated)]

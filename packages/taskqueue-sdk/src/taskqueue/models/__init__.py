@@ -44,6 +44,7 @@ from taskqueue.models.tasks import (
 from taskqueue.models.webhooks import (
     WebhookCreateRequest,
     WebhookDelivery,
+    WebhookDeliveryAttempt,
     WebhookDeliveryList,
     WebhookEvent,
     WebhookList,
@@ -93,6 +94,7 @@ __all__ = [
     "TaskUpdateRequest",
     "WebhookCreateRequest",
     "WebhookDelivery",
+    "WebhookDeliveryAttempt",
     "WebhookDeliveryList",
     "WebhookEvent",
     "WebhookEventType",

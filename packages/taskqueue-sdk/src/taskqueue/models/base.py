@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
-__all__ = ["NonBlank", "RequestModel", "UpdateModel", "WireModel", "as_utc"]
+__all__ = ["NOT_BLANK_PATTERN", "NonBlank", "RequestModel", "UpdateModel", "WireModel", "as_utc"]
 
 
 def _not_blank(value: str) -> str:
@@ -16,8 +25,26 @@ def _not_blank(value: str) -> str:
     return value
 
 
-NonBlank = Annotated[str, Field(min_length=1), AfterValidator(_not_blank)]
-"""A string with at least one non-whitespace character."""
+NOT_BLANK_PATTERN = (
+    r"[^\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028-\u2029\u202f"
+    r"\u205f\u3000]"
+)
+"""Matches a string holding a character that is not whitespace in :meth:`str.isspace`'s sense
+(the characters :meth:`str.strip` removes), spelled out because ``\\S`` means different
+things to different regex engines (ECMA-262, Python's ``re`` with and without ``ASCII``, Rust's
+``regex``)."""
+
+NonBlank = Annotated[
+    str,
+    Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK_PATTERN}),
+    AfterValidator(_not_blank),
+]
+"""A string with at least one non-whitespace character.
+
+The JSON schema says so with :data:`NOT_BLANK_PATTERN` (a JSON Schema pattern matches anywhere
+in the string); the validator checks the same with :meth:`str.strip` and names the field in a
+plain message.
+"""
 
 
 def as_utc(value: datetime) -> datetime:
@@ -68,6 +95,30 @@ class UpdateModel(RequestModel):
         if bad:
             raise ValueError(f"{', '.join(bad)}: cannot be null; leave the field out instead")
         return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The schema with ``null`` allowed only for the fields in ``nullable``.
+
+        Every field is typed ``X | None`` so that "not sent" has a Python value, but the
+        validator above refuses ``null`` for the others; the schema must say the same.
+        """
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        for name, prop in target.get("properties", {}).items():
+            variants = prop.get("anyOf")
+            if name in cls.nullable or not variants or {"type": "null"} not in variants:
+                continue
+            rest = [v for v in variants if v != {"type": "null"}]
+            del prop["anyOf"]
+            prop.pop("default", None)
+            if len(rest) == 1:
+                prop.update(rest[0])
+            else:
+                prop["anyOf"] = rest
+        return schema
 
     def to_payload(self) -> dict[str, Any]:
         """Return only the fields that were set (``exclude_unset``), JSON-ready."""

@@ -89,15 +89,21 @@ class ProjectStatus(StrEnum):
 
 
 class WebhookEventType(StrEnum):
-    """The events a webhook subscription can receive."""
+    """The events a webhook subscription can receive.
+
+    Each event carries the task or project as the API returns it; ``*.deleted`` events carry
+    it as it was just before it was deleted.
+    """
 
     TASK_CREATED = "task.created"
     TASK_UPDATED = "task.updated"
     TASK_COMPLETED = "task.completed"
     TASK_FAILED = "task.failed"
     TASK_CANCELLED = "task.cancelled"
+    TASK_DELETED = "task.deleted"
     PROJECT_CREATED = "project.created"
     PROJECT_UPDATED = "project.updated"
+    PROJECT_DELETED = "project.deleted"
 
 
 class DeliveryStatus(StrEnum):

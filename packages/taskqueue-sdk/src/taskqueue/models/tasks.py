@@ -142,7 +142,9 @@ def _unique_ids(value: list[UUID]) -> list[UUID]:
     return value
 
 
-Dependencies = Annotated[list[UUID], AfterValidator(_unique_ids)]
+Dependencies = Annotated[
+    list[UUID], AfterValidator(_unique_ids), Field(json_schema_extra={"uniqueItems": True})
+]
 
 
 class TaskCreateRequest(RequestModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import AnyHttpUrl, AwareDatetime, Field, SecretStr, field_serializer, field_validator
@@ -16,6 +16,7 @@ from taskqueue.models.tasks import Task
 __all__ = [
     "WebhookCreateRequest",
     "WebhookDelivery",
+    "WebhookDeliveryAttempt",
     "WebhookDeliveryList",
     "WebhookEvent",
     "WebhookList",
@@ -23,6 +24,7 @@ __all__ = [
 ]
 
 SECRET_PATTERN = r"^whsec_[A-Za-z0-9+/]{16,}={0,2}$"  # noqa: S105 - a shape, not a secret
+HTTP_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://"
 
 
 def _reveal(secret: SecretStr | None) -> str | None:
@@ -39,10 +41,10 @@ class WebhookCreateRequest(RequestModel):
         secret: A ``whsec_<base64>`` signing secret; the server generates one when omitted.
     """
 
-    url: AnyHttpUrl
+    url: Annotated[AnyHttpUrl, Field(json_schema_extra={"pattern": HTTP_URL_PATTERN})]
     events: list[WebhookEventType] = Field(min_length=1)
     description: str | None = None
-    secret: SecretStr | None = None
+    secret: Annotated[SecretStr, Field(json_schema_extra={"pattern": SECRET_PATTERN})] | None = None
 
     @field_validator("secret")
     @classmethod
@@ -65,6 +67,7 @@ class WebhookSubscription(WireModel):
         events: The event types it receives.
         description: Free text.
         active: False when the server stopped sending (deleted or disabled).
+        disabled_reason: Why the server stopped sending (e.g. the receiver answered 410).
         created_at: When it was created.
         secret: The signing secret; the server returns it only in the create response.
     """
@@ -74,6 +77,7 @@ class WebhookSubscription(WireModel):
     events: list[WebhookEventType]
     description: str | None = None
     active: bool = True
+    disabled_reason: str | None = None
     created_at: AwareDatetime
     secret: SecretStr | None = None
 
@@ -88,8 +92,24 @@ class WebhookList(WireModel):
     webhooks: list[WebhookSubscription]
 
 
+class WebhookDeliveryAttempt(WireModel):
+    """One HTTP attempt of a delivery.
+
+    Attributes:
+        attempted_at: When the request was sent.
+        status_code: The subscriber's HTTP status; None when no response came.
+        error: Why the attempt failed, if it did.
+        duration_ms: How long the attempt took, in milliseconds.
+    """
+
+    attempted_at: AwareDatetime
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: float = Field(ge=0)
+
+
 class WebhookDelivery(WireModel):
-    """One attempt record of sending an event to a subscription.
+    """One event being sent to one subscription, with every attempt made so far.
 
     Attributes:
         id: The delivery's id.
@@ -104,6 +124,7 @@ class WebhookDelivery(WireModel):
         last_attempt_at: When it was last sent.
         next_attempt_at: When it will be sent again, while pending.
         payload: The event body.
+        attempt_log: Every HTTP attempt, oldest first.
     """
 
     id: UUID
@@ -118,10 +139,12 @@ class WebhookDelivery(WireModel):
     last_attempt_at: AwareDatetime | None = None
     next_attempt_at: AwareDatetime | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
+    attempt_log: list[WebhookDeliveryAttempt] = Field(default_factory=list)
 
 
 class WebhookDeliveryList(WireModel):
-    """One page of ``GET /api/webhooks/{id}/deliveries``, newest first."""
+    """One page of ``GET /api/webhooks/{id}/deliveries``, newest first, each delivery with
+    its attempts."""
 
     deliveries: list[WebhookDelivery]
     total: int = Field(ge=0)
