@@ -92,6 +92,9 @@ class TaskStoreBase:
             raise TypeError("the session factories must be bound to an AsyncEngine")
         self._reader = TaskReader(reads)
         self._single_statement = single_statement_session_factory(writes)
+        engine = self._single_statement.kw["bind"]
+        assert isinstance(engine, AsyncEngine)
+        self._single_statement_engine: AsyncEngine = engine
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from taskqueue_server.db.task_base import (
     phase_entry,
     task_wire,
 )
+from taskqueue_server.db.task_insert import insert_task_row
 from taskqueue_server.errors import NotFoundError
 from taskqueue_server.state import PHASE_ORDER, PRIORITY_RANK, check_transition, next_phase
 
@@ -88,9 +89,7 @@ class TaskStore(LeaseOperations):
             # The common POST: one INSERT, nothing to check first. A single statement is
             # atomic by itself, so it runs without the BEGIN and COMMIT round trips.
             row = self._new_row(items[0], now)
-            async with self._single_statement() as session:
-                session.add(row)
-                await session.commit()
+            await insert_task_row(self._single_statement_engine, row)
             return [StoredTask(row, [])]
         async with self._sessions.begin() as session:
             created: list[StoredTask] = []
