@@ -258,3 +258,17 @@ async def test_a_route_can_log_its_request_line_at_debug(
         if isinstance(r.msg, dict) and r.msg.get("event") == "request finished"
     ]
     assert lines == [(logging.DEBUG, 200), (logging.INFO, 200)]
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+async def test_startup_heap_is_frozen_unless_disabled(freeze: bool) -> None:
+    import gc
+
+    gc.unfreeze()
+    try:
+        app = make_app(gc_freeze=freeze)
+        async with app.router.lifespan_context(app):
+            frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert (frozen > 0) is freeze

@@ -95,6 +95,12 @@ class ApiSettings(BaseSettings):
     request_id_header: str = Field(
         default="X-Request-ID", min_length=1, description="Header carrying the request id."
     )
+    gc_freeze: bool = Field(
+        default=True,
+        description="After startup, move every object then alive out of the garbage "
+        "collector's reach (gc.freeze): full collections then scan only what requests "
+        "created, instead of pausing every request for the whole heap.",
+    )
     cors: CorsSettings = Field(default_factory=CorsSettings, description="CORS settings.")
     health: HealthSettings = Field(
         default_factory=HealthSettings, description="Readiness check settings."
