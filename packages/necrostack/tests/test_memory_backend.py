@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from necrostack import Event, InMemoryBackend, Organ, load_backend
+from necrostack import DeadLetter, Event, InMemoryBackend, Organ, Spine, load_backend
 
 from .conftest import event_types
 
@@ -61,6 +61,46 @@ async def test_failed_event_is_retried_then_dead_lettered() -> None:
     assert await backend.pull(0.01) is None
     assert [(d.event, d.deliveries) for d in backend.dead_letters] == [(event, 3)]
     assert "boom" in backend.dead_letters[0].error
+
+
+class _AlwaysFails(Organ):
+    listens_to: ClassVar[list[str]] = ["A"]
+
+    def handle(self, event: Event) -> None:
+        raise ValueError(f"cannot handle {event.payload['n']}")
+
+
+async def test_dead_letter_hook_hears_of_each_event_given_up_on() -> None:
+    heard: list[DeadLetter] = []
+
+    async def hook(dead: DeadLetter) -> None:
+        heard.append(dead)
+
+    backend = InMemoryBackend(max_deliveries=2, on_dead_letter=hook)
+    events = [Event(event_type="A", payload={"n": n}) for n in range(2)]
+    for event in events:
+        await backend.enqueue(event)
+    await Spine([_AlwaysFails()], backend, poll_timeout=0.01).run(until_idle=0.05)
+    assert [(d.event, d.deliveries) for d in heard] == [(e, 2) for e in events]
+    assert "cannot handle 1" in heard[1].error
+    assert heard == backend.dead_letters
+
+
+async def test_a_failing_dead_letter_hook_is_logged_and_the_spine_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def hook(dead: DeadLetter) -> None:
+        raise RuntimeError("the database is down too")
+
+    backend = InMemoryBackend(max_deliveries=1, on_dead_letter=hook)
+    for n in range(2):
+        await backend.enqueue(Event(event_type="A", payload={"n": n}))
+    spine = Spine([_AlwaysFails()], backend, poll_timeout=0.01)
+    assert await spine.run(until_idle=0.05) == 2  # the hook's error did not stop the run
+    assert len(backend.dead_letters) == 2
+    failures = [r for r in caplog.records if "dead-letter hook failed" in str(r.msg)]
+    assert len(failures) == 2
+    assert "the database is down too" in str(failures[0].msg)
 
 
 def test_backends_are_plugins() -> None:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 from redis.asyncio import Redis
 
-from necrostack import Event, Organ, Spine, load_backend
+from necrostack import DeadLetter, Event, Organ, Spine, load_backend
 from necrostack.backends.redis import RedisBackend
 from platform_core.errors import ConfigurationError, DependencyUnavailableError
 from platform_core.testing import PrivateRedis
@@ -139,6 +139,39 @@ async def test_entry_of_a_dead_consumer_is_reclaimed(
     await Spine([Collect(seen)], survivor, poll_timeout=0.05).run(until_idle=1.0)
     assert seen == [5]
     assert (await redis_client.xpending(survivor.stream, survivor.group))["pending"] == 0
+
+
+async def test_dead_letter_hook_hears_of_failed_and_crashed_events_not_garbage(
+    make_backend: MakeBackend, redis_client: Redis
+) -> None:
+    heard: list[DeadLetter] = []
+
+    async def hook(dead: DeadLetter) -> None:
+        heard.append(dead)
+
+    backend = make_backend(max_deliveries=2, on_dead_letter=hook)
+    await redis_client.xadd(backend.stream, {"foo": "bar"})  # dead-lettered, but no event
+    failing = work(1)
+    await Spine([Failing(fail_times=10**6)], backend, poll_timeout=0.05).run(
+        failing, until_idle=0.5
+    )
+    assert [(d.event, d.deliveries) for d in heard] == [(failing, 2)]
+    assert "attempt 2 failed" in heard[0].error
+    # An event whose consumer dies on each delivery is given up on by the one reclaiming it.
+    crashed = make_backend(consumer="crashed", claim_idle_ms=200, max_deliveries=1)
+    doomed = work(2)
+    await crashed.enqueue(doomed)
+    assert await crashed.pull(1.0) == doomed
+    await crashed.close()  # never acked
+    survivor = make_backend(
+        consumer="survivor", claim_idle_ms=200, max_deliveries=1, on_dead_letter=hook
+    )
+    seen: list[int] = []
+    await Spine([Collect(seen)], survivor, poll_timeout=0.05).run(until_idle=1.0)
+    assert seen == []
+    assert [(d.event, d.deliveries) for d in heard[1:]] == [(doomed, 2)]
+    assert "crashed or stalled" in heard[1].error
+    assert await redis_client.xlen(backend.dead_letter_stream) == 3
 
 
 class Slow(Organ):

@@ -5,8 +5,8 @@ Backends are plugins in the ``necrostack.backends`` entry-point group: ``memory`
 ``necrostack[redis]``); :func:`load_backend` picks one by name.
 """
 
-from necrostack.backends.base import Backend
-from necrostack.backends.memory import DeadLetter, InMemoryBackend
+from necrostack.backends.base import Backend, DeadLetter, DeadLetterHook
+from necrostack.backends.memory import InMemoryBackend
 from necrostack.errors import (
     BackendError,
     EventDecodeError,
@@ -25,6 +25,7 @@ __all__ = [
     "Backend",
     "BackendError",
     "DeadLetter",
+    "DeadLetterHook",
     "Event",
     "EventDecodeError",
     "HandlerResult",

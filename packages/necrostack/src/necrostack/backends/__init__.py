@@ -1,6 +1,6 @@
 """Backends: where events wait between handlers. Pluggable via ``necrostack.backends``."""
 
-from necrostack.backends.base import Backend
-from necrostack.backends.memory import DeadLetter, InMemoryBackend
+from necrostack.backends.base import Backend, DeadLetter, DeadLetterHook
+from necrostack.backends.memory import InMemoryBackend
 
-__all__ = ["Backend", "DeadLetter", "InMemoryBackend"]
+__all__ = ["Backend", "DeadLetter", "DeadLetterHook", "InMemoryBackend"]

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from necrostack.event import Event
 
-__all__ = ["Backend"]
+__all__ = ["Backend", "DeadLetter", "DeadLetterHook"]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event given up on after its last failed delivery.
+
+    Attributes:
+        event: The event.
+        error: ``repr`` of the last exception, or why the deliveries ended without one (a
+            consumer that crashed or stalled each time).
+        deliveries: How many times it was delivered.
+    """
+
+    event: Event
+    error: str
+    deliveries: int
+
+
+DeadLetterHook = Callable[[DeadLetter], Awaitable[None]]
+"""A backend's ``on_dead_letter`` callback: awaited with each event the backend gives up on,
+once it is dead-lettered, so the application can record the failure where users look (a job's
+status, an alert). An exception it raises is logged, never propagated into the worker."""
 
 
 @runtime_checkable
@@ -15,7 +39,8 @@ class Backend(Protocol):
 
     The :class:`~necrostack.Spine` pulls an event, runs its handlers, enqueues what they
     returned, then calls :meth:`ack`; when a handler raises it calls :meth:`nack` instead and
-    the backend applies its retry policy (retry later, or dead-letter).
+    the backend applies its retry policy (retry later, or dead-letter). The built-in backends
+    take an ``on_dead_letter`` :data:`DeadLetterHook` that hears of every event given up on.
     """
 
     async def enqueue(self, event: Event) -> None:

@@ -5,30 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from dataclasses import dataclass
 
 from necrostack._tracing import active_tracer, publishing
+from necrostack.backends._hooks import notify_dead_letter
+from necrostack.backends.base import DeadLetter, DeadLetterHook
 from necrostack.event import TRACEPARENT, Event
 from platform_core.logging import get_logger
 
 __all__ = ["DeadLetter", "InMemoryBackend"]
 
 _log = get_logger("necrostack.backends.memory")
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """An event given up on after its last failed delivery.
-
-    Attributes:
-        event: The event.
-        error: ``repr`` of the last exception.
-        deliveries: How many times it was delivered.
-    """
-
-    event: Event
-    error: str
-    deliveries: int
 
 
 class InMemoryBackend:
@@ -42,12 +28,16 @@ class InMemoryBackend:
     Args:
         max_deliveries: Deliveries (first one included) before a failing event is moved to
             :attr:`dead_letters`.
+        on_dead_letter: Awaited with each :class:`DeadLetter` once it is recorded.
     """
 
-    def __init__(self, max_deliveries: int = 3) -> None:
+    def __init__(
+        self, max_deliveries: int = 3, *, on_dead_letter: DeadLetterHook | None = None
+    ) -> None:
         if max_deliveries < 1:
             raise ValueError(f"max_deliveries must be at least 1, got {max_deliveries}")
         self.max_deliveries = max_deliveries
+        self.on_dead_letter = on_dead_letter
         self.dead_letters: list[DeadLetter] = []
         self._events: deque[Event] = deque()
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -107,11 +97,13 @@ class InMemoryBackend:
             self._failures.pop(event.id, None)
 
     async def nack(self, event: Event, error: BaseException) -> None:
-        """Requeue ``event`` at the back, or dead-letter it after ``max_deliveries``."""
+        """Requeue ``event`` at the back, or dead-letter it after ``max_deliveries`` (and then
+        await ``on_dead_letter``)."""
         deliveries = self._failures.get(event.id, 0) + 1
         if deliveries >= self.max_deliveries:
             self._failures.pop(event.id, None)
-            self.dead_letters.append(DeadLetter(event, repr(error), deliveries))
+            dead = DeadLetter(event, repr(error), deliveries)
+            self.dead_letters.append(dead)
             _log.warning(
                 "event dead-lettered",
                 event_id=event.id,
@@ -119,6 +111,7 @@ class InMemoryBackend:
                 deliveries=deliveries,
                 error=repr(error),
             )
+            await notify_dead_letter(self.on_dead_letter, dead)
             return
         self._failures[event.id] = deliveries
         self._events.append(event)

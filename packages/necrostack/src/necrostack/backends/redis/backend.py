@@ -15,6 +15,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from necrostack._tracing import active_tracer, publishing, publishing_many
+from necrostack.backends._hooks import notify_dead_letter
+from necrostack.backends.base import DeadLetter, DeadLetterHook
 from necrostack.backends.redis._codec import dead_letter_fields, decode_entry, encode_event
 from necrostack.backends.redis._resilience import TRANSIENT, call_resiliently
 from necrostack.backends.redis._scripts import PROMOTE_DUE, REFRESH_CLAIMS
@@ -29,6 +31,7 @@ __all__ = ["RedisBackend"]
 _log = get_logger("necrostack.backends.redis")
 _T = TypeVar("_T")
 Fields = dict[bytes, bytes]
+_NOT_AN_EVENT = "not a valid event"
 
 
 @dataclass
@@ -57,6 +60,8 @@ class RedisBackend:
         client: A ``redis.asyncio.Redis`` to use (not closed by :meth:`close`); built from
             ``redis_settings`` when omitted.
         redis_settings: Connection settings; read from ``REDIS_*`` when omitted.
+        on_dead_letter: Awaited with each event given up on (its handler failed, or its
+            consumers crashed, ``max_deliveries`` times) once it is in the dead-letter stream.
         **overrides: Field values of :class:`RedisBackendSettings` (when ``settings`` is
             omitted), e.g. ``stream="orders"``.
     """
@@ -67,6 +72,7 @@ class RedisBackend:
         *,
         client: Redis | None = None,
         redis_settings: RedisSettings | None = None,
+        on_dead_letter: DeadLetterHook | None = None,
         **overrides: Any,
     ) -> None:
         if settings is not None and overrides:
@@ -85,6 +91,7 @@ class RedisBackend:
         self.stream, self.dead_letter_stream, self.retry_key = self.settings.keys(prefix)
         self.group = self.settings.group
         self.consumer = self.settings.consumer
+        self.on_dead_letter = on_dead_letter
         self._promote = client.register_script(PROMOTE_DUE)
         self._refresh = client.register_script(REFRESH_CLAIMS)
         self._buffer: deque[_Delivery] = deque()
@@ -319,7 +326,7 @@ class RedisBackend:
             except EventDecodeError as exc:
                 await self._dead_letter(
                     _Delivery(eid, fields, Event(event_type="?"), counts.get(eid, 1)),
-                    "not a valid event",
+                    _NOT_AN_EVENT,
                     exc.reason,
                 )
                 continue
@@ -359,11 +366,14 @@ class RedisBackend:
         _log.error(
             "event dead-lettered",
             entry_id=delivery.entry_id.decode(),
-            event_id=delivery.event.id if reason != "not a valid event" else None,
+            event_id=delivery.event.id if reason != _NOT_AN_EVENT else None,
             reason=reason,
             error=error,
             deliveries=delivery.deliveries,
         )
+        if reason != _NOT_AN_EVENT:
+            dead = DeadLetter(delivery.event, error, delivery.deliveries)
+            await notify_dead_letter(self.on_dead_letter, dead)
 
     async def _flush_acks(self) -> None:
         if not self._to_ack:
