@@ -23,6 +23,7 @@ class Script:
     failures: deque[int] = field(default_factory=deque)
     always_status: int | None = None
     hold: threading.Event | None = None
+    raw_answer: bytes | None = None  # sent as the 200 body instead of a chat completion
     requests: list[dict[str, Any]] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -37,6 +38,9 @@ class OpenAIStub:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle's algorithm on, the body waits
+            # for the client's delayed ACK of the headers (~40 ms on Linux) on every request.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -51,6 +55,13 @@ class OpenAIStub:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     return  # the client gave up (timeout test); nothing left to answer
+
+            def _send_raw(self, data: bytes) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
@@ -68,6 +79,9 @@ class OpenAIStub:
                     script.hold.wait(30)
                 if script.delay:
                     time.sleep(script.delay)
+                if script.raw_answer is not None:
+                    self._send_raw(script.raw_answer)
+                    return
                 if status is not None:
                     self._send(
                         status,

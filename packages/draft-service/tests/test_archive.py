@@ -58,17 +58,15 @@ async def test_related_messages_of_the_same_user_reach_the_prompt(
 async def test_archiving_twice_keeps_one_note_per_message(archive_env: str) -> None:
     from datetime import datetime
 
-    from draft_service.db.schema import Message
+    from draft_service.db.records import StoredMessage
 
     store = ActivityStore()
     archive = ActivityArchive(store)
-    msg = Message(
+    msg = StoredMessage(
         message_id="m/1",
         sender_name="Ann",
         sent_at=datetime(2024, 5, 1, 9, 0, 0),
         content="Budget spreadsheet attached",
-        thread_version=1,
-        thread_id=1,
     )
     try:
         await archive.archive("u 1", "t/1", [msg])

@@ -66,6 +66,27 @@ async def test_openai_provider_returns_text_model_and_tokens(llm: OpenAIStub) ->
     assert "Can we move the budget review to Friday?" in sent["messages"][1]["content"]
 
 
+@pytest.mark.parametrize(
+    ("answer", "complaint"),
+    [
+        (b"<html>bad gateway</html>", "something other than a chat completion"),
+        (b'{"choices": [{"message": {"content": 5}}]}', "something other than a chat completion"),
+        (b'{"choices": []}', "empty completion"),
+        (b'{"error": {"message": "upstream overloaded"}}', "empty completion"),
+    ],
+)
+async def test_an_answer_without_a_completion_is_a_retryable_error(
+    llm: OpenAIStub, answer: bytes, complaint: str
+) -> None:
+    llm.script.raw_answer = answer
+    provider = _provider(llm)
+    try:
+        with pytest.raises(LLMUnavailableError, match=complaint):
+            await provider.complete(_request())
+    finally:
+        await provider.aclose()
+
+
 @pytest.mark.parametrize("status", [429, 500, 503])
 async def test_retryable_statuses_are_retried_then_succeed(llm: OpenAIStub, status: int) -> None:
     llm.script.failures.extend([status, status])

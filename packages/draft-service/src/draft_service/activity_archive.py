@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import quote
 
 from activity_store import ActivityStore, ObjectNotFound
-from draft_service.db.schema import Message
+from activity_store.backends import MemoryBackend
+from draft_service.db.records import StoredMessage
 from draft_service.prompt import PromptLine
 
 __all__ = ["ActivityArchive", "keywords", "note_id", "user_collection"]
@@ -55,7 +56,7 @@ def keywords(text: str, limit: int = 4) -> list[str]:
     return sorted(seen, key=lambda w: (-len(w), w))[:limit]
 
 
-def _note(user_id: str, thread_name: str, msg: Message) -> dict[str, Any]:
+def _note(user_id: str, thread_name: str, msg: StoredMessage) -> dict[str, Any]:
     return {
         "id": note_id(user_id, thread_name, msg.message_id),
         "type": "Note",
@@ -88,7 +89,14 @@ class ActivityArchive:
             await self.store.setup()
             self._ready = True
 
-    async def archive(self, user_id: str, thread_name: str, messages: Sequence[Message]) -> None:
+    @property
+    def shared(self) -> bool:
+        """False on activity-store's memory backend, whose objects live in this process only."""
+        return not isinstance(self.store.backend, MemoryBackend)
+
+    async def archive(
+        self, user_id: str, thread_name: str, messages: Sequence[StoredMessage]
+    ) -> None:
         """Store each message as a ``Note`` in the user's collection (idempotent by id)."""
         if not messages:
             return

@@ -38,12 +38,12 @@ OptionalUserId = Annotated[
 ]
 
 
-def _service(request: Request) -> DraftService:
+async def _service(request: Request) -> DraftService:
     runtime: Runtime = request.app.state.runtime
     return runtime.service
 
 
-def _authorize(
+async def _authorize(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from draft_service.db.schema import Message
+from draft_service.db.records import StoredMessage
 from draft_service.prompt import PromptLine
 
 __all__ = ["MessageArchive"]
@@ -14,7 +14,16 @@ __all__ = ["MessageArchive"]
 class MessageArchive(Protocol):
     """Where messages are archived and related earlier ones are found."""
 
-    async def archive(self, user_id: str, thread_name: str, messages: Sequence[Message]) -> None:
+    @property
+    def shared(self) -> bool:
+        """Whether every process sees what any process archived (Elasticsearch). When false
+        (memory), the service archives a user's threads this process has not indexed yet
+        before each related-message query."""
+        ...
+
+    async def archive(
+        self, user_id: str, thread_name: str, messages: Sequence[StoredMessage]
+    ) -> None:
         """Store ``messages`` of the thread; storing the same message again changes nothing."""
         ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from string import Template
 
@@ -39,6 +40,7 @@ def available_versions() -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
 
 
+@cache  # the files ship with the package: read each once, not per draft
 def _template(version: str, name: str) -> Template:
     path = resources.files("draft_service.prompts").joinpath(version, f"{name}.txt")
     if not path.is_file():

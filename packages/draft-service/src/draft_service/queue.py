@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
-from necrostack import Backend, Event, Organ, Spine
+from necrostack import Backend, DeadLetter, DeadLetterHook, Event, Organ, Spine
 from platform_core.logging import get_logger
 
-__all__ = ["JOB_EVENT", "JobOrgan", "JobQueue"]
+__all__ = ["JOB_EVENT", "JobOrgan", "JobQueue", "fail_given_up_jobs"]
 
 JOB_EVENT = "draft_service.job"
 """Event type carrying ``{"job_id": ...}``."""
@@ -33,6 +33,26 @@ class JobOrgan(Organ):
     async def handle(self, event: Event) -> None:
         """Run the job in ``event.payload["job_id"]``."""
         await self._run_job(str(event.payload["job_id"]))
+
+
+def fail_given_up_jobs(give_up: Callable[[str, int, str], Awaitable[bool]]) -> DeadLetterHook:
+    """The backends' ``on_dead_letter`` hook: a job whose event was given up on is failed.
+
+    Without it, a job whose deliveries all failed outside the LLM call (the database was
+    down, say) or whose workers all died mid-job would stay ``running`` forever.
+
+    Args:
+        give_up: Fails the job (``Store.give_up``): job id, deliveries, the backend's error.
+    """
+
+    async def hook(dead: DeadLetter) -> None:
+        if dead.event.event_type != JOB_EVENT:
+            return
+        job_id = str(dead.event.payload.get("job_id"))
+        if await give_up(job_id, dead.deliveries, dead.error):
+            _log.error("job_failed", job_id=job_id, deliveries=dead.deliveries, error=dead.error)
+
+    return hook
 
 
 class JobQueue:
@@ -60,6 +80,7 @@ class JobQueue:
         self._owned: list[Backend] = []
         self._spines: list[Spine] = []
         self._tasks: list[asyncio.Task[int]] = []
+        self._stopping = False
 
     async def enqueue(self, job_id: str) -> None:
         """Hand ``job_id`` to the backend."""
@@ -82,11 +103,20 @@ class JobQueue:
                 self._owned.append(backend)
             spine = Spine([organ], backend, max_steps=2**62, poll_timeout=0.25)
             self._spines.append(spine)
-            self._tasks.append(asyncio.create_task(spine.run(), name=f"draft-jobs-{i}"))
+            self._tasks.append(asyncio.create_task(self._consume(spine), name=f"draft-jobs-{i}"))
+        self._stopping = False
         _log.info("job_queue_started", concurrency=self.concurrency)
+
+    async def _consume(self, spine: Spine) -> int:
+        # Spine.run() forgets a stop() made before it began, as when the queue is stopped
+        # right after it started; this check and run()'s start have no await between them.
+        if self._stopping:
+            return 0
+        return await spine.run()
 
     async def stop(self) -> None:
         """Let each spine finish the job in hand, then stop consuming."""
+        self._stopping = True
         for spine in self._spines:
             spine.stop()
         results = await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from draft_service.archive import MessageArchive
 from draft_service.db import create_engine, session_factory, upgrade
 from draft_service.llm import LLMProvider, build_provider
-from draft_service.queue import JobQueue
+from draft_service.queue import JobQueue, fail_given_up_jobs
 from draft_service.service import DraftService
 from draft_service.settings import DraftSettings
 from draft_service.store import Store
-from necrostack import Backend, InMemoryBackend, load_backend
+from necrostack import Backend, DeadLetterHook, InMemoryBackend, load_backend
 from platform_core.errors import DependencyUnavailableError
 from platform_core.logging import get_logger
 
@@ -57,7 +57,9 @@ class Runtime:
         await self.engine.dispose()
 
 
-def _redis_backend(settings: DraftSettings, consumer: str) -> Backend:
+def _redis_backend(
+    settings: DraftSettings, consumer: str, on_dead_letter: DeadLetterHook | None = None
+) -> Backend:
     from platform_core.redis import RedisSettings
 
     return load_backend(
@@ -72,17 +74,21 @@ def _redis_backend(settings: DraftSettings, consumer: str) -> Backend:
         batch_size=1,
         claim_idle_ms=settings.job_claim_idle_ms,
         max_deliveries=settings.job_max_deliveries,
+        on_dead_letter=on_dead_letter,
     )
 
 
-def _queue(settings: DraftSettings, consumer: str | None) -> JobQueue:
+def _queue(settings: DraftSettings, consumer: str | None, store: Store) -> JobQueue:
+    given_up = fail_given_up_jobs(store.give_up)
     if settings.redis_url is None:
-        backend = InMemoryBackend(max_deliveries=settings.job_max_deliveries)
+        backend = InMemoryBackend(
+            max_deliveries=settings.job_max_deliveries, on_dead_letter=given_up
+        )
         return JobQueue(backend, concurrency=settings.worker_concurrency)
     name = consumer or f"{socket.gethostname()}-{os.getpid()}"
     return JobQueue(
         _redis_backend(settings, f"{name}-producer"),
-        lambda i: _redis_backend(settings, f"{name}-{i}"),
+        lambda i: _redis_backend(settings, f"{name}-{i}", given_up),
         concurrency=settings.worker_concurrency,
     )
 
@@ -115,7 +121,11 @@ async def build_runtime(
         ConfigurationError: a setting is invalid.
         DependencyUnavailableError: the database cannot be reached or migrated.
     """
-    engine = create_engine(settings.database_url)
+    consume = consume if consume is not None else settings.redis_url is None
+    # A Redis worker serves no requests: a dropped connection costs one redelivered job,
+    # cheaper than testing every connection at each checkout.
+    worker_only = consume and settings.redis_url is not None
+    engine = create_engine(settings.database_url, pre_ping=not worker_only)
     if settings.telemetry.enabled:
         from api_core.telemetry import instrument_sqlalchemy
 
@@ -124,11 +134,10 @@ async def build_runtime(
         await upgrade(engine)
     provider = provider or build_provider(settings)
     archive = archive or _archive(settings)
-    queue = _queue(settings, consumer)
-    service = DraftService(
-        settings, Store(session_factory(engine)), provider, archive, enqueue=queue.enqueue
-    )
-    if consume if consume is not None else settings.redis_url is None:
+    store = Store(session_factory(engine))
+    queue = _queue(settings, consumer, store)
+    service = DraftService(settings, store, provider, archive, enqueue=queue.enqueue)
+    if consume:
         queue.start(service.run_job)
     _log.info(
         "draft_service_started",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from draft_service.archive import MessageArchive
+from draft_service.backfill import ArchiveIndex
 from draft_service.errors import LLMError
 from draft_service.llm import DraftRequest, LLMProvider, with_retries
 from draft_service.models import (
@@ -36,6 +37,12 @@ def _line(sender: str, when: str, content: str) -> PromptLine:
     return PromptLine(sender_name=sender, when=when, content=content)
 
 
+def _describe(exc: BaseException) -> str:
+    """``Type: first line of the message`` (database errors append their SQL on later lines)."""
+    first = str(exc).strip().split("\n", 1)[0]
+    return f"{type(exc).__name__}: {first}"[:500]
+
+
 class DraftService:
     """Stores threads, queues draft jobs and runs them.
 
@@ -60,19 +67,22 @@ class DraftService:
         self.provider = provider
         self.archive = archive
         self.enqueue = enqueue
+        # A process-local archive is caught up from the database before each related query.
+        local = not archive.shared and settings.related_limit > 0
+        self._index = ArchiveIndex() if local else None
 
     # --- API operations ---------------------------------------------------------------------
 
     async def send_messages(self, req: SendMessagesRequest) -> str:
         """Store new messages and queue a draft job; returns the job id (existing on resend)."""
         result = await self.store.add_messages(req)
-        if result.new_messages:
+        if result.new_message_ids:
             await self.enqueue(result.job_id)
         _log.info(
             "messages_received",
             user_id=req.user_id,
             job_id=result.job_id,
-            new=len(result.new_messages),
+            new=len(result.new_message_ids),
         )
         return result.job_id
 
@@ -155,12 +165,29 @@ class DraftService:
         """Run one job to its end; safe to call again for the same job (at-least-once).
 
         LLM failures are retried with backoff; after the last attempt the job is ``failed``
-        with the error. Database or archive outages propagate so the queue redelivers.
+        with the error. Any other failure (the database, say) is recorded as the job's last
+        error and propagates so the queue redelivers; when the queue gives up, the job is
+        failed with that error (see :func:`draft_service.queue.fail_given_up_jobs`).
 
         Returns:
             The job's final status.
         """
-        ctx = await self.store.start_job(job_id)
+        try:
+            return await self._run_job(job_id)
+        except Exception as exc:
+            await self._note_failure(job_id, exc)
+            raise
+
+    async def _note_failure(self, job_id: str, exc: Exception) -> None:
+        error = _describe(exc)
+        try:
+            await self.store.note_failure(job_id, error)
+        except Exception as unrecorded:  # most likely the same outage
+            _log.warning("job_error_unrecorded", job_id=job_id, error=error, cause=repr(unrecorded))
+
+    async def _run_job(self, job_id: str) -> str:
+        index = self._index
+        ctx = await self.store.start_job(job_id, index.indexed if index is not None else None)
         if ctx is None:
             return (await self.store.job(job_id)).status
         job = ctx.job
@@ -169,8 +196,8 @@ class DraftService:
             await self.store.finish_job(job_id, "discarded", reason)
             _log.info("job_discarded", job_id=job_id, reason=reason)
             return "discarded"
-        if job.kind == "feedback" and (ctx.draft is None or ctx.draft.status != "open"):
-            status = ctx.draft.status if ctx.draft else "missing"
+        if job.kind == "feedback" and ctx.draft_status != "open":
+            status = ctx.draft_status or "missing"
             reason = f"discarded: the draft was {status} before the revision started"
             await self.store.finish_job(job_id, "discarded", reason)
             return "discarded"
@@ -217,11 +244,16 @@ class DraftService:
 
         The archive only enriches the prompt, so when it is down the draft is written without
         related messages (logged as a warning); the next job of the thread archives its
-        messages again, since every job archives the whole thread.
+        messages again, since every job archives the whole thread. A process-local archive
+        first takes in the user's threads it lacks (read with the job, see
+        :mod:`draft_service.backfill`).
         """
         thread = ctx.thread
         try:
             await self.archive.archive(thread.user_id, thread.thread_name, ctx.messages)
+            if self._index is not None:
+                self._index.mark(thread.user_id, thread.id, thread.version)
+                await self._index.catch_up(self.archive, thread.user_id, ctx.earlier)
             if not (self.settings.related_limit and ctx.messages):
                 return []
             return await self.archive.related(

@@ -3,39 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Mapping
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from draft_service.db.schema import Draft, Job, Message, Revision, Thread, utcnow
+from draft_service.db import intake, jobs
+from draft_service.db.intake import SendResult
+from draft_service.db.records import JobContext
+from draft_service.db.schema import Draft, Job, Revision, Thread, utcnow
 from draft_service.errors import DraftNotFoundError, JobNotFoundError
 from draft_service.models import SendMessagesRequest
 
 __all__ = ["JobContext", "SendResult", "Store"]
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """What storing a batch of messages did."""
-
-    job_id: str
-    thread_id: int
-    new_messages: Sequence[Message]
-
-
-@dataclass(frozen=True, slots=True)
-class JobContext:
-    """Everything a job needs to call the LLM, read in one transaction."""
-
-    job: Job
-    thread: Thread
-    messages: Sequence[Message]
-    draft: Draft | None
-    current_text: str | None
 
 
 def _new_id() -> str:
@@ -51,6 +32,10 @@ class Store:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        engine = sessions.kw.get("bind")
+        if not isinstance(engine, AsyncEngine):
+            raise TypeError("Store needs a session factory bound to an AsyncEngine")
+        self._engine = engine
 
     async def _thread(self, s: AsyncSession, user_id: str, thread_name: str) -> Thread:
         query = select(Thread).where(Thread.user_id == user_id, Thread.thread_name == thread_name)
@@ -64,71 +49,9 @@ class Store:
     async def add_messages(self, req: SendMessagesRequest) -> SendResult:
         """Store the messages not seen before and queue a draft job for the thread.
 
-        A batch with only known message ids changes nothing and returns the thread's latest
-        draft job. Otherwise the thread's version grows, its open draft is superseded and a new
-        job drafts the new version.
+        See :func:`draft_service.db.intake.add_messages`.
         """
-        for attempt in (1, 2):
-            try:
-                return await self._add_messages(req)
-            except IntegrityError:
-                # Two first sends of the same thread raced on its unique name; the second
-                # attempt finds the thread the winner created.
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    async def _add_messages(self, req: SendMessagesRequest) -> SendResult:
-        async with self._sessions.begin() as s:
-            thread = await self._thread(s, req.user_id, req.thread_name)
-            ids = [m.message_id for m in req.messages]
-            known_q = select(Message.message_id).where(
-                Message.thread_id == thread.id, Message.message_id.in_(ids)
-            )
-            known = set((await s.execute(known_q)).scalars())
-            fresh = {m.message_id: m for m in req.messages if m.message_id not in known}
-            if not fresh:
-                latest = await s.execute(
-                    select(Job.id)
-                    .where(Job.thread_id == thread.id, Job.kind == "draft")
-                    .order_by(Job.created_at.desc(), Job.thread_version.desc())
-                    .limit(1)
-                )
-                job_id = latest.scalar_one_or_none()
-                if job_id is not None:
-                    return SendResult(job_id, thread.id, [])
-            else:
-                thread.version += 1
-            if fresh and thread.version > 1:
-                await s.execute(
-                    update(Draft)
-                    .where(Draft.thread_id == thread.id, Draft.status == "open")
-                    .values(status="superseded", updated_at=utcnow())
-                )
-            rows = [
-                Message(
-                    thread_id=thread.id,
-                    message_id=m.message_id,
-                    sender_name=m.sender_name,
-                    sent_at=datetime.combine(m.date, m.time),
-                    content=m.message_content,
-                    thread_version=thread.version,
-                )
-                for m in fresh.values()
-            ]
-            s.add_all(rows)
-            job = Job(
-                id=_new_id(),
-                kind="draft",
-                user_id=req.user_id,
-                thread_id=thread.id,
-                thread_version=thread.version,
-                status="queued",
-                attempts=0,
-            )
-            s.add(job)
-            await s.flush()
-            return SendResult(job.id, thread.id, rows)
+        return await intake.add_messages(self._engine, req)
 
     async def add_feedback_job(self, user_id: str, draft_id: str, feedback: str) -> str:
         """Queue a job that revises ``draft_id`` from ``feedback``.
@@ -214,40 +137,18 @@ class Store:
                 raise JobNotFoundError(job_id)
             return job
 
-    async def start_job(self, job_id: str) -> JobContext | None:
+    async def start_job(
+        self, job_id: str, indexed: Callable[[str], Mapping[int, int]] | None = None
+    ) -> JobContext | None:
         """Mark a job running and read what it needs; None when it already finished.
+
+        See :func:`draft_service.db.jobs.start_job` (``indexed``: a process-local archive's
+        thread versions, to read the user's threads it lacks in the same transaction).
 
         Raises:
             JobNotFoundError: no such job.
         """
-        async with self._sessions.begin() as s:
-            job = await s.get(Job, job_id, with_for_update=True)
-            if job is None:
-                raise JobNotFoundError(job_id)
-            if job.status in ("done", "failed", "discarded"):
-                return None
-            job.status = "running"
-            job.attempts += 1
-            job.updated_at = utcnow()
-            thread = await s.get(Thread, job.thread_id)
-            assert thread is not None
-            msgs = await s.execute(
-                select(Message)
-                .where(Message.thread_id == thread.id)
-                .order_by(Message.sent_at, Message.id)
-            )
-            draft = await s.get(Draft, job.draft_id) if job.draft_id else None
-            text = None
-            if draft is not None:
-                text = (
-                    await s.execute(
-                        select(Revision.content)
-                        .where(Revision.draft_id == draft.id)
-                        .order_by(Revision.number.desc())
-                        .limit(1)
-                    )
-                ).scalar_one_or_none()
-            return JobContext(job, thread, list(msgs.scalars()), draft, text)
+        return await jobs.start_job(self._engine, job_id, indexed)
 
     async def note_attempt(self, job_id: str, error: str) -> None:
         """Record one more LLM attempt and its error while the job keeps retrying."""
@@ -256,6 +157,13 @@ class Store:
                 update(Job)
                 .where(Job.id == job_id)
                 .values(attempts=Job.attempts + 1, error=error, updated_at=utcnow())
+            )
+
+    async def note_failure(self, job_id: str, error: str) -> None:
+        """Record the error of a delivery that failed outside the LLM call (it is retried)."""
+        async with self._sessions.begin() as s:
+            await s.execute(
+                update(Job).where(Job.id == job_id).values(error=error, updated_at=utcnow())
             )
 
     async def finish_job(self, job_id: str, status: str, error: str | None = None) -> None:
@@ -287,90 +195,30 @@ class Store:
         Returns:
             ``("done", draft_id)`` or ``("discarded", reason)``.
         """
+        revision = {
+            "content": content,
+            "provider": provider,
+            "model": model,
+            "prompt_version": prompt_version,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+        }
         try:
-            return await self._save_result(
-                job_id,
-                content=content,
-                provider=provider,
-                model=model,
-                prompt_version=prompt_version,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-            )
+            return await jobs.save_result(self._engine, job_id, revision)
         except IntegrityError:
             # Another delivery of this job saved first (unique job ids on drafts/revisions).
             job = await self.job(job_id)
             return "done", job.draft_id
 
-    async def _save_result(
-        self,
-        job_id: str,
-        *,
-        content: str,
-        provider: str,
-        model: str,
-        prompt_version: str,
-        prompt_tokens: int | None,
-        completion_tokens: int | None,
-    ) -> tuple[str, str | None]:
-        from draft_service.errors import StaleDraftError
+    async def give_up(self, job_id: str, deliveries: int, error: str) -> bool:
+        """Fail a job the queue gave up on after ``deliveries`` deliveries.
 
-        async with self._sessions.begin() as s:
-            job = await s.get(Job, job_id, with_for_update=True)
-            if job is None:
-                raise JobNotFoundError(job_id)
-            if job.status == "done":
-                return "done", job.draft_id
-            thread = await s.get(Thread, job.thread_id, with_for_update=True)
-            assert thread is not None
-            now = utcnow()
-            if thread.version != job.thread_version:
-                reason = str(StaleDraftError(job.thread_version, thread.version))
-                job.status, job.error, job.updated_at = "discarded", reason, now
-                return "discarded", reason
-            if job.kind == "draft":
-                draft = Draft(
-                    id=_new_id(),
-                    thread_id=thread.id,
-                    user_id=job.user_id,
-                    status="open",
-                    thread_version=job.thread_version,
-                    origin_job_id=job.id,
-                    created_at=now,
-                    updated_at=now,
-                )
-                s.add(draft)
-                await s.flush()
-                number, feedback = 1, None
-            else:
-                found = await s.get(Draft, job.draft_id, with_for_update=True)
-                assert found is not None
-                draft = found
-                if draft.status != "open":
-                    reason = (
-                        f"discarded: the draft was {draft.status} before the revision was ready"
-                    )
-                    job.status, job.error, job.updated_at = "discarded", reason, now
-                    return "discarded", reason
-                top = await s.execute(
-                    select(func.max(Revision.number)).where(Revision.draft_id == draft.id)
-                )
-                number, feedback = (top.scalar_one_or_none() or 0) + 1, job.feedback
-                draft.updated_at = now
-            s.add(
-                Revision(
-                    draft_id=draft.id,
-                    number=number,
-                    job_id=job.id,
-                    content=content,
-                    feedback=feedback,
-                    provider=provider,
-                    model=model,
-                    prompt_version=prompt_version,
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                    created_at=now,
-                )
-            )
-            job.status, job.error, job.draft_id, job.updated_at = "done", None, draft.id, now
-            return "done", draft.id
+        The job's error names the deliveries and the last error it recorded, else ``error``
+        (the queue's own account, e.g. a worker that crashed each time). A job that already
+        ended is left as it is.
+
+        Returns:
+            Whether the job was failed.
+        """
+        head = f"failed after {deliveries} deliveries: "
+        return await jobs.give_up(self._engine, job_id, head, error)

@@ -15,7 +15,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 __all__ = ["create_engine", "session_factory"]
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, pre_ping: bool = True) -> AsyncEngine:
     """Create the async engine for ``url``.
 
     SQLite gets WAL journaling, foreign keys and a busy timeout so the API and in-process jobs
@@ -23,6 +23,10 @@ def create_engine(url: str) -> AsyncEngine:
 
     Args:
         url: An async SQLAlchemy URL (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
+        pre_ping: PostgreSQL: test each pooled connection before use (three round trips per
+            checkout with asyncpg), so a connection the server dropped never fails a request.
+            Queue workers turn it off: a job whose statement meets a dropped connection fails
+            that delivery only (SQLAlchemy then renews the whole pool) and is redelivered.
     """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -48,7 +52,7 @@ def create_engine(url: str) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=pre_ping)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,0 +1,136 @@
+"""The write behind ``POST /send-messages/``: new messages and a draft job in one transaction.
+
+This is the service's hottest path, so it runs cached Core statements on one connection with
+as few round trips as the semantics allow: an upsert of the thread that takes its row lock and
+bumps its version; for an existing thread only, a lookup of the known message ids and the
+update superseding its open draft; the insert of the new messages; the job insert. A batch of
+only known ids rolls the bump back and returns the thread's latest job.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, Table, bindparam, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from draft_service.db.schema import Draft, Job, Message, Thread, UTCDateTime, utcnow
+from draft_service.models import MessageIn, SendMessagesRequest
+
+__all__ = ["SendResult", "add_messages"]
+
+_threads: Table = Thread.__table__  # type: ignore[assignment]
+_messages: Table = Message.__table__  # type: ignore[assignment]
+_drafts: Table = Draft.__table__  # type: ignore[assignment]
+_jobs: Table = Job.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What storing a batch of messages did."""
+
+    job_id: str
+    thread_id: int
+    new_message_ids: tuple[str, ...]
+
+
+# Same SQL on PostgreSQL and SQLite (3.35+). A text() statement is compiled once and cached;
+# the dialects' own insert().on_conflict_* constructs are not cacheable and would be
+# compiled again on every request. The upsert takes the thread's row lock (serialising
+# concurrent sends to one thread) and bumps its version; a new thread starts at version 1.
+_THREAD_UPSERT = (
+    text(
+        "INSERT INTO threads (user_id, thread_name, version, created_at) "
+        "VALUES (:user_id, :thread_name, 1, :created_at) "
+        "ON CONFLICT (user_id, thread_name) DO UPDATE SET version = threads.version + 1 "
+        "RETURNING id, version"
+    )
+    .bindparams(bindparam("created_at", type_=UTCDateTime()))
+    .columns(id=Integer, version=Integer)
+)
+_KNOWN = select(_messages.c.message_id).where(
+    _messages.c.thread_id == bindparam("t_id"),
+    _messages.c.message_id.in_(bindparam("ids", expanding=True)),
+)
+_INSERT_MESSAGES = insert(_messages)
+_SUPERSEDE = (
+    update(_drafts)
+    .where(_drafts.c.thread_id == bindparam("t_id"), _drafts.c.status == "open")
+    .values(status="superseded", updated_at=bindparam("now"))
+)
+_INSERT_JOB = insert(_jobs)
+_LATEST_JOB = (
+    select(_jobs.c.id)
+    .where(_jobs.c.thread_id == bindparam("t_id"), _jobs.c.kind == "draft")
+    .order_by(_jobs.c.created_at.desc(), _jobs.c.thread_version.desc())
+    .limit(1)
+)
+
+
+async def add_messages(engine: AsyncEngine, req: SendMessagesRequest) -> SendResult:
+    """Store the messages not seen before and queue a draft job for the thread.
+
+    A batch with only known message ids changes nothing and returns the thread's latest
+    draft job. Otherwise the thread's version grows, its open draft is superseded and a new
+    job drafts the new version. Concurrent sends to one thread serialise on the thread row.
+    """
+    now = utcnow()
+    async with engine.connect() as conn:
+        trans = await conn.begin()
+        try:
+            thread = {"user_id": req.user_id, "thread_name": req.thread_name, "created_at": now}
+            thread_id, version = (await conn.execute(_THREAD_UPSERT, thread)).one()
+            ids = [m.message_id for m in req.messages]
+            known: set[str] = set()
+            if version > 1:  # an existing thread (the row lock is held): skip known ids
+                found = await conn.execute(_KNOWN, {"t_id": thread_id, "ids": ids})
+                known = set(found.scalars())
+            # The first of repeated ids in one batch wins, as for a resend.
+            new = {m.message_id: m for m in reversed(req.messages) if m.message_id not in known}
+            fresh = tuple(m.message_id for m in req.messages if new.get(m.message_id) is m)
+            if fresh:
+                rows = [_message_row(thread_id, version, new[i]) for i in fresh]
+                await conn.execute(_INSERT_MESSAGES, rows)
+                if version > 1:
+                    await conn.execute(_SUPERSEDE, {"t_id": thread_id, "now": now})
+            else:
+                latest = (await conn.execute(_LATEST_JOB, {"t_id": thread_id})).scalar_one_or_none()
+                if latest is not None:
+                    await trans.rollback()  # undo the version bump: nothing changed
+                    return SendResult(str(latest), thread_id, ())
+            job_id = str(uuid.uuid4())
+            job = {
+                "id": job_id,
+                "kind": "draft",
+                "user_id": req.user_id,
+                "thread_id": thread_id,
+                "thread_version": version,
+                "draft_id": None,
+                "feedback": None,
+                "status": "queued",
+                "attempts": 0,
+                "error": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            await conn.execute(_INSERT_JOB, job)
+            await trans.commit()
+        except BaseException:
+            if trans.is_active:
+                await trans.rollback()
+            raise
+    return SendResult(job_id, thread_id, fresh)
+
+
+def _message_row(thread_id: int, version: int, m: MessageIn) -> dict[str, Any]:
+    return {
+        "thread_id": thread_id,
+        "message_id": m.message_id,
+        "sender_name": m.sender_name,
+        "sent_at": datetime.combine(m.date, m.time),
+        "content": m.message_content,
+        "thread_version": version,
+    }
