@@ -132,3 +132,19 @@ async def test_a_redelivered_job_creates_no_second_draft(database_url: str) -> N
             params={"user_id": "bob"},
         )
         assert len(detail.json()["revisions"]) == 1
+
+
+async def test_memory_mode_runs_jobs_a_previous_process_left_unfinished(
+    database_url: str,
+) -> None:
+    settings = make_settings(database_url)
+    # A process that stored the messages but died before its in-memory queue ran the job.
+    async with running(settings, consume=False) as svc:
+        sent = await svc.client.post("/send-messages/", json=thread("ann", "t", ("m1", "A", "hi")))
+        job_id = sent.json()["job_id"]
+        assert (await svc.client.get(f"/jobs/{job_id}")).json()["status"] == "queued"
+    async with running(settings) as svc:
+        done = await wait_job(svc.client, job_id, "ann")
+        drafts = (await svc.client.get("/draft-messages/", params={"user_id": "ann"})).json()
+    assert done["status"] == "done"
+    assert len(drafts["draft_messages"]) == 1

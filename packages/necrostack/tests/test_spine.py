@@ -365,3 +365,14 @@ def test_handler_returning_garbage_is_a_failure() -> None:
         Spine([Bad()], backend, poll_timeout=0.01).run(Event(event_type="A"), until_idle=0.02)
     )
     assert "returned str" in backend.dead_letters[0].error
+
+
+async def test_a_stop_before_run_begins_is_kept_and_cleared_after() -> None:
+    backend = InMemoryBackend()
+    spine = Spine([], backend)
+    task = asyncio.create_task(spine.run())  # created, not yet running
+    spine.stop()
+    assert await asyncio.wait_for(task, 5) == 0
+    # The stop was used up: the next run dispatches until it is idle.
+    await backend.enqueue(Event(event_type="x", payload={}))
+    assert await spine.run(until_idle=0.05) == 1

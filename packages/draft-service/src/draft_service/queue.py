@@ -80,7 +80,6 @@ class JobQueue:
         self._owned: list[Backend] = []
         self._spines: list[Spine] = []
         self._tasks: list[asyncio.Task[int]] = []
-        self._stopping = False
 
     async def enqueue(self, job_id: str) -> None:
         """Hand ``job_id`` to the backend."""
@@ -103,20 +102,11 @@ class JobQueue:
                 self._owned.append(backend)
             spine = Spine([organ], backend, max_steps=2**62, poll_timeout=0.25)
             self._spines.append(spine)
-            self._tasks.append(asyncio.create_task(self._consume(spine), name=f"draft-jobs-{i}"))
-        self._stopping = False
+            self._tasks.append(asyncio.create_task(spine.run(), name=f"draft-jobs-{i}"))
         _log.info("job_queue_started", concurrency=self.concurrency)
-
-    async def _consume(self, spine: Spine) -> int:
-        # Spine.run() forgets a stop() made before it began, as when the queue is stopped
-        # right after it started; this check and run()'s start have no await between them.
-        if self._stopping:
-            return 0
-        return await spine.run()
 
     async def stop(self) -> None:
         """Let each spine finish the job in hand, then stop consuming."""
-        self._stopping = True
         for spine in self._spines:
             spine.stop()
         results = await asyncio.gather(*self._tasks, return_exceptions=True)

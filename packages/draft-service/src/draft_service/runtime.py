@@ -99,6 +99,20 @@ def _archive(settings: DraftSettings) -> MessageArchive:
     return ActivityArchive.from_environment()
 
 
+async def _requeue_unfinished(store: Store, queue: JobQueue) -> None:
+    """The memory queue dies with its process: jobs it held are queued again at start.
+
+    A job another process is running at the same moment (several ``serve`` processes on one
+    database) then runs twice, which is safe: a job that finished is skipped and a result is
+    saved once.
+    """
+    jobs = await store.unfinished_jobs()
+    for job_id in jobs:
+        await queue.enqueue(job_id)
+    if jobs:
+        _log.warning("jobs_requeued", count=len(jobs), detail="left unfinished by a previous run")
+
+
 async def build_runtime(
     settings: DraftSettings,
     *,
@@ -139,6 +153,8 @@ async def build_runtime(
     service = DraftService(settings, store, provider, archive, enqueue=queue.enqueue)
     if consume:
         queue.start(service.run_job)
+        if settings.redis_url is None:
+            await _requeue_unfinished(store, queue)
     _log.info(
         "draft_service_started",
         provider=getattr(provider, "name", "?"),

@@ -37,15 +37,6 @@ class Store:
             raise TypeError("Store needs a session factory bound to an AsyncEngine")
         self._engine = engine
 
-    async def _thread(self, s: AsyncSession, user_id: str, thread_name: str) -> Thread:
-        query = select(Thread).where(Thread.user_id == user_id, Thread.thread_name == thread_name)
-        thread = (await s.execute(query.with_for_update())).scalar_one_or_none()
-        if thread is None:
-            thread = Thread(user_id=user_id, thread_name=thread_name, version=0)
-            s.add(thread)
-            await s.flush()
-        return thread
-
     async def add_messages(self, req: SendMessagesRequest) -> SendResult:
         """Store the messages not seen before and queue a draft job for the thread.
 
@@ -124,6 +115,12 @@ class Store:
                 select(Revision).where(Revision.draft_id == draft_id).order_by(Revision.number)
             )
             return draft, thread.thread_name if thread else "", list(revs.scalars())
+
+    async def unfinished_jobs(self) -> list[str]:
+        """Ids of the jobs still ``queued`` or ``running``, oldest first."""
+        query = select(Job.id).where(Job.status.in_(("queued", "running"))).order_by(Job.created_at)
+        async with self._sessions() as s:
+            return list((await s.execute(query)).scalars())
 
     async def job(self, job_id: str, user_id: str | None = None) -> Job:
         """A job by id, optionally only if it belongs to ``user_id``.

@@ -136,7 +136,11 @@ class Spine:
         return self._routes.get(event_type, ())
 
     def stop(self) -> None:
-        """Ask :meth:`run` to return once the event in hand is handled and acked."""
+        """Ask :meth:`run` to return once the event in hand is handled and acked.
+
+        A stop asked before :meth:`run` begins makes that run return at once; the request is
+        cleared when a run returns, so the spine can be run again.
+        """
         self._stopping = True
 
     async def run(
@@ -155,7 +159,12 @@ class Spine:
         Raises:
             RuntimeError: ``"Max steps exceeded"`` when more than ``max_steps`` events arrive.
         """
-        self._stopping = False
+        try:
+            return await self._run(start_event, until_idle)
+        finally:
+            self._stopping = False
+
+    async def _run(self, start_event: Event | None, until_idle: float | None) -> int:
         self.steps = 0
         backend = self.backend
         if start_event is not None:

@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
+from api_core.dbpool import ping_idle_connections
 from platform_core.errors import ConfigurationError
 
 __all__ = [
@@ -99,8 +100,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 32)
     kwargs.setdefault("max_overflow", 32)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(full, **kwargs)
+    engine = create_async_engine(full, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        # Only connections idle for over a second are tested before use: asyncpg's ping is
+        # three round trips, too many to put in front of every request.
+        ping_idle_connections(engine)
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from api_core.dbpool import ping_idle_connections
+
 __all__ = ["create_engine", "session_factory"]
 
 
@@ -23,10 +25,12 @@ def create_engine(url: str, *, pre_ping: bool = True) -> AsyncEngine:
 
     Args:
         url: An async SQLAlchemy URL (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
-        pre_ping: PostgreSQL: test each pooled connection before use (three round trips per
-            checkout with asyncpg), so a connection the server dropped never fails a request.
-            Queue workers turn it off: a job whose statement meets a dropped connection fails
-            that delivery only (SQLAlchemy then renews the whole pool) and is redelivered.
+        pre_ping: PostgreSQL: test a pooled connection that sat idle for over a second before
+            handing it out (:func:`api_core.dbpool.ping_idle_connections`; a busy connection
+            is trusted, sparing each request asyncpg's three-round-trip ping), so a connection
+            the server dropped while idle never fails a request. Queue workers turn it off: a
+            job whose statement meets a dropped connection fails that delivery only
+            (SQLAlchemy then renews the whole pool) and is redelivered.
     """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -52,7 +56,10 @@ def create_engine(url: str, *, pre_ping: bool = True) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=pre_ping)
+    engine = create_async_engine(url, pool_size=10, max_overflow=20)
+    if pre_ping:
+        ping_idle_connections(engine)
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
