@@ -78,7 +78,33 @@ async def _drop(name: str | None) -> None:
     await conn.close()
 
 
-def _env(db: str, llm: OpenAIStub, **extra: str) -> dict[str, str]:
+class StubProcess:
+    """The OpenAI-compatible stub in a process of its own (an LLM endpoint is remote: it must
+    not share the benchmark's interpreter lock), answering after ``delay`` seconds."""
+
+    def __init__(self, delay: float) -> None:
+        code = (
+            "import sys, time; sys.path.insert(0, sys.argv[1]); "
+            "from draft_llm_stub import OpenAIStub; "
+            "s = OpenAIStub().start(); s.script.delay = float(sys.argv[2]); "
+            "print(s.base_url, flush=True); time.sleep(10**6)"
+        )
+        tests = str(ROOT / "packages/draft-service/tests")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", code, tests, str(delay)], stdout=subprocess.PIPE
+        )
+        assert self._proc.stdout is not None
+        self.base_url = self._proc.stdout.readline().decode().strip()
+        if not self.base_url:
+            raise RuntimeError("the LLM stub process did not start")
+
+    def stop(self) -> None:
+        """Stop the stub process."""
+        self._proc.kill()
+        self._proc.wait()
+
+
+def _env(db: str, llm: OpenAIStub | StubProcess, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
         "DRAFTS_DATABASE_URL": db,
@@ -157,8 +183,7 @@ def _latency_note(summary: dict[str, Any]) -> str:
 
 async def bench_send_latency(h: Harness, tmp: Path) -> None:
     """The 202 latency at 64 connections, with the load generator in its own process."""
-    llm = OpenAIStub().start()
-    llm.script.delay = 0.5
+    llm = StubProcess(0.5)
     db, dbname = await _database(tmp)
     port = free_port()
     proc = _spawn(["serve", "--port", str(port)], _env(db, llm), tmp / "serve.log")
@@ -221,8 +246,7 @@ async def bench_worker_throughput(h: Harness, tmp: Path) -> None:
     from draft_service import DraftSettings, build_runtime
     from draft_service.models import SendMessagesRequest
 
-    llm = OpenAIStub().start()
-    llm.script.delay = 0.2
+    llm = StubProcess(0.2)
     db, dbname = await _database(tmp)
     stream = f"bench:{uuid.uuid4().hex[:8]}:drafts:jobs"
     concurrency = 8
@@ -259,19 +283,23 @@ async def bench_worker_throughput(h: Harness, tmp: Path) -> None:
         for k in range(0, jobs, 32):  # enqueue faster than the ceiling drains
             batch = requests[k : k + 32]
             ids += await asyncio.gather(*(producer.service.send_messages(r) for r in batch))
-        await _await_jobs(producer, ids)
+        samples = await _await_jobs(producer, ids)
         elapsed = time.perf_counter() - start
         rate = jobs / elapsed
         h.figure(
-            "drafts/s, 2 Redis workers x 8, 200 ms LLM",
-            f"{rate:.1f}/s",
-            f"{jobs} drafts in {elapsed:.1f} s; ceiling {ceiling:.0f}/s",
+            "drafts/s, 2 Redis workers x 8, 200 ms LLM, whole run",
+            f"{rate:.1f}/s ({rate / ceiling * 100:.0f}% of the ceiling)",
+            f"{jobs} drafts in {elapsed:.1f} s, from the first enqueue (the producer shares "
+            f"the 2 cores while it enqueues) to the last draft; ceiling {ceiling:.0f}/s",
         )
-        share = rate / ceiling
+        steady = _steady_rate(samples, jobs)
+        share = steady / ceiling
         h.figure(
-            "share of LLM-bound ceiling",
-            f"{share * 100:.0f}%",
-            "goal >= 80%: " + ("met" if share >= 0.8 else "NOT met"),
+            "drafts/s in steady state (10% -> 90% of the drafts done), share of the ceiling",
+            f"{steady:.1f}/s = {share * 100:.0f}%",
+            "the ceiling is a steady-state rate (workers x concurrency / LLM latency), so "
+            "ramp-up and the last drafts are left out; goal >= 80%: "
+            + ("met" if share >= 0.8 else "NOT met"),
         )
     finally:
         for w in workers:
@@ -287,21 +315,31 @@ async def bench_worker_throughput(h: Harness, tmp: Path) -> None:
         _show_errors(tmp / "workers.log")
 
 
-async def _await_jobs(runtime: Any, ids: list[str]) -> None:
-    """Wait until every job is done, with one counting query per poll."""
+def _steady_rate(samples: list[tuple[float, int]], jobs: int) -> float:
+    """Drafts per second between the polls where 10% and 90% of ``jobs`` were done."""
+    low = next(s for s in samples if s[1] >= jobs * 0.1)
+    high = next(s for s in samples if s[1] >= jobs * 0.9)
+    return (high[1] - low[1]) / (high[0] - low[0])
+
+
+async def _await_jobs(runtime: Any, ids: list[str]) -> list[tuple[float, int]]:
+    """Wait until every job is done, with one counting query per poll; returns
+    ``(perf_counter, jobs done)`` at each poll."""
     from sqlalchemy import func, select
 
     from draft_service.db.schema import Job
 
     query = select(Job.status, func.count()).where(Job.id.in_(ids)).group_by(Job.status)
     deadline = time.monotonic() + 600
+    samples: list[tuple[float, int]] = []
     while time.monotonic() < deadline:
         async with runtime.engine.connect() as conn:
             counts = {row[0]: row[1] for row in (await conn.execute(query)).all()}
+        samples.append((time.perf_counter(), counts.get("done", 0)))
         if counts.get("failed") or counts.get("discarded"):
             raise RuntimeError(f"jobs ended badly: {counts}")
         if counts.get("done", 0) == len(ids):
-            return
+            return samples
         await asyncio.sleep(0.05)
     raise RuntimeError("jobs never finished")
 
