@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,8 +19,9 @@ Make = Callable[..., Any]
 class Scripted:
     """A receiver answering with the scripted statuses in turn (the last one repeats)."""
 
-    def __init__(self, statuses: list[int]) -> None:
+    def __init__(self, statuses: list[int], delay: float = 0.0) -> None:
         self.statuses = statuses
+        self.delay = delay
         self.received: list[tuple[dict[str, str], bytes]] = []
         scripted = self
 
@@ -27,6 +29,7 @@ class Scripted:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 scripted.received.append((dict(self.headers.items()), body))
+                time.sleep(scripted.delay)
                 index = min(len(scripted.received), len(scripted.statuses)) - 1
                 self.send_response(scripted.statuses[index])
                 self.send_header("content-length", "0")
@@ -41,11 +44,11 @@ class Scripted:
 
 
 @pytest.fixture
-def scripted() -> Iterator[Callable[[list[int]], Scripted]]:
+def scripted() -> Iterator[Callable[..., Scripted]]:
     made: list[Scripted] = []
 
-    def make(statuses: list[int]) -> Scripted:
-        made.append(Scripted(statuses))
+    def make(statuses: list[int], delay: float = 0.0) -> Scripted:
+        made.append(Scripted(statuses, delay))
         return made[-1]
 
     yield make
@@ -113,3 +116,28 @@ async def test_410_disables_subscription_and_redeliver_keeps_event_id(
         final = (await http.get(f"/api/webhooks/{hook['id']}/deliveries")).json()
     assert final["total"] == 1
     assert len(receiver.received) == 1
+
+
+async def test_a_slow_receiver_does_not_hold_up_other_deliveries(
+    app_client: Make, scripted: Callable[..., Scripted]
+) -> None:
+    slow, fast = scripted([200], delay=3.0), scripted([200])
+    async with app_client(delivery_poll_interval=0.05) as (http, key):
+        http.headers["X-API-Key"] = key
+        for receiver in (slow, fast):
+            body = {"url": receiver.url, "events": ["task.created"], "secret": generate_secret()}
+            assert (await http.post("/api/webhooks", json=body)).status_code == 201
+        await http.post("/api/tasks", json={"name": "first", "command": "true"})
+        for _ in range(100):  # both receivers have the first event; the slow one holds it
+            if slow.received and fast.received:
+                break
+            await asyncio.sleep(0.02)
+        posted = time.monotonic()
+        await http.post("/api/tasks", json={"name": "second", "command": "true"})
+        for _ in range(125):
+            if len(fast.received) == 2 or time.monotonic() - posted > 2.5:
+                break
+            await asyncio.sleep(0.02)
+        waited = time.monotonic() - posted
+    assert len(fast.received) == 2, "the fast receiver waited for the slow one"
+    assert waited < 2.5

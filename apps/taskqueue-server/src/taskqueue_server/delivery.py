@@ -9,7 +9,6 @@ horizon, and disables a subscription that answers 410 Gone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from datetime import timedelta
@@ -86,7 +85,7 @@ class DeliverySender:
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
-        """Ask :meth:`run` to return after the current batch."""
+        """Ask :meth:`run` to return once the sends in flight are done."""
         self._stopping.set()
 
     async def aclose(self) -> None:
@@ -94,18 +93,50 @@ class DeliverySender:
         await self._client.aclose()
 
     async def run(self) -> None:
-        """Poll for due deliveries and send them, until :meth:`stop`."""
-        while not self._stopping.is_set():
-            try:
-                sent = await self.send_due()
-            except Exception:  # a database hiccup must not end delivery; retry next tick
-                _log.exception("delivery scan failed")
-                sent = 0
-            if sent == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._stopping.wait(), timeout=self._settings.delivery_poll_interval
-                    )
+        """Send due deliveries until :meth:`stop`, up to ``webhook_concurrency`` at once.
+
+        Each delivery is its own task: a slow receiver holds one slot for at most
+        ``webhook_timeout`` and never delays the deliveries of other subscriptions. A send that
+        is cut short (the process stops) keeps its lease, which expires, so the delivery is
+        attempted again later.
+        """
+        limit = self._settings.webhook_concurrency
+        in_flight: set[asyncio.Task[None]] = set()
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            while not self._stopping.is_set():
+                free = limit - len(in_flight)
+                taken = await self._take(free) if free > 0 else []
+                for delivery, hook in taken:
+                    task = asyncio.create_task(self._send_logged(delivery, hook))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                if taken and len(taken) == free:
+                    # Every slot is busy: go on when one frees up (more may be due).
+                    await asyncio.wait({*in_flight, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                elif not taken:
+                    await asyncio.wait({stopping}, timeout=self._settings.delivery_poll_interval)
+            if in_flight:
+                await asyncio.wait(in_flight)
+        finally:
+            stopping.cancel()
+            for task in in_flight:
+                task.cancel()
+
+    async def _take(self, limit: int) -> list[tuple[DeliveryRow, WebhookRow]]:
+        try:
+            return await self._store.take_due(
+                limit, lease_seconds=self._settings.webhook_timeout * 3
+            )
+        except Exception:  # a database hiccup must not end delivery; retry next tick
+            _log.exception("delivery scan failed")
+            return []
+
+    async def _send_logged(self, delivery: DeliveryRow, hook: WebhookRow) -> None:
+        try:
+            await self._send(delivery, hook)
+        except Exception:  # recording the attempt failed; the lease expires and it is retried
+            _log.exception("webhook attempt not recorded", delivery_id=str(delivery.id))
 
     async def send_due(self, limit: int = 50) -> int:
         """Send every due delivery once; returns how many were attempted."""

@@ -85,6 +85,9 @@ class ServerSettings(ApiSettings):
         default=None,
         description="An API key (tq_<prefix>_<secret>) that `serve` stores at start if absent.",
     )
+    webhook_concurrency: int = Field(
+        default=50, gt=0, description="Webhook deliveries sent at once by one process."
+    )
     delivery_poll_interval: float = Field(
         default=0.5, gt=0, description="Seconds between scans for due deliveries."
     )
