@@ -8,8 +8,9 @@
 2. Drafts completed per second by 2 ``draft-service worker`` processes on Redis Streams with a
    200 ms LLM, as a share of the LLM-bound ceiling (workers x concurrency / latency; goal 80%).
 
-The LLM is the OpenAI-compatible stub server from the package's tests, reached through the
-real ``openai`` client. PostgreSQL (127.0.0.1:5432) is used when it answers, else SQLite.
+The LLM is the OpenAI-compatible stub server from the package's tests, in a process of its own,
+reached through the real ``openai`` client. PostgreSQL (127.0.0.1:5432) is used when it
+answers, else SQLite.
 """
 
 from __future__ import annotations
@@ -31,10 +32,6 @@ from benchmarks.loadgen import measure
 from platform_core.testing.services import free_port, port_open
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "packages/draft-service/tests"))
-
-from draft_llm_stub import OpenAIStub  # noqa: E402
-
 KEY = "bench-key"
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -104,7 +101,7 @@ class StubProcess:
         self._proc.wait()
 
 
-def _env(db: str, llm: OpenAIStub | StubProcess, **extra: str) -> dict[str, str]:
+def _env(db: str, llm: StubProcess, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
         "DRAFTS_DATABASE_URL": db,

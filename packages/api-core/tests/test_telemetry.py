@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -12,8 +11,7 @@ from fastapi import APIRouter, Request
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -28,25 +26,6 @@ from api_core.telemetry import (
     use_trace_context,
 )
 from platform_core.logging import get_logger
-
-
-@pytest.fixture(scope="session")
-def _span_exporter() -> InMemorySpanExporter:
-    """One in-memory exporter on the process-wide SDK provider (created if none exists)."""
-    exporter = InMemorySpanExporter()
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
-
-
-@pytest.fixture
-def spans(_span_exporter: InMemorySpanExporter) -> Iterator[InMemorySpanExporter]:
-    _span_exporter.clear()
-    yield _span_exporter
-    _span_exporter.clear()
 
 
 def by_name(exporter: InMemorySpanExporter) -> dict[str, ReadableSpan]:

@@ -8,37 +8,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import ClassVar
 
-import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from necrostack import TRACEPARENT, Backend, Event, InMemoryBackend, Organ, Spine
 
 from .conftest import MakeBackend
-
-
-@pytest.fixture(scope="session")
-def _exporter() -> InMemorySpanExporter:
-    exporter = InMemorySpanExporter()
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
-
-
-@pytest.fixture
-def spans(_exporter: InMemorySpanExporter) -> Iterator[InMemorySpanExporter]:
-    _exporter.clear()
-    yield _exporter
-    _exporter.clear()
 
 
 class Order(Organ):

@@ -56,6 +56,14 @@ def _lines(lines: Sequence[PromptLine]) -> str:
     return "\n".join(line.render() for line in lines) or "(none)"
 
 
+def _render(version: str, task: str, values: dict[str, str]) -> list[ChatMessage]:
+    """The system message and the ``task`` template's user message, filled from ``values``."""
+    return [
+        ChatMessage("system", _template(version, "system").safe_substitute(values).strip()),
+        ChatMessage("user", _template(version, task).safe_substitute(values).strip()),
+    ]
+
+
 def render_draft(
     version: str,
     *,
@@ -75,10 +83,7 @@ def render_draft(
         "transcript": _lines(transcript),
         "related": _lines(related),
     }
-    return [
-        ChatMessage("system", _template(version, "system").safe_substitute(values).strip()),
-        ChatMessage("user", _template(version, "draft").safe_substitute(values).strip()),
-    ]
+    return _render(version, "draft", values)
 
 
 def render_revision(
@@ -104,7 +109,4 @@ def render_revision(
         "draft": draft,
         "feedback": feedback,
     }
-    return [
-        ChatMessage("system", _template(version, "system").safe_substitute(values).strip()),
-        ChatMessage("user", _template(version, "revise").safe_substitute(values).strip()),
-    ]
+    return _render(version, "revise", values)

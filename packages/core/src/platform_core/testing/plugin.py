@@ -28,6 +28,10 @@ from platform_core.testing.services import (
     services_required,
 )
 
+# Fixtures defined elsewhere, registered by this plugin module.
+from platform_core.testing.tracing import span_exporter as span_exporter
+from platform_core.testing.tracing import spans as spans
+
 
 def _unavailable(name: str, reason: str) -> None:
     message = f"{name} unavailable: {reason}"

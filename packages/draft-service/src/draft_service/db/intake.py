@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import Integer, Table, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from draft_service.db.schema import Draft, Job, Message, Thread, UTCDateTime, utcnow
+from api_core.sqltypes import UTCDateTime
+from draft_service.db.schema import Draft, Job, Message, Thread, utcnow
 from draft_service.models import MessageIn, SendMessagesRequest
 
 __all__ = ["SendResult", "add_messages"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
     DateTime,
@@ -12,11 +11,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from api_core.sqltypes import UTCDateTime
 
 __all__ = ["Base", "Draft", "Job", "Message", "Revision", "Thread", "utcnow"]
 
@@ -24,25 +23,6 @@ __all__ = ["Base", "Draft", "Job", "Message", "Revision", "Thread", "utcnow"]
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp stored as UTC and always read back timezone-aware (SQLite drops zones)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Convert aware timestamps to UTC before they are written."""
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        """Mark naive timestamps read back (SQLite) as the UTC they were written in."""
-        if isinstance(value, datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value  # type: ignore[no-any-return]
 
 
 _NAMING = {
