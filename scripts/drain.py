@@ -1,0 +1,70 @@
+"""How long each of the platform's processes may take to stop after SIGTERM.
+
+``make deploy-check`` compares these with the grace periods of the compose file
+(``stop_grace_period``) and the Kubernetes manifests (``terminationGracePeriodSeconds``). The
+figures follow the code: read the docstrings' references before changing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+__all__ = ["MARGIN_SECONDS", "drain_seconds"]
+
+MARGIN_SECONDS = 5.0
+"""Slack on top of a drain: connection close-down, the last log lines, telemetry flush."""
+
+# taskqueue.worker._kill: SIGTERM to the command's process group, then SIGKILL, 5 s each.
+_TASK_KILL_SECONDS = 10.0
+# taskqueue_server.cli.serve: uvicorn.Config(timeout_graceful_shutdown=10).
+_TASKQUEUE_API_GRACEFUL = 10.0
+
+
+def _option(command: Sequence[str], name: str, default: float) -> float:
+    """The value of ``--name VALUE`` or ``--name=VALUE`` in ``command``, else ``default``."""
+    for i, arg in enumerate(command):
+        if arg == name and i + 1 < len(command):
+            return float(command[i + 1])
+        if arg.startswith(name + "="):
+            return float(arg.split("=", 1)[1])
+    return default
+
+
+def _draft_job_seconds(env: Mapping[str, str]) -> float:
+    """The longest a draft job runs: every LLM attempt timing out, with the widest backoffs.
+
+    ``draft_service.llm.retry.backoff_delay`` waits at most ``min(cap, base * 2**(n-1))`` after
+    attempt ``n``; the defaults are those of ``DraftSettings``.
+    """
+    attempts = int(env.get("DRAFTS_LLM_MAX_ATTEMPTS", "4"))
+    timeout = float(env.get("DRAFTS_LLM_TIMEOUT", "30"))
+    base = float(env.get("DRAFTS_LLM_BACKOFF_BASE", "0.5"))
+    cap = float(env.get("DRAFTS_LLM_BACKOFF_CAP", "10"))
+    backoffs = sum(min(cap, base * 2.0 ** (n - 1)) for n in range(1, attempts))
+    return attempts * timeout + backoffs
+
+
+def drain_seconds(command: Sequence[str], env: Mapping[str, str]) -> tuple[float, str] | None:
+    """Seconds the process started by ``command`` may need to stop, and why; None if unknown.
+
+    Args:
+        command: The container's command and arguments.
+        env: Its environment (ConfigMap values and literal ``env`` entries).
+    """
+    words = [w for w in command if not w.startswith("-")]
+    head = tuple(words[:2])
+    if head == ("taskqueue-server", "serve"):
+        return _TASKQUEUE_API_GRACEFUL, "uvicorn's graceful shutdown (10 s)"
+    if head == ("taskqueue-server", "deliver"):
+        timeout = float(env.get("TASKQUEUE_WEBHOOK_TIMEOUT", "10"))
+        return timeout, f"a webhook send in flight (TASKQUEUE_WEBHOOK_TIMEOUT={timeout:g})"
+    if head[:1] == ("draft-api",):
+        graceful = float(env.get("DRAFT_API_GRACEFUL_TIMEOUT", "20"))
+        return graceful, f"requests in flight (DRAFT_API_GRACEFUL_TIMEOUT={graceful:g})"
+    if head == ("draft-service", "worker"):
+        seconds = _draft_job_seconds(env)
+        return seconds, f"the draft job in hand (LLM attempts x timeout + backoffs = {seconds:g})"
+    if command[:1] == ["taskqueue"] and "worker" in command:
+        grace = _option(command, "--grace-period", 30.0)
+        return grace + _TASK_KILL_SECONDS, f"--grace-period {grace:g} + 10 s to stop and hand back"
+    return None
