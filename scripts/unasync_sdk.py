@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "pyproject.toml"  # ruff's settings, wherever the files are
 SRC = ROOT / "packages" / "taskqueue-sdk" / "src" / "taskqueue"
 
 PAIRS = {
@@ -139,7 +140,7 @@ def _ruff(text: str, filename: Path) -> str:
     """Sort imports, drop unused ones (a rename can leave one), turn ``for x in it: yield x``
     into ``yield from it`` (the async form has no shorter spelling), then format."""
     base = [sys.executable, "-m", "ruff"]
-    name = ["--stdin-filename", str(filename)]
+    name = ["--config", str(CONFIG), "--stdin-filename", str(filename)]
     fixed = subprocess.run(
         [*base, "check", "--fix-only", "--unsafe-fixes", "--select", "I,F401,UP028", *name, "-"],
         input=text,

@@ -23,6 +23,10 @@ from taskqueue import (
 )
 from taskqueue.retry import parse_retry_after
 
+# Every async test runs on both transports (see conftest.pytest_generate_tests).
+pytestmark = pytest.mark.usefixtures("transport")
+
+
 FAST = RetryConfig(max_retries=3, backoff_base=0.01, backoff_max=0.05)
 TASKS = "/api/tasks"
 ONE_TASK = r"/api/tasks/[0-9a-f-]+"

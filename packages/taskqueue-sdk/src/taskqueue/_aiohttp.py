@@ -43,6 +43,8 @@ class AiohttpTransport:
         opts: The client's resolved options (base URL, headers, timeout, pool size).
     """
 
+    name = "aiohttp"
+
     def __init__(self, opts: Options) -> None:
         self._aiohttp = require_aiohttp()
         self._opts = opts

@@ -46,13 +46,14 @@ class AsyncClientCore:
         retry: RetryConfig | None = None,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
-        transport: str = "httpx",
+        transport: str | None = None,
     ) -> None:
         opts = resolve(base_url, api_key, timeout, max_connections, retry, headers)
         self.base_url = opts.base_url
         self.retry = opts.retry
-        self.transport = transport
         self._transport = async_transport(transport, opts, http_client)
+        self.transport: str = self._transport.name
+        """The HTTP stack in use: ``"httpx"`` or ``"aiohttp"``."""
 
     async def __aenter__(self) -> Self:
         return self

@@ -17,6 +17,8 @@ class AsyncHttpxTransport:
             (the caller owns it), and only the headers are added to it.
     """
 
+    name = "httpx"
+
     def __init__(self, opts: Options, http_client: httpx.AsyncClient | None = None) -> None:
         self._owns_http = http_client is None
         if http_client is None:

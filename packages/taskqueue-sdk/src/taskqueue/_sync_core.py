@@ -49,13 +49,14 @@ class SyncClientCore:
         retry: RetryConfig | None = None,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
-        transport: str = "httpx",
+        transport: str | None = None,
     ) -> None:
         opts = resolve(base_url, api_key, timeout, max_connections, retry, headers)
         self.base_url = opts.base_url
         self.retry = opts.retry
-        self.transport = transport
         self._transport = sync_transport(transport, opts, http_client)
+        self.transport: str = self._transport.name
+        """The HTTP stack in use: ``"httpx"`` or ``"aiohttp"``."""
 
     def __enter__(self) -> Self:
         return self

@@ -20,6 +20,8 @@ class SyncHttpxTransport:
             (the caller owns it), and only the headers are added to it.
     """
 
+    name = "httpx"
+
     def __init__(self, opts: Options, http_client: httpx.Client | None = None) -> None:
         self._owns_http = http_client is None
         if http_client is None:

@@ -20,6 +20,8 @@ TRANSPORTS = ("httpx", "aiohttp")
 class AsyncTransport(Protocol):
     """What the async client needs from an HTTP stack."""
 
+    name: str
+
     async def request(
         self,
         method: str,
@@ -36,6 +38,8 @@ class AsyncTransport(Protocol):
 
 class SyncTransport(Protocol):
     """What the sync client needs from an HTTP stack."""
+
+    name: str
 
     def request(
         self,
@@ -59,14 +63,15 @@ def _check(name: str, http_client: object) -> None:
 
 
 def async_transport(
-    name: str, opts: Options, http_client: httpx.AsyncClient | None
+    name: str | None, opts: Options, http_client: httpx.AsyncClient | None
 ) -> AsyncTransport:
-    """The async transport called ``name``.
+    """The async transport called ``name`` (``TASKQUEUE_TRANSPORT``'s when None).
 
     Raises:
         ValueError: an unknown name, or ``http_client`` given with a non-httpx transport.
         ImportError: ``"aiohttp"`` without the ``taskqueue-sdk[aiohttp]`` extra.
     """
+    name = name or ("httpx" if http_client is not None else opts.transport)
     _check(name, http_client)
     if name == "aiohttp":
         from taskqueue._aiohttp import AiohttpTransport
@@ -75,12 +80,16 @@ def async_transport(
     return AsyncHttpxTransport(opts, http_client)
 
 
-def sync_transport(name: str, opts: Options, http_client: httpx.Client | None) -> SyncTransport:
-    """The sync transport called ``name`` (only httpx: aiohttp has no blocking API).
+def sync_transport(
+    name: str | None, opts: Options, http_client: httpx.Client | None
+) -> SyncTransport:
+    """The sync transport called ``name`` (only httpx, also when None: aiohttp has no
+    blocking API, so ``TASKQUEUE_TRANSPORT`` does not apply).
 
     Raises:
         ValueError: an unknown name, or ``"aiohttp"``, which is async-only.
     """
+    name = name or "httpx"
     _check(name, http_client)
     if name == "aiohttp":
         raise ValueError(

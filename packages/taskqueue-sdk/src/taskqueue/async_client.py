@@ -57,7 +57,8 @@ class AsyncTaskQueueClient(AsyncClientExtras):
         http_client: Use this ``httpx.AsyncClient`` instead of creating one (it is not closed
             by this client; the caller owns it).
         transport: ``"httpx"`` (the default) or ``"aiohttp"`` (async only; needs the
-            ``taskqueue-sdk[aiohttp]`` extra; cheaper per call at high concurrency).
+            ``taskqueue-sdk[aiohttp]`` extra; cheaper per call at high concurrency). Left out,
+            the async client reads ``TASKQUEUE_TRANSPORT``; the sync one uses httpx.
     """
 
     @property
