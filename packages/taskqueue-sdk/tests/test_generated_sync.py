@@ -17,7 +17,8 @@ SCRIPT = ROOT / "scripts" / "unasync_sdk.py"
 
 def _script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("unasync_sdk", SCRIPT)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -17,9 +17,9 @@ pytestmark = pytest.mark.usefixtures("transport")
 
 def _task(name: str) -> Task:
     now = datetime.now(UTC)
+    fields = {"name": name, "command": "true", "status": "Pending", "priority": "Normal"}
     return Task.model_validate(
-        {"id": str(uuid.uuid4()), "name": name, "command": "true", "status": "Pending",
-         "priority": "Normal", "created_at": now, "updated_at": now}  # fmt: skip
+        {"id": str(uuid.uuid4()), "created_at": now, "updated_at": now, **fields}
     )
 
 
