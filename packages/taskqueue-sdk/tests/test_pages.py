@@ -110,3 +110,11 @@ def test_sync_client_refuses_aiohttp_and_unknown_transports(server: FakeServer) 
         TaskQueueClient(transport="aiohttp")
     with pytest.raises(ValueError, match="one of httpx, aiohttp; got 'curl'"):
         TaskQueueClient(transport="curl")
+
+
+def test_project_pages_iterate_over_their_projects(server: FakeServer) -> None:
+    with TaskQueueClient() as client:
+        made = [client.create_project(name=f"p{i}").name for i in range(3)]
+        page = client.list_projects(limit=2)
+        assert [p.name for p in page] == made[:2]
+        assert (len(page), page[0].name) == (2, "p0")
