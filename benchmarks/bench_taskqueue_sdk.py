@@ -232,8 +232,20 @@ async def main(h: Harness) -> None:
             rounds=5,
             goal="report (aiohttp, a different HTTP stack, for reference)",
         )
+        fast = AsyncTaskQueueClient(
+            url, max_connections=CONCURRENCY, timeout=30.0, transport="aiohttp"
+        )
+        await h.compare(
+            "1,000 concurrent get_task, aiohttp transport",
+            Case('taskqueue get_task, transport="aiohttp"', burst(lambda: fast.get_task(TASK_ID))),
+            Case("aiohttp ClientSession (get + json)", burst(aiohttp_one)),
+            ops=CONCURRENCY,
+            rounds=11,
+            max_ratio=1.5,
+        )
         await raw.aclose()
         await sdk.aclose()
+        await fast.aclose()
         await session.close()
     finally:
         proc.terminate()

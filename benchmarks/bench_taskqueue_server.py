@@ -224,11 +224,90 @@ async def _postgres(h: Harness) -> None:
         try:
             await _post_latency(h, f"http://127.0.0.1:{port}", key)
             await _claim_throughput(h, f"http://127.0.0.1:{port}", key)
+            await _deep_pages(h, f"http://127.0.0.1:{port}", key, database_url)
         finally:
             server.terminate()
             server.wait(timeout=30)
     finally:
         drop()
+
+
+PAGE = 100
+
+
+def _seed_tasks(database_url: str, count: int) -> list[tuple[Any, uuid.UUID]]:
+    """Insert ``count`` Pending tasks in one statement (ten share each created_at, so the id
+    tie-break is exercised) and return every task's ``(created_at, id)`` in list order."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            """
+            INSERT INTO tasks (id, name, command, acceptance_criteria, task_type, priority,
+                priority_rank, retry_attempts, retry_delay, environment, status, phases,
+                ai_reviews_required, ai_reviews_completed, metadata, created_at, updated_at,
+                attempts, available_at)
+            SELECT gen_random_uuid(), 'bulk ' || g, 'true', '[]', 'Simple', 'Normal', 1, 3,
+                30.0, '{}', 'Pending', '[]', 3, 0, '{}',
+                TIMESTAMPTZ '2026-01-01 00:00:00+00' + (g / 10) * INTERVAL '1 millisecond',
+                now(), 0, now()
+            FROM generate_series(1, %s) AS g
+            """,
+            (count,),
+        )
+        conn.execute("ANALYZE tasks")
+        rows = conn.execute("SELECT created_at, id FROM tasks ORDER BY created_at, id").fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+async def _deep_pages(h: Harness, base: str, key: str, database_url: str) -> None:
+    """Page 1,000 of ``GET /api/tasks`` over 100,000 tasks, by cursor and by offset."""
+    from taskqueue_server.db.cursor import encode_cursor, filters_fingerprint
+
+    count = 10_000 if h.quick else 100_000
+    deep = count // PAGE  # the last page: 1,000 of 100,000
+    order = _seed_tasks(database_url, count)
+    fingerprint = filters_fingerprint({})
+
+    def cursor_before(page: int) -> str:
+        created_at, row_id = order[(page - 1) * PAGE - 1]
+        return encode_cursor(created_at, row_id, fingerprint)
+
+    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=120) as api:
+
+        def pages(params: dict[str, Any]) -> Callable[[int], Awaitable[None]]:
+            async def run(n: int) -> None:
+                for _ in range(n):
+                    answer = await api.get("/api/tasks", params={"limit": PAGE, **params})
+                    answer.raise_for_status()
+
+            return run
+
+        by_cursor = Case(f"page {deep:,} by cursor", pages({"cursor": cursor_before(deep)}))
+        await h.compare(
+            f"GET /api/tasks page {deep:,} vs page 2, by cursor ({count:,} tasks, PostgreSQL)",
+            by_cursor,
+            Case("page 2 by cursor", pages({"cursor": cursor_before(2)})),
+            ops=40,
+            rounds=5,
+            max_ratio=1.5,
+        )
+        await h.compare(
+            f"GET /api/tasks page {deep:,} by cursor vs page 1 ({count:,} tasks, PostgreSQL)",
+            by_cursor,
+            Case("page 1 (no cursor; counts the total)", pages({})),
+            ops=40,
+            rounds=5,
+            max_ratio=1.5,
+        )
+        await h.compare(
+            f"GET /api/tasks page {deep:,} vs page 1, by offset ({count:,} tasks, PostgreSQL)",
+            Case(f"page {deep:,} by offset", pages({"offset": (deep - 1) * PAGE})),
+            Case("page 1 by offset", pages({})),
+            ops=20,
+            rounds=3,
+            goal="report (offset paging, still accepted: the cost the cursor avoids)",
+        )
 
 
 def _summary_line(summary: dict[str, Any]) -> str:

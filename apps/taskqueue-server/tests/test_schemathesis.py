@@ -51,9 +51,17 @@ async def test_every_operation_honours_its_schema(
         _exercise(operation, auth)
 
 
+def _without_cursor(case: Any) -> Any:
+    # A list cursor is valid only when the server issued it (it carries a digest); a made-up
+    # one is refused with 400 by design, which test_task_pages checks. Fuzz the rest.
+    if case.query:
+        case.query.pop("cursor", None)
+    return case
+
+
 def _exercise(operation: Any, auth: dict[str, str]) -> None:
     # max_examples and deadline come from the loaded profile.
-    @given(case=operation.as_strategy())
+    @given(case=operation.as_strategy().map(_without_cursor))
     @settings(suppress_health_check=list(HealthCheck), database=None)
     def check(case: Any) -> None:
         case.call_and_validate(headers=auth, checks=CHECKS)

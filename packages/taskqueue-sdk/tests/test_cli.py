@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from tq_fake_server import FakeServer
 
@@ -212,3 +213,22 @@ def _wait_for(check: Callable[[], bool], proc: subprocess.Popen[str], what: str)
             raise AssertionError(f"worker exited: {proc.communicate()[1]}")
         time.sleep(0.1)
     raise AssertionError(what)
+
+
+def test_tables_keep_ids_whole_at_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import uuid as uuid_mod
+
+    from rich.console import Console
+
+    from taskqueue.cli import _common
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(_common, "out", Console(file=buffer, width=80, soft_wrap=True))
+    ids = [str(uuid_mod.uuid4()) for _ in range(3)]
+    rows = [(i, "a rather long task name " * 3, "Running", "Critical", "Workflow") for i in ids]
+    _common.table("tasks", ["id", "name", "status", "priority", "type"], rows)
+    text = buffer.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for task_id in ids:
+        assert task_id in text, f"{task_id} was split:\n{text}"

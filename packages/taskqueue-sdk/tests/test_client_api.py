@@ -27,6 +27,9 @@ from taskqueue import (
 from taskqueue.errors import NotFoundError
 from taskqueue.models import WebhookEventType
 
+# Every async test runs on both transports (see conftest.pytest_generate_tests).
+pytestmark = pytest.mark.usefixtures("transport")
+
 
 async def test_task_lifecycle_over_the_async_client(server: FakeServer) -> None:
     async with AsyncTaskQueueClient() as client:

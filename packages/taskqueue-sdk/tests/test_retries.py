@@ -23,17 +23,37 @@ from taskqueue import (
 )
 from taskqueue.retry import parse_retry_after
 
+# Every async test runs on both transports (see conftest.pytest_generate_tests).
+pytestmark = pytest.mark.usefixtures("transport")
+
+
 FAST = RetryConfig(max_retries=3, backoff_base=0.01, backoff_max=0.05)
 TASKS = "/api/tasks"
 ONE_TASK = r"/api/tasks/[0-9a-f-]+"
 
 
 def _waits(caplog: pytest.LogCaptureFixture) -> list[float]:
-    return [
-        r.msg["wait"]  # type: ignore[index]
-        for r in caplog.records
-        if isinstance(r.msg, dict) and r.msg.get("event") == "taskqueue.retry"
-    ]
+    return [r.wait for r in caplog.records if r.getMessage().startswith("retrying ")]  # type: ignore[attr-defined]
+
+
+async def test_retry_warning_is_a_sentence(
+    server: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="taskqueue.client")
+    server.fault("GET", TASKS, status=503, headers={"Retry-After": "0.5"}, times=1)
+    async with AsyncTaskQueueClient(retry=FAST) as client:
+        await client.list_tasks()
+    [record] = [r for r in caplog.records if r.name == "taskqueue.client"]
+    # Read as plain logging prints it (no structlog formatter): a sentence, not a dict.
+    assert logging.Formatter("%(message)s").format(record) == (
+        "retrying GET /api/tasks in 0.5 s after 503 (attempt 2 of 4)"
+    )
+    assert (record.method, record.path, record.attempt, record.wait) == (  # type: ignore[attr-defined]
+        "GET",
+        "/api/tasks",
+        2,
+        0.5,
+    )
 
 
 async def test_503_is_retried_until_success(server: FakeServer) -> None:

@@ -253,6 +253,7 @@ def build_app(state: State) -> FastAPI:
     async def list_tasks(
         limit: int = 100,
         offset: int = 0,
+        cursor: str | None = None,
         status: TaskStatus | None = None,
         project_id: uuid.UUID | None = None,
         created_after: datetime | None = None,
@@ -264,8 +265,21 @@ def build_app(state: State) -> FastAPI:
             and (project_id is None or t.project_id == project_id)
             and (created_after is None or t.created_at >= created_after)
         ]
+        total: int | None = len(rows)
+        start = offset
+        if cursor is not None:  # here simply the id of the last task of the previous page
+            ids = [str(t.id) for t in rows]
+            if cursor not in ids:
+                raise ProblemError(400, "Invalid cursor", "cursor is not one this server issued")
+            start, total, offset = ids.index(cursor) + 1, None, 0
+        page = rows[start : start + limit]
+        more = start + limit < len(rows)
         return TaskList(
-            tasks=rows[offset : offset + limit], total=len(rows), limit=limit, offset=offset
+            tasks=page,
+            total=total,
+            limit=limit,
+            offset=offset,
+            next_cursor=str(page[-1].id) if more and page else None,
         )
 
     @app.patch("/api/tasks/{task_id}")

@@ -10,6 +10,7 @@ Hierarchy::
         │   ├── IdempotencyConflictError  an Idempotency-Key reused with another body
         │   └── IdempotencyInProgressError  the first request with that key is still running
         ├── LeaseError                    a worker call on a task it does not hold (409)
+        ├── InvalidCursorError            a list ``cursor`` the server did not issue (400)
         ├── AuthenticationError           missing or unknown API key (401)
         ├── RateLimitedError              the key exceeded its request budget (429)
         └── UnsafeWebhookURLError         a webhook URL resolves to a refused address (422)
@@ -30,6 +31,7 @@ __all__ = [
     "ConflictError",
     "IdempotencyConflictError",
     "IdempotencyInProgressError",
+    "InvalidCursorError",
     "InvalidIdempotencyKeyError",
     "InvalidTransitionError",
     "LeaseError",
@@ -150,6 +152,23 @@ class InvalidIdempotencyKeyError(TaskQueueServerError):
 
     status = 400
     title = "Invalid Idempotency-Key"
+
+
+class InvalidCursorError(TaskQueueServerError):
+    """A list route's ``cursor`` is malformed, altered, or was issued for other filters.
+
+    Args:
+        problem: What is wrong with the cursor (the message starts with "cursor ").
+    """
+
+    status = 400
+    title = "Invalid cursor"
+
+    def __init__(self, problem: str) -> None:
+        message = f"cursor {problem}"
+        super().__init__(
+            message, errors=[{"loc": ["query", "cursor"], "msg": message, "type": "value_error"}]
+        )
 
 
 class AuthenticationError(TaskQueueServerError):

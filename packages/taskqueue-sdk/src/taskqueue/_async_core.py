@@ -1,8 +1,9 @@
-"""The async client's base: construction, the connection pool, and the retrying send."""
+"""The async client's base: construction, the transport, and the retrying send."""
 
 from __future__ import annotations
 
-import asyncio
+import asyncio  # unasync: import time
+import logging
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Self, TypeVar
@@ -10,18 +11,28 @@ from typing import Self, TypeVar
 import httpx
 from pydantic import ValidationError as PydanticValidationError
 
-from platform_core.logging import get_logger
 from taskqueue import errors
 from taskqueue._base import resolve
-from taskqueue._http import Call, classify_transport_error, decide, error_from_response
+from taskqueue._http import (
+    Call,
+    RawResponse,
+    TransportError,
+    classify_transport_error,
+    decide,
+    error_from_response,
+    retry_message,
+)
+from taskqueue._transports import async_transport
 from taskqueue.retry import RetryConfig
 
 T = TypeVar("T")
-_log = get_logger("taskqueue.client")
+# A standard-library logger, so the warning reads as a sentence under any logging set-up; the
+# fields go along as ``extra`` (platform_core's formatter adds them as key-values).
+_log = logging.getLogger("taskqueue.client")
 
 
 class AsyncClientCore:
-    """Construction, the connection pool and the retrying send behind every async call.
+    """Construction, the transport and the retrying send behind every async call.
 
     See :class:`~taskqueue.AsyncTaskQueueClient` for the arguments.
     """
@@ -35,21 +46,14 @@ class AsyncClientCore:
         retry: RetryConfig | None = None,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
+        transport: str | None = None,
     ) -> None:
         opts = resolve(base_url, api_key, timeout, max_connections, retry, headers)
         self.base_url = opts.base_url
         self.retry = opts.retry
-        self._owns_http = http_client is None
-        if http_client is None:
-            http_client = httpx.AsyncClient(
-                base_url=opts.base_url,
-                headers=opts.headers,
-                timeout=opts.timeout,
-                limits=opts.limits,
-            )
-        else:
-            http_client.headers.update(opts.headers)
-        self._http = http_client
+        self._transport = async_transport(transport, opts, http_client)
+        self.transport: str = self._transport.name
+        """The HTTP stack in use: ``"httpx"`` or ``"aiohttp"``."""
 
     async def __aenter__(self) -> Self:
         return self
@@ -63,9 +67,8 @@ class AsyncClientCore:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (unless it was passed in)."""
-        if self._owns_http:
-            await self._http.aclose()
+        """Close the connections (an ``http_client`` passed in is left open)."""
+        await self._transport.aclose()
 
     async def _send(self, call: Call[T], retry: RetryConfig | None = None) -> T:
         policy = retry or self.retry
@@ -75,14 +78,14 @@ class AsyncClientCore:
             headers = {**headers, "Content-Type": "application/json"}
         retry_number = 0
         while True:
-            cause: Exception | None = None
+            cause: BaseException | None = None
             try:
-                response = await self._http.request(
-                    call.method, call.path, content=content, params=call.params, headers=headers
+                response = await self._transport.request(
+                    call.method, call.path, content, call.params, headers
                 )
-            except httpx.TransportError as exc:
+            except TransportError as exc:
                 outcome = classify_transport_error(exc, call, policy)
-                cause = exc
+                cause = exc.__cause__ or exc
             else:
                 if response.is_success:
                     return _parse(call, response)
@@ -93,18 +96,22 @@ class AsyncClientCore:
                 raise outcome.error from cause
             retry_number += 1
             wait = policy.delay(retry_number, outcome.retry_after)
+            attempts = policy.max_retries + 1
             _log.warning(
-                "taskqueue.retry",
-                method=call.method,
-                path=call.path,
-                attempt=retry_number,
-                wait=round(wait, 3),
-                error=str(outcome.error),
+                retry_message(call, outcome, wait, retry_number + 1, attempts),
+                extra={
+                    "method": call.method,
+                    "path": call.path,
+                    "attempt": retry_number + 1,
+                    "max_attempts": attempts,
+                    "wait": round(wait, 3),
+                    "error": str(outcome.error),
+                },
             )
             await asyncio.sleep(wait)
 
 
-def _parse(call: Call[T], response: httpx.Response) -> T:
+def _parse(call: Call[T], response: RawResponse) -> T:
     try:
         return call.parse(response.content)
     except PydanticValidationError as exc:

@@ -38,6 +38,7 @@ class Options:
     timeout: httpx.Timeout
     limits: httpx.Limits
     retry: RetryConfig
+    transport: str = "httpx"
 
 
 def resolve(
@@ -69,6 +70,7 @@ def resolve(
         timeout=httpx.Timeout(seconds),
         limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
         retry=retry or RetryConfig(),
+        transport=settings.transport,
     )
 
 

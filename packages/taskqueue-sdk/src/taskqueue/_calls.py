@@ -114,10 +114,16 @@ def get_task(task_id: Id) -> Call[Task]:
     )
 
 
-def list_tasks(filters: TaskFilters | None, limit: int, offset: int) -> Call[TaskList]:
-    """``GET /api/tasks`` with filters and paging."""
+def list_tasks(
+    filters: TaskFilters | None, limit: int, offset: int = 0, cursor: str | None = None
+) -> Call[TaskList]:
+    """``GET /api/tasks`` with filters and paging (by ``cursor`` when given, else ``offset``)."""
     params = filters.to_params() if filters is not None else {}
-    params.update(limit=str(limit), offset=str(offset))
+    params["limit"] = str(limit)
+    if cursor is not None:
+        params["cursor"] = cursor
+    elif offset:
+        params["offset"] = str(offset)
     return Call("GET", "/api/tasks", model(TaskList), params=params)
 
 

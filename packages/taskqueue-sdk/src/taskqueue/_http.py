@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -71,53 +71,120 @@ def nothing(_: bytes) -> None:
     return None
 
 
+@dataclass(frozen=True)
+class RawResponse:
+    """An HTTP answer as every transport reports it (httpx or aiohttp).
+
+    Attributes:
+        status_code: The HTTP status.
+        headers: The response headers (case-insensitive lookups).
+        content: The body.
+        reason_phrase: The status line's text.
+    """
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+    reason_phrase: str = ""
+
+    @property
+    def is_success(self) -> bool:
+        """True for a 2xx status."""
+        return 200 <= self.status_code < 300
+
+
+class TransportError(Exception):
+    """A request that got no HTTP answer, classified the same way for every transport.
+
+    Args:
+        kind: ``"connect"`` (nothing reached the server), ``"pool"`` (no free connection in
+            time), ``"timeout"`` (the request was sent, the answer did not come) or
+            ``"other"`` (the connection broke).
+        detail: The transport's own description.
+    """
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
 @dataclass
 class Outcome:
-    """What one attempt produced: the error to raise and, if it may be retried, after how long."""
+    """What one attempt produced: the error to raise and, if it may be retried, after how long.
+
+    ``reason`` is how the retry warning names the failure ("503", "a timeout").
+    """
 
     error: errors.TaskQueueError
     retryable: bool
     retry_after: float | None = None
+    reason: str = "an error"
 
 
-def classify_transport_error(
-    exc: httpx.TransportError, call: Call[Any], policy: RetryConfig
-) -> Outcome:
-    """Turn an httpx transport failure into the SDK error and decide whether to retry."""
+def classify_transport_error(exc: TransportError, call: Call[Any], policy: RetryConfig) -> Outcome:
+    """Turn a transport failure into the SDK error and decide whether to retry."""
     what = f"{call.method} {call.path}"
-    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
+    if exc.kind == "connect":
         # Nothing reached the server, so even a POST without a key is safe to send again.
         return Outcome(
-            errors.ConnectionError(f"could not connect for {what}: {exc}; is the server up?"),
+            errors.ConnectionError(
+                f"could not connect for {what}: {exc.detail}; is the server up?"
+            ),
             retryable=True,
+            reason="a connection error",
         )
-    if isinstance(exc, httpx.PoolTimeout):
+    if exc.kind == "pool":
         return Outcome(
             errors.TimeoutError(
                 f"no free connection for {what}; raise max_connections or lower concurrency"
             ),
             retryable=policy.retry_timeouts,
+            reason="a wait for a free connection",
         )
-    if isinstance(exc, httpx.TimeoutException):
+    if exc.kind == "timeout":
         return Outcome(
-            errors.TimeoutError(f"{what} timed out ({type(exc).__name__}); raise timeout"),
+            errors.TimeoutError(f"{what} timed out ({exc.detail}); raise timeout"),
             retryable=policy.retry_timeouts and call.replay_ok(),
+            reason="a timeout",
         )
     return Outcome(
-        errors.ConnectionError(f"connection failed during {what}: {exc or type(exc).__name__}"),
+        errors.ConnectionError(f"connection failed during {what}: {exc.detail}"),
         retryable=call.replay_ok(),
+        reason="a broken connection",
     )
 
 
-def _decode(response: httpx.Response) -> dict[str, Any] | None:
+def httpx_failure(exc: httpx.TransportError) -> TransportError:
+    """Classify an httpx transport error."""
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
+        return TransportError("connect", detail)
+    if isinstance(exc, httpx.PoolTimeout):
+        return TransportError("pool", detail)
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportError("timeout", type(exc).__name__)
+    return TransportError("other", detail)
+
+
+def retry_message(call: Call[Any], outcome: Outcome, wait: float, attempt: int, of: int) -> str:
+    """The retry warning as a sentence: ``retrying GET /api/tasks in 0.5 s after 503
+    (attempt 2 of 4)``; ``attempt`` is the one about to be sent."""
+    return (
+        f"retrying {call.method} {call.path} in {wait:.3g} s after {outcome.reason} "
+        f"(attempt {attempt} of {of})"
+    )
+
+
+def _decode(response: RawResponse) -> dict[str, Any] | None:
     try:
-        data = response.json()
+        data = json.loads(response.content)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
 
 
-def error_from_response(response: httpx.Response, call: Call[Any]) -> Outcome:
+def error_from_response(response: RawResponse, call: Call[Any]) -> Outcome:
     """Map an error response to the SDK error and decide whether it may be retried."""
     data = _decode(response)
     status = response.status_code
@@ -147,7 +214,7 @@ def error_from_response(response: httpx.Response, call: Call[Any]) -> Outcome:
         error = errors.RateLimitError(message, status, data, retry_after=retry_after)
     else:
         error = errors.APIError(message, status, data)
-    return Outcome(error, retryable=False, retry_after=retry_after)
+    return Outcome(error, retryable=False, retry_after=retry_after, reason=str(status))
 
 
 def decide(outcome: Outcome, status: int | None, call: Call[Any], policy: RetryConfig) -> Outcome:

@@ -1,7 +1,11 @@
-"""The sync client's base: construction, the connection pool, and the retrying send."""
+# Generated from taskqueue/_async_core.py by scripts/unasync_sdk.py: do not edit.
+# Change the async source, then run `python scripts/unasync_sdk.py` (the test
+# test_generated_sync_client_is_current fails while this file is stale).
+"""The sync client's base: construction, the transport, and the retrying send."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from types import TracebackType
@@ -10,18 +14,28 @@ from typing import Self, TypeVar
 import httpx
 from pydantic import ValidationError as PydanticValidationError
 
-from platform_core.logging import get_logger
 from taskqueue import errors
 from taskqueue._base import resolve
-from taskqueue._http import Call, classify_transport_error, decide, error_from_response
+from taskqueue._http import (
+    Call,
+    RawResponse,
+    TransportError,
+    classify_transport_error,
+    decide,
+    error_from_response,
+    retry_message,
+)
+from taskqueue._transports import sync_transport
 from taskqueue.retry import RetryConfig
 
 T = TypeVar("T")
-_log = get_logger("taskqueue.client")
+# A standard-library logger, so the warning reads as a sentence under any logging set-up; the
+# fields go along as ``extra`` (platform_core's formatter adds them as key-values).
+_log = logging.getLogger("taskqueue.client")
 
 
 class SyncClientCore:
-    """Construction, the connection pool and the retrying send behind every sync call.
+    """Construction, the transport and the retrying send behind every sync call.
 
     See :class:`~taskqueue.TaskQueueClient` for the arguments.
     """
@@ -35,21 +49,14 @@ class SyncClientCore:
         retry: RetryConfig | None = None,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
+        transport: str | None = None,
     ) -> None:
         opts = resolve(base_url, api_key, timeout, max_connections, retry, headers)
         self.base_url = opts.base_url
         self.retry = opts.retry
-        self._owns_http = http_client is None
-        if http_client is None:
-            http_client = httpx.Client(
-                base_url=opts.base_url,
-                headers=opts.headers,
-                timeout=opts.timeout,
-                limits=opts.limits,
-            )
-        else:
-            http_client.headers.update(opts.headers)
-        self._http = http_client
+        self._transport = sync_transport(transport, opts, http_client)
+        self.transport: str = self._transport.name
+        """The HTTP stack in use: ``"httpx"`` or ``"aiohttp"``."""
 
     def __enter__(self) -> Self:
         return self
@@ -63,9 +70,8 @@ class SyncClientCore:
         self.close()
 
     def close(self) -> None:
-        """Close the connection pool (unless it was passed in)."""
-        if self._owns_http:
-            self._http.close()
+        """Close the connections (an ``http_client`` passed in is left open)."""
+        self._transport.close()
 
     def _send(self, call: Call[T], retry: RetryConfig | None = None) -> T:
         policy = retry or self.retry
@@ -75,14 +81,14 @@ class SyncClientCore:
             headers = {**headers, "Content-Type": "application/json"}
         retry_number = 0
         while True:
-            cause: Exception | None = None
+            cause: BaseException | None = None
             try:
-                response = self._http.request(
-                    call.method, call.path, content=content, params=call.params, headers=headers
+                response = self._transport.request(
+                    call.method, call.path, content, call.params, headers
                 )
-            except httpx.TransportError as exc:
+            except TransportError as exc:
                 outcome = classify_transport_error(exc, call, policy)
-                cause = exc
+                cause = exc.__cause__ or exc
             else:
                 if response.is_success:
                     return _parse(call, response)
@@ -93,18 +99,22 @@ class SyncClientCore:
                 raise outcome.error from cause
             retry_number += 1
             wait = policy.delay(retry_number, outcome.retry_after)
+            attempts = policy.max_retries + 1
             _log.warning(
-                "taskqueue.retry",
-                method=call.method,
-                path=call.path,
-                attempt=retry_number,
-                wait=round(wait, 3),
-                error=str(outcome.error),
+                retry_message(call, outcome, wait, retry_number + 1, attempts),
+                extra={
+                    "method": call.method,
+                    "path": call.path,
+                    "attempt": retry_number + 1,
+                    "max_attempts": attempts,
+                    "wait": round(wait, 3),
+                    "error": str(outcome.error),
+                },
             )
             time.sleep(wait)
 
 
-def _parse(call: Call[T], response: httpx.Response) -> T:
+def _parse(call: Call[T], response: RawResponse) -> T:
     try:
         return call.parse(response.content)
     except PydanticValidationError as exc:

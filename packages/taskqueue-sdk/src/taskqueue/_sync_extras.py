@@ -1,3 +1,6 @@
+# Generated from taskqueue/_async_extras.py by scripts/unasync_sdk.py: do not edit.
+# Change the async source, then run `python scripts/unasync_sdk.py` (the test
+# test_generated_sync_client_is_current fails while this file is stale).
 """The sync client's worker, project, webhook and stats calls."""
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
-"""The async client, on ``httpx.AsyncClient``."""
+"""The async client: the task calls, on top of the worker, project and webhook calls."""
 
 from __future__ import annotations
 
-import asyncio
+import asyncio  # unasync: drop
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from taskqueue import _calls, errors
 from taskqueue._async_extras import AsyncClientExtras
+from taskqueue._async_pages import AsyncTasks
 from taskqueue._base import (
     Poll,
     TaskInput,
@@ -40,6 +41,8 @@ __all__ = ["AsyncTaskQueueClient"]
 class AsyncTaskQueueClient(AsyncClientExtras):
     """The Task Queue API from async code. Use it as an async context manager.
 
+    ``client.tasks.list()`` pages through tasks (``async for task in client.tasks.list()``).
+
     Every argument left out comes from the environment (``TASKQUEUE_BASE_URL``,
     ``TASKQUEUE_API_KEY``, ``TASKQUEUE_TIMEOUT``, ``TASKQUEUE_MAX_CONNECTIONS``). Every method
     takes ``retry=`` to override the client's :class:`RetryConfig` for that call.
@@ -53,7 +56,15 @@ class AsyncTaskQueueClient(AsyncClientExtras):
         headers: Extra headers for every request.
         http_client: Use this ``httpx.AsyncClient`` instead of creating one (it is not closed
             by this client; the caller owns it).
+        transport: ``"httpx"`` (the default) or ``"aiohttp"`` (async only; needs the
+            ``taskqueue-sdk[aiohttp]`` extra; cheaper per call at high concurrency). Left out,
+            the async client reads ``TASKQUEUE_TRANSPORT``; the sync one uses httpx.
     """
+
+    @property
+    def tasks(self) -> AsyncTasks:
+        """The task collection: ``tasks.list()`` pages through it."""
+        return AsyncTasks(self)
 
     # --- tasks -----------------------------------------------------------------------------
 
@@ -119,23 +130,23 @@ class AsyncTaskQueueClient(AsyncClientExtras):
         *,
         limit: int = 100,
         offset: int = 0,
+        cursor: str | None = None,
         retry: RetryConfig | None = None,
     ) -> TaskList:
-        """Return one page of tasks matching ``filters``."""
-        return await self._send(_calls.list_tasks(filters, limit, offset), retry)
+        """Return one page of tasks matching ``filters`` (iterate it for its tasks).
+
+        Pass the previous page's ``next_cursor`` as ``cursor`` for the next page, or use
+        :attr:`tasks` (``tasks.list()``), which does that for you. ``offset`` still works but
+        costs the server more the deeper the page.
+        """
+        return await self._send(_calls.list_tasks(filters, limit, offset, cursor), retry)
 
     async def iter_tasks(
         self, filters: TaskFilters | None = None, *, page_size: int = 100
     ) -> AsyncIterator[Task]:
-        """Yield every task matching ``filters``, fetching pages as needed."""
-        offset = 0
-        while True:
-            page = await self.list_tasks(filters, limit=page_size, offset=offset)
-            for task in page.tasks:
-                yield task
-            offset += len(page.tasks)
-            if not page.tasks or not page.has_more:
-                return
+        """Yield every task matching ``filters``, fetching pages as needed (by cursor)."""
+        async for task in self.tasks.list(filters, limit=page_size):
+            yield task
 
     async def update_task(
         self,
@@ -153,7 +164,7 @@ class AsyncTaskQueueClient(AsyncClientExtras):
         self,
         updates: Sequence[UpdateInput],
         *,
-        concurrency: int = 32,
+        concurrency: int = 32,  # unasync: drop
         retry: RetryConfig | None = None,
     ) -> BatchResult:
         """Apply many ``(task_id, update)`` pairs: validate all, then one result per item.
@@ -162,6 +173,7 @@ class AsyncTaskQueueClient(AsyncClientExtras):
             ValidationError: when any pair is invalid; nothing is sent.
         """
         valid = validate_updates(updates)
+        # unasync: async-only
         gate = asyncio.Semaphore(concurrency)
 
         async def one(index: int, task_id: str, req: TaskUpdateRequest) -> BatchItemResult:
@@ -174,6 +186,17 @@ class AsyncTaskQueueClient(AsyncClientExtras):
 
         done = await asyncio.gather(*(one(i, tid, req) for i, (tid, req) in enumerate(valid)))
         return BatchResult(results=list(done))
+        # unasync: sync-only
+        # results: list[BatchItemResult] = []
+        # for index, (task_id, req) in enumerate(valid):
+        #     try:
+        #         task = self._send(_calls.update_task(task_id, req), retry)
+        #     except errors.TaskQueueError as exc:
+        #         results.append(failed_item(index, exc))
+        #     else:
+        #         results.append(BatchItemResult(index=index, ok=True, task=task))
+        # return BatchResult(results=results)
+        # unasync: end
 
     async def cancel_task(
         self, task_id: Id, reason: str | None = None, *, retry: RetryConfig | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,6 +20,8 @@ class ClientSettings(BaseSettings):
         api_key: ``TASKQUEUE_API_KEY``, sent as ``Authorization: Bearer <key>``.
         timeout: ``TASKQUEUE_TIMEOUT``, seconds per request.
         max_connections: ``TASKQUEUE_MAX_CONNECTIONS``, the connection pool size.
+        transport: ``TASKQUEUE_TRANSPORT``, the async client's HTTP stack: ``httpx`` or
+            ``aiohttp`` (needs ``taskqueue-sdk[aiohttp]``). The sync client always uses httpx.
     """
 
     model_config = SettingsConfigDict(env_prefix="TASKQUEUE_", extra="ignore")
@@ -26,6 +30,7 @@ class ClientSettings(BaseSettings):
     api_key: SecretStr | None = None
     timeout: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
+    transport: Literal["httpx", "aiohttp"] = "httpx"
 
     @classmethod
     def load(cls, **overrides: object) -> ClientSettings:

@@ -1,4 +1,7 @@
-"""The sync client, on ``httpx.Client``: a real blocking client, no event loop involved."""
+# Generated from taskqueue/async_client.py by scripts/unasync_sdk.py: do not edit.
+# Change the async source, then run `python scripts/unasync_sdk.py` (the test
+# test_generated_sync_client_is_current fails while this file is stale).
+"""The sync client: the task calls, on top of the worker, project and webhook calls."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from taskqueue._base import (
 )
 from taskqueue._calls import Id, coerce
 from taskqueue._sync_extras import SyncClientExtras
+from taskqueue._sync_pages import SyncTasks
 from taskqueue.models import (
     AdvancePhaseRequest,
     BatchCreateRequest,
@@ -37,10 +41,9 @@ __all__ = ["TaskQueueClient"]
 
 
 class TaskQueueClient(SyncClientExtras):
-    """The Task Queue API from sync code. Use it as a context manager.
+    """The Task Queue API from blocking code. Use it as a context manager.
 
-    The same methods as :class:`~taskqueue.AsyncTaskQueueClient`, blocking: a real
-    ``httpx.Client`` with its own pool, no event loop, usable for thousands of calls.
+    ``client.tasks.list()`` pages through tasks (``for task in client.tasks.list()``).
 
     Every argument left out comes from the environment (``TASKQUEUE_BASE_URL``,
     ``TASKQUEUE_API_KEY``, ``TASKQUEUE_TIMEOUT``, ``TASKQUEUE_MAX_CONNECTIONS``). Every method
@@ -55,7 +58,15 @@ class TaskQueueClient(SyncClientExtras):
         headers: Extra headers for every request.
         http_client: Use this ``httpx.Client`` instead of creating one (it is not closed
             by this client; the caller owns it).
+        transport: ``"httpx"`` (the default) or ``"aiohttp"`` (async only; needs the
+            ``taskqueue-sdk[aiohttp]`` extra; cheaper per call at high concurrency). Left out,
+            the sync client reads ``TASKQUEUE_TRANSPORT``; the sync one uses httpx.
     """
+
+    @property
+    def tasks(self) -> SyncTasks:
+        """The task collection: ``tasks.list()`` pages through it."""
+        return SyncTasks(self)
 
     # --- tasks -----------------------------------------------------------------------------
 
@@ -121,22 +132,22 @@ class TaskQueueClient(SyncClientExtras):
         *,
         limit: int = 100,
         offset: int = 0,
+        cursor: str | None = None,
         retry: RetryConfig | None = None,
     ) -> TaskList:
-        """Return one page of tasks matching ``filters``."""
-        return self._send(_calls.list_tasks(filters, limit, offset), retry)
+        """Return one page of tasks matching ``filters`` (iterate it for its tasks).
+
+        Pass the previous page's ``next_cursor`` as ``cursor`` for the next page, or use
+        :attr:`tasks` (``tasks.list()``), which does that for you. ``offset`` still works but
+        costs the server more the deeper the page.
+        """
+        return self._send(_calls.list_tasks(filters, limit, offset, cursor), retry)
 
     def iter_tasks(
         self, filters: TaskFilters | None = None, *, page_size: int = 100
     ) -> Iterator[Task]:
-        """Yield every task matching ``filters``, fetching pages as needed."""
-        offset = 0
-        while True:
-            page = self.list_tasks(filters, limit=page_size, offset=offset)
-            yield from page.tasks
-            offset += len(page.tasks)
-            if not page.tasks or not page.has_more:
-                return
+        """Yield every task matching ``filters``, fetching pages as needed (by cursor)."""
+        yield from self.tasks.list(filters, limit=page_size)
 
     def update_task(
         self,

@@ -33,9 +33,10 @@ from taskqueue_server.api.deps import (
     idempotent,
     json_response,
 )
+from taskqueue_server.db.cursor import decode_cursor, encode_cursor, filters_fingerprint
 from taskqueue_server.db.schema import TaskRow
 from taskqueue_server.db.tasks import Change, StoredTask
-from taskqueue_server.errors import TaskQueueServerError
+from taskqueue_server.errors import InvalidCursorError, TaskQueueServerError
 
 __all__ = ["router", "task_model"]
 
@@ -110,36 +111,57 @@ async def list_tasks(
     created_before: datetime | None = None,
     limit: Annotated[int, Query(ge=1)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    """List tasks oldest first; filters combine with AND. ``limit`` is capped by
-    ``TASKQUEUE_MAX_PAGE_SIZE``."""
+    """List tasks oldest first (ties by id); filters combine with AND. ``limit`` is capped by
+    ``TASKQUEUE_MAX_PAGE_SIZE``.
+
+    Page with ``cursor``: send the ``next_cursor`` of the previous answer (with the same
+    filters) to get the tasks after it, at the same cost whatever the depth; ``total`` is then
+    null. ``offset`` still works, but skips rows one by one, and cannot be combined with a
+    cursor.
+    """
     runtime = get_runtime(request)
     limit = min(limit, runtime.settings.max_page_size)
-    specs: list[Specification] = []
-    for name, value in (
-        ("status", status),
-        ("project_id", project_id),
-        ("priority", priority),
-        ("task_type", task_type),
-    ):
-        if value is not None:
-            specs.append(
-                FieldSpecification(
-                    name,
-                    ComparisonOperator.EQ,
-                    value if isinstance(value, uuid.UUID) else str(value),
-                )
-            )
+    filters: dict[str, Any] = {
+        "status": status,
+        "project_id": project_id,
+        "priority": priority,
+        "task_type": task_type,
+    }
+    specs: list[Specification] = [
+        FieldSpecification(name, ComparisonOperator.EQ, v if isinstance(v, uuid.UUID) else str(v))
+        for name, v in filters.items()
+        if v is not None
+    ]
     if created_after is not None:
         specs.append(FieldSpecification("created_at", ComparisonOperator.GE, _aware(created_after)))
     if created_before is not None:
         specs.append(
             FieldSpecification("created_at", ComparisonOperator.LE, _aware(created_before))
         )
+    fingerprint = filters_fingerprint(
+        {**filters, "created_after": created_after, "created_before": created_before}
+    )
+    after = None
+    if cursor is not None:
+        if offset:
+            raise InvalidCursorError("cannot be combined with offset; send one or the other")
+        after = decode_cursor(cursor, fingerprint)
     where = [and_(*specs).to_sql_condition(TaskRow)] if specs else []
-    page, total = await runtime.tasks.page(where, limit, offset)
+    page, total, more = await runtime.tasks.page(where, limit, offset, after)
+    next_cursor = None
+    if more and page:
+        last = page[-1].row
+        next_cursor = encode_cursor(last.created_at, last.id, fingerprint)
     return json_response(
-        TaskList(tasks=[task_model(t) for t in page], total=total, limit=limit, offset=offset)
+        TaskList(
+            tasks=[task_model(t) for t in page],
+            total=total,
+            limit=limit,
+            offset=offset,
+            next_cursor=next_cursor,
+        )
     )
 
 

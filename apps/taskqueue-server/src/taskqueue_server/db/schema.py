@@ -109,6 +109,9 @@ class TaskRow(Base):
     __table_args__ = (
         Index("ix_tasks_runnable", "status", "priority_rank", "created_at"),
         Index("ix_tasks_created", "created_at", "id"),
+        # Keyset pages of filtered lists (GET /api/tasks?status=...&cursor=...).
+        Index("ix_tasks_status_created", "status", "created_at", "id"),
+        Index("ix_tasks_project_created", "project_id", "created_at", "id"),
         Index("ix_tasks_lease", "status", "lease_expires_at"),
     )
 

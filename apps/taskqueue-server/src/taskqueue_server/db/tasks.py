@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select
 
+from taskqueue_server.db.cursor import Keyset
 from taskqueue_server.db.leases import LeaseOperations
 from taskqueue_server.db.schema import TaskDependencyRow, TaskRow, utcnow
 from taskqueue_server.db.task_base import (
@@ -134,24 +135,36 @@ class TaskStore(LeaseOperations):
         return task_wire(SimpleNamespace(**fields, meta=fields["metadata"]), dependencies)
 
     async def page(
-        self, where: Sequence[ColumnElement[bool]], limit: int, offset: int
-    ) -> tuple[list[StoredTask], int]:
-        """Return a page of tasks, oldest first, and the total matching ``where``.
+        self,
+        where: Sequence[ColumnElement[bool]],
+        limit: int,
+        offset: int = 0,
+        after: Keyset | None = None,
+    ) -> tuple[list[StoredTask], int | None, bool]:
+        """Return a page of tasks in ``(created_at, id)`` order, the total, and whether more
+        follow.
 
-        The order (created_at, id) puts new tasks at the end, so pages already read do not
-        shift while tasks are being inserted.
+        The order is total (ids are unique) and puts new tasks at the end, so pages already
+        read do not shift while tasks are inserted. With ``after`` (a keyset cursor) the page
+        starts after that row through the ``(created_at, id)`` index, whatever its depth, and
+        the total is not counted (None): counting every matching row would cost each page what
+        the whole list does.
         """
         condition = and_(True, *where)
+        query = select(TaskRow).order_by(TaskRow.created_at, TaskRow.id).limit(limit + 1)
         async with self._readers() as session:
-            total = await session.scalar(select(func.count()).select_from(TaskRow).where(condition))
-            rows = await session.scalars(
-                select(TaskRow)
-                .where(condition)
-                .order_by(TaskRow.created_at, TaskRow.id)
-                .limit(limit)
-                .offset(offset)
-            )
-            return await self._stored(session, rows.all()), int(total or 0)
+            total = None
+            if after is None:
+                total = await session.scalar(
+                    select(func.count()).select_from(TaskRow).where(condition)
+                )
+                query = query.where(condition).offset(offset)
+            else:
+                query = query.where(condition, after.after())
+            rows = list((await session.scalars(query)).all())
+            more = len(rows) > limit
+            stored = await self._stored(session, rows[:limit])
+            return stored, None if total is None else int(total), more
 
     # --- changes -------------------------------------------------------------------------
 

@@ -92,11 +92,22 @@ def emit_json(state: CliState, value: BaseModel | Sequence[BaseModel] | dict[str
     return state.json
 
 
+ID_WIDTH = 36
+"""The printed length of a UUID."""
+
+
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """Print a rich table."""
+    """Print a rich table; an ``id`` column is never wrapped or cut, whatever the width.
+
+    An id split across lines cannot be copied or pasted back into a command, so on a narrow
+    terminal the other columns give way (they fold) and the id column keeps its 36 characters.
+    """
     grid = Table(title=title, title_justify="left")
     for column in columns:
-        grid.add_column(column, overflow="fold")
+        if column == "id" or column.endswith("_id"):
+            grid.add_column(column, no_wrap=True, overflow="ignore", min_width=ID_WIDTH)
+        else:
+            grid.add_column(column, overflow="fold")
     for row in rows:
         grid.add_row(*("" if cell is None else str(cell) for cell in row))
     out.print(grid)

@@ -140,6 +140,7 @@ def list_(state: CliState, /, limit: int, all_: bool, **filters: Any) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     client = state.client()
+    total: int | None
     if all_:
         rows = list(client.iter_tasks(flt, page_size=limit))
         total = len(rows)
@@ -149,7 +150,7 @@ def list_(state: CliState, /, limit: int, all_: bool, **filters: Any) -> None:
     if emit_json(state, rows):
         return
     table(
-        f"tasks ({len(rows)} of {total})",
+        f"tasks ({len(rows)} of {'?' if total is None else total})",
         ["id", "name", "status", "priority", "type"],
         ((t.id, t.name, t.status, t.priority, t.task_type) for t in rows),
     )

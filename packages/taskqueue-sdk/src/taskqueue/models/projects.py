@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Any, ClassVar
 from uuid import UUID
@@ -71,6 +72,18 @@ class ProjectList(WireModel):
     total: int = Field(ge=0)
     limit: int = Field(ge=0)
     offset: int = Field(ge=0)
+
+    def __iter__(self) -> Iterator[Project]:  # type: ignore[override]
+        """Iterate over this page's projects (not pydantic's field pairs)."""
+        return iter(self.projects)
+
+    def __len__(self) -> int:
+        """The number of projects on this page."""
+        return len(self.projects)
+
+    def __getitem__(self, index: int) -> Project:
+        """The item at ``index`` on this page."""
+        return self.projects[index]
 
     @property
     def has_more(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
@@ -253,21 +254,41 @@ class TaskFilters(RequestModel):
 
 
 class TaskList(WireModel):
-    """One page of ``GET /api/tasks``.
+    """One page of ``GET /api/tasks``: iterate it for its tasks, ``len()`` it for their number.
 
     Attributes:
         tasks: The tasks on this page.
-        total: How many tasks match the filters in all.
+        total: How many tasks match the filters in all; counted on pages asked for without a
+            cursor, None on cursor pages (counting would cost each page the whole list).
         limit: The page size that was asked for.
-        offset: How many matching tasks come before this page.
+        offset: How many matching tasks come before this page (0 on cursor pages).
+        next_cursor: Send it as ``cursor`` (with the same filters) for the next page; None on
+            the last page.
     """
 
     tasks: list[Task]
-    total: int = Field(ge=0)
+    total: int | None = Field(default=None, ge=0)
     limit: int = Field(ge=0)
-    offset: int = Field(ge=0)
+    offset: int = Field(default=0, ge=0)
+    next_cursor: str | None = None
+
+    def __iter__(self) -> Iterator[Task]:  # type: ignore[override]
+        """Iterate over this page's tasks (not pydantic's field pairs)."""
+        return iter(self.tasks)
+
+    def __len__(self) -> int:
+        """The number of tasks on this page."""
+        return len(self.tasks)
+
+    def __getitem__(self, index: int) -> Task:
+        """The task at ``index`` on this page."""
+        return self.tasks[index]
 
     @property
     def has_more(self) -> bool:
         """True when matching tasks follow this page."""
+        if self.next_cursor is not None:
+            return True
+        if self.total is None:
+            return False
         return self.offset + len(self.tasks) < self.total

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -150,6 +151,18 @@ class WebhookDeliveryList(WireModel):
     total: int = Field(ge=0)
     limit: int = Field(ge=0)
     offset: int = Field(ge=0)
+
+    def __iter__(self) -> Iterator[WebhookDelivery]:  # type: ignore[override]
+        """Iterate over this page's deliveries (not pydantic's field pairs)."""
+        return iter(self.deliveries)
+
+    def __len__(self) -> int:
+        """The number of deliveries on this page."""
+        return len(self.deliveries)
+
+    def __getitem__(self, index: int) -> WebhookDelivery:
+        """The item at ``index`` on this page."""
+        return self.deliveries[index]
 
 
 class WebhookEvent(WireModel):
