@@ -238,6 +238,7 @@ class WebUI:
             candidate
             and candidate.startswith(f"{self.prefix}/")
             and "//" not in candidate
+            and ".." not in candidate.split("/")
             and "\\" not in candidate
             and not any(ord(c) < 33 for c in candidate)
         ):
