@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -294,3 +296,16 @@ def test_identity_fields_are_bounded() -> None:
 def test_templates_ship_in_the_package() -> None:
     folder = Path(STATIC_DIR).parent / "templates" / "api_core_web"
     assert {p.name for p in folder.iterdir()} >= {"base.html", "sign_in.html", "home.html"}
+
+
+def test_jinja2_loads_only_when_pages_are_used() -> None:
+    code = (
+        "import sys\n"
+        "from api_core import ApiSettings, create_app\n"
+        "create_app(ApiSettings.load(), instrument=False)\n"
+        "print('jinja2' in sys.modules)\n"
+        "from api_core.web import WebUI\n"
+        "print('jinja2' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
