@@ -23,7 +23,8 @@ async def test_the_service_key_signs_in(tmp_path: Path, monkeypatch: pytest.Monk
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://drafts") as client,
     ):
-        for key, status in (("draft-service-key-wrong", 401), ("draft-service-key-0123456789", 303)):
+        attempts = (("draft-service-key-wrong", 401), ("draft-service-key-0123456789", 303))
+        for key, status in attempts:
             form = await client.get("/ui/sign-in")
             token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
             assert token is not None
