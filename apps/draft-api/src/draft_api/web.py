@@ -30,7 +30,7 @@ def install_web(app: FastAPI, settings: DraftSettings) -> WebUI:
     async def verify(_: Request, key: str) -> WebIdentity | None:
         if not expected or not hmac.compare_digest(key.encode(), expected):
             return None
-        return WebIdentity(subject=fingerprint, label="Service key (DRAFTS_API_KEY)")
+        return WebIdentity(subject=fingerprint, label="Service key")
 
     async def same_key(_: Request, identity: WebIdentity) -> bool:
         return bool(expected) and identity.subject == fingerprint
