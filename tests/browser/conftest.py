@@ -31,6 +31,7 @@ _ISOLATE_PREFIXES = ("TASKQUEUE_", "DRAFTS_", "DRAFT_API_", "API_", "OTEL_", "OP
 
 TQ_KEY = "tq_browsertest_" + "Kx9" * 12
 DRAFTS_KEY = "drafts-browser-test-key-" + "Qz7" * 10
+DEMO_KEY = "demo-browser-test-key-" + "Wp4" * 10
 
 
 def _missing(what: str) -> None:
@@ -79,7 +80,9 @@ class Served:
         return self.log.read_text(errors="replace")
 
 
-def _serve(name: str, factory: str, key: str, env: dict[str, str], tmp: Path) -> Served:
+def _serve(
+    name: str, factory: str, key: str, env: dict[str, str], tmp: Path, *extra: str
+) -> Served:
     port = free_port()
     log = tmp / f"{name}.log"
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(_ISOLATE_PREFIXES)}
@@ -98,6 +101,7 @@ def _serve(name: str, factory: str, key: str, env: dict[str, str], tmp: Path) ->
                 str(port),
                 "--log-level",
                 "debug",
+                *extra,
             ],
             env=base_env,
             stdout=out,
@@ -118,11 +122,12 @@ def _serve(name: str, factory: str, key: str, env: dict[str, str], tmp: Path) ->
     pytest.fail(f"{name} did not answer /health/live in 60 s:\n{served.log_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session", params=["taskqueue", "drafts"])
+@pytest.fixture(scope="session", params=["taskqueue", "drafts", "demo"])
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
-    """The Task Queue API and the draft API, each on a free port, with a known key."""
+    """The Task Queue API, the draft API and a bare api-core app whose key has a tenant and
+    a role, each on a free port, with a known key."""
     chromium_path()  # skip before starting servers when there is no browser
     tmp = tmp_path_factory.mktemp(request.param)
     common = {"LOG_LEVEL": "DEBUG", "LOG_FORMAT": "json"}
@@ -133,6 +138,12 @@ def served(
             TASKQUEUE_BOOTSTRAP_API_KEY=TQ_KEY,
         )
         app = _serve("taskqueue", "taskqueue_server.app:create_server_app", TQ_KEY, env, tmp)
+    elif request.param == "demo":
+        env = {f"API_{k}": v for k, v in common.items()}
+        env.update(DEMO_KEY=DEMO_KEY)
+        app = _serve(
+            "demo", "demo_app:create", DEMO_KEY, env, tmp, "--app-dir", str(Path(__file__).parent)
+        )
     else:
         env = {f"DRAFTS_{k}": v for k, v in common.items()}
         env.update(

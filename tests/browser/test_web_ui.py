@@ -133,12 +133,14 @@ def test_docs_and_redoc_render_with_the_network_blocked(context: Any, served: Se
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.goto("/docs")
+    schema = page.request.get("/openapi.json").json()
+    operations = sum(len(item) for item in schema["paths"].values())
     page.locator(".opblock").first.wait_for(timeout=30_000)
-    assert page.locator(".opblock").count() > 3
+    assert page.locator(".opblock").count() == operations
     screenshot(page, f"{served.name}-docs-1280", full_page=False)
     page.goto("/redoc")
     page.locator("[data-section-id^='operation']").first.wait_for(timeout=30_000)
-    assert page.locator("[data-section-id^='operation']").count() > 3
+    assert page.locator("[data-section-id^='operation']").count() > 0
     screenshot(page, f"{served.name}-redoc-1280", full_page=False)
     page.goto("/ui/sign-in")
     assert page.evaluate("typeof window.htmx") == "object", "htmx did not load"
