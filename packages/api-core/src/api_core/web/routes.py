@@ -84,13 +84,12 @@ def sign_in_router(web: WebUI, *, home: bool = True) -> APIRouter:
                 error="That API key is unknown or revoked. Check it and try again.",
                 status_code=401,
             )
-        cookie, session = web.issue(identity)
+        cookie, _ = web.issue(identity)
         _log.info("web sign-in", subject=identity.subject, tenant=identity.tenant)
         nxt = form.get("next")
         response = RedirectResponse(web.local_path(nxt if isinstance(nxt, str) else None), 303)
         web.set_session_cookie(request, response, cookie)
         web.clear_cookie(request, response, web.pre_cookie_name)
-        del session
         return response
 
     @router.post("/sign-out")
