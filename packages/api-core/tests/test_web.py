@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import subprocess
@@ -109,8 +110,9 @@ def test_vendored_assets_ship_with_licences_and_pins() -> None:
         assert re.fullmatch(r"\d+\.\d+\.\d+", entry["version"]), entry
         folder = STATIC_DIR / "vendor" / entry["dir"]
         assert (folder / "LICENSE").stat().st_size > 100
-        for file in entry["sha256"]:
-            assert (folder / file).is_file(), file
+        for file, digest in entry["sha256"].items():
+            content = (folder / file).read_bytes()
+            assert hashlib.sha256(content).hexdigest() == digest, f"{file} differs from its pin"
 
 
 # --- sign-in -----------------------------------------------------------------------------
