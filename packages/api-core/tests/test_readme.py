@@ -20,6 +20,8 @@ EXPECTED = [
     "['__main__.reserve', 'orders.place']\n1",
     "0\nOk(value=5)\n5",
     "ORDERS_LOG_LEVEL: Input should be 'DEBUG'",
+    "/docs 200 offline: True\n303 /ui/sign-in?next=/ui/orders\n303 /ui/orders\n"
+    "<h1>2 orders for acme</h1>\nPOST without CSRF token: 403",
 ]
 
 

@@ -7,6 +7,7 @@ import sys
 from fastapi import FastAPI
 
 from draft_api.settings import DraftApiSettings
+from draft_api.web import install_web
 from draft_service import DraftSettings, create_draft_app
 from platform_core.errors import PlatformError
 from platform_core.logging import configure_logging, get_logger
@@ -17,14 +18,17 @@ _log = get_logger("draft_api")
 
 
 def create_app() -> FastAPI:
-    """The draft service app configured from the environment (``DRAFTS_*``).
+    """The draft service app configured from the environment (``DRAFTS_*``), with the web
+    sign-in at ``/ui/``.
 
     Raises:
         ConfigurationError: a setting is invalid, or no API key is set and auth not disabled.
     """
     settings = DraftSettings.load()
     configure_logging(settings.log_level, fmt=settings.log_format)
-    return create_draft_app(settings)
+    app = create_draft_app(settings)
+    app.state.web = install_web(app, settings)
+    return app
 
 
 def main() -> None:

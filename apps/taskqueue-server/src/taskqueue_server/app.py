@@ -20,6 +20,7 @@ from taskqueue_server.errors import (
 from taskqueue_server.migrate import upgrade
 from taskqueue_server.runtime import Runtime
 from taskqueue_server.settings import ServerSettings
+from taskqueue_server.web import install_web
 
 __all__ = ["create_server_app"]
 
@@ -118,4 +119,5 @@ def create_server_app(
     app.state.key_cache = {}
     app.add_exception_handler(TaskQueueServerError, _server_error)
     app.add_exception_handler(DataError, _data_error)
+    app.state.web = install_web(app, runtime, settings)
     return app

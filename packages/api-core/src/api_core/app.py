@@ -31,7 +31,9 @@ def create_app(
 ) -> FastAPI:
     """Build a FastAPI app with the platform's wiring.
 
-    The app has: RFC 9457 problem details for HTTP, validation, filter and unhandled errors;
+    The app has: ``/docs`` (Swagger UI) and ``/redoc`` served from assets shipped inside
+    api-core, so they work offline (``docs_url=None``/``redoc_url=None`` turn them off);
+    RFC 9457 problem details for HTTP, validation, filter and unhandled errors;
     a request id on every request and log line; a request body limit (413, chunked bodies
     included); CORS when origins are configured; ``/health/live`` and ``/health/ready``
     running the registry's checks; and OpenTelemetry server spans and metrics (route-template
@@ -57,11 +59,18 @@ def create_app(
     fastapi_kwargs.setdefault("title", settings.service_name)
     fastapi_kwargs.setdefault("version", settings.service_version)
     fastapi_kwargs.setdefault("debug", settings.debug)
-    app = FastAPI(**fastapi_kwargs)
+    # FastAPI's own /docs and /redoc load from a CDN; serve the copies shipped in api-core.
+    docs_url = fastapi_kwargs.pop("docs_url", "/docs")
+    redoc_url = fastapi_kwargs.pop("redoc_url", "/redoc")
+    oauth2_url = fastapi_kwargs.pop("swagger_ui_oauth2_redirect_url", "/docs/oauth2-redirect")
+    app = FastAPI(docs_url=None, redoc_url=None, **fastapi_kwargs)
     app.state.settings = settings
     app.state.health = health
 
     install_problem_handlers(app)
+    from api_core.web.docs import install_docs
+
+    install_docs(app, docs_url=docs_url, redoc_url=redoc_url, oauth2_redirect_url=oauth2_url)
     app.include_router(health_router(health))
     for router in routers:
         app.include_router(router)

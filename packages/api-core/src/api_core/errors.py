@@ -10,7 +10,9 @@ Hierarchy::
         ├── ProblemError                an HTTP error rendered as RFC 9457 problem details
         ├── EntityNotFoundError         a repository has no entity with that id
         ├── HandlerNotFoundError        no CQRS handler is registered for a message type
-        └── HandlerRegistrationError    a CQRS handler's signature does not fit its message
+        ├── HandlerRegistrationError    a CQRS handler's signature does not fit its message
+        ├── SignInRequiredError         a web page needs a signed-in session (303 to sign-in)
+        └── CsrfError                   an unsafe web request lacks its session's CSRF token (403)
 
 Configuration problems raise :class:`platform_core.errors.ConfigurationError`; unreachable
 services raise :class:`platform_core.errors.DependencyUnavailableError`.
@@ -24,11 +26,13 @@ from platform_core.errors import PlatformError
 
 __all__ = [
     "ApiCoreError",
+    "CsrfError",
     "EntityNotFoundError",
     "HandlerNotFoundError",
     "HandlerRegistrationError",
     "InvalidFilterError",
     "ProblemError",
+    "SignInRequiredError",
     "SpecificationError",
     "UnknownFieldError",
 ]
@@ -130,3 +134,20 @@ class HandlerNotFoundError(ApiCoreError):
 
 class HandlerRegistrationError(ApiCoreError):
     """A handler cannot be registered for a message type (wrong signature or duplicate)."""
+
+
+class SignInRequiredError(ApiCoreError):
+    """A web page was asked for without a valid session; answered with a redirect to sign-in.
+
+    Attributes:
+        next_path: The page to return to after signing in.
+    """
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__("sign in to see this page")
+        self.next_path = next_path
+
+
+class CsrfError(ApiCoreError):
+    """An unsafe web request (POST, PUT, PATCH, DELETE) carried no CSRF token or a wrong one;
+    answered with 403 and a page saying so."""

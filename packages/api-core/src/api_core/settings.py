@@ -101,6 +101,21 @@ class ApiSettings(BaseSettings):
         "collector's reach (gc.freeze): full collections then scan only what requests "
         "created, instead of pausing every request for the whole heap.",
     )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Key that signs web sessions and CSRF tokens (32+ characters, the same in "
+        "every process). Unset: a random one per process in development and test (sessions "
+        "end at restart); required in staging and production once web pages are mounted.",
+    )
+    session_max_age: int = Field(
+        default=28_800, gt=0, description="Seconds a web session lasts after sign-in."
+    )
+    session_https_only: bool = Field(
+        default=False,
+        description="Always mark the session cookie Secure (otherwise only on HTTPS requests, "
+        "which includes X-Forwarded-Proto: https from a trusted proxy).",
+    )
     cors: CorsSettings = Field(default_factory=CorsSettings, description="CORS settings.")
     health: HealthSettings = Field(
         default_factory=HealthSettings, description="Readiness check settings."

@@ -1,0 +1,45 @@
+"""The Task Queue's web pages: api-core's sign-in and landing page, checked against the
+server's API keys. The consoles build on the :class:`~api_core.web.WebUI` this returns."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+
+if TYPE_CHECKING:
+    from api_core.web import WebIdentity, WebUI
+    from taskqueue_server.runtime import Runtime
+    from taskqueue_server.settings import ServerSettings
+
+__all__ = ["install_web"]
+
+
+def install_web(app: FastAPI, runtime: Runtime, settings: ServerSettings) -> WebUI:
+    """Mount ``/ui/sign-in``, ``/ui/sign-out`` and ``/ui/`` on ``app``.
+
+    A key signs in when :meth:`ApiKeyStore.verify` accepts it; its session ends on the next
+    page once the key is revoked.
+    """
+    from api_core.web import WebIdentity, WebUI
+
+    async def verify(_: Request, key: str) -> WebIdentity | None:
+        key_id = await runtime.api_keys.verify(key)
+        if key_id is None:
+            return None
+        info = await runtime.api_keys.find(str(key_id))
+        label = info.name[:200] if info is not None and info.name else f"key {key_id}"
+        return WebIdentity(subject=str(key_id), label=label)
+
+    async def still_active(_: Request, identity: WebIdentity) -> bool:
+        try:
+            uuid.UUID(identity.subject)
+        except ValueError:
+            return False
+        info = await runtime.api_keys.find(identity.subject)
+        return info is not None and info.revoked_at is None
+
+    web = WebUI(settings, verify, app_name="Task Queue", revalidate=still_active)
+    web.install(app)
+    return web
