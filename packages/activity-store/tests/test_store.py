@@ -14,6 +14,7 @@ from activity_store import (
     InvalidLDObject,
     ObjectNotFound,
     Query,
+    thaw,
 )
 from activity_store.backends.memory import MemoryBackend
 from activity_store.caches.memory import MemoryCache
@@ -104,10 +105,13 @@ async def test_unknown_id_raises_and_is_not_cached() -> None:
     assert await store.dereference(NOTE["id"]) == NOTE
 
 
-async def test_returned_objects_are_copies(memory_store: ActivityStore) -> None:
+async def test_cached_objects_cannot_be_changed_by_callers(memory_store: ActivityStore) -> None:
     await memory_store.store({**NOTE, "to": ["a"]})
     first = await memory_store.dereference(NOTE["id"])
-    first["to"].append("b")
+    with pytest.raises(TypeError, match="read-only"):
+        first["to"].append("b")
+    mine = thaw(first)
+    mine["to"].append("b")
     assert (await memory_store.dereference(NOTE["id"]))["to"] == ["a"]
 
 

@@ -36,8 +36,13 @@ class StorageBackend(ABC):
     async def setup(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Prepare the backend (connect, create indices). Safe to call more than once."""
 
-    async def teardown(self) -> None:  # noqa: B027 - optional hook, no-op by default
-        """Release connections. Never deletes data. Safe to call more than once."""
+    async def teardown(self, *, delete_data: bool = False) -> None:  # noqa: B027 - optional
+        """Release connections. Safe to call more than once.
+
+        Args:
+            delete_data: Also remove everything this backend stored under its namespace
+                (objects, collections, indices, tables). Irreversible.
+        """
 
     @abstractmethod
     async def put(self, obj: dict[str, Any]) -> None:
@@ -70,6 +75,26 @@ class StorageBackend(ABC):
         """Remove ``object_id`` from ``collection``; return whether it was a member."""
 
     @abstractmethod
+    async def get_member(self, collection: str, object_id: str) -> dict[str, Any] | None:
+        """Return the partial copy ``collection`` holds of ``object_id``, or ``None``."""
+
+    @abstractmethod
+    async def delete(self, object_id: str) -> bool:
+        """Remove the object and its entries in every collection; return whether it existed.
+
+        Either both go or neither does (one transaction, or the closest the backend has).
+        """
+
+    @abstractmethod
+    async def put_tombstone(self, tombstone: dict[str, Any], member: dict[str, Any]) -> None:
+        """Replace the object with ``tombstone`` and update its entries in every collection.
+
+        Each collection entry of ``tombstone["id"]`` becomes ``member`` (the tombstone's
+        partial copy) and is matched as the tombstone from then on, in the same operation as
+        the object's replacement.
+        """
+
+    @abstractmethod
     async def query(self, query: Query) -> Page:
         """Return one page of the objects (or collection members) matching ``query``."""
 
@@ -89,21 +114,31 @@ class CacheBackend(ABC):
     async def setup(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Prepare the cache. Safe to call more than once."""
 
-    async def teardown(self) -> None:  # noqa: B027 - optional hook, no-op by default
-        """Release connections. Safe to call more than once."""
+    async def teardown(self, *, delete_data: bool = False) -> None:  # noqa: B027 - optional
+        """Release connections. Safe to call more than once.
+
+        Args:
+            delete_data: Also drop every entry this cache holds under its namespace.
+        """
 
     @abstractmethod
     async def get(self, object_id: str) -> dict[str, Any] | None:
         """Return the cached object, or ``None`` on a miss."""
 
     @abstractmethod
-    async def set(self, object_id: str, obj: dict[str, Any]) -> None:
-        """Cache ``obj`` under ``object_id`` for the cache's time-to-live."""
+    async def set(self, object_id: str, obj: dict[str, Any], *, ttl: float | None = None) -> None:
+        """Cache ``obj`` under ``object_id``.
 
-    async def set_many(self, objs: Sequence[dict[str, Any]]) -> None:
+        Args:
+            object_id: The key.
+            obj: The object.
+            ttl: Seconds this entry lives; the cache's default time-to-live when ``None``.
+        """
+
+    async def set_many(self, objs: Sequence[dict[str, Any]], *, ttl: float | None = None) -> None:
         """Cache every object under its id; caches override this with one round trip."""
         for obj in objs:
-            await self.set(obj["id"], obj)
+            await self.set(obj["id"], obj, ttl=ttl)
 
     @abstractmethod
     async def delete(self, object_id: str) -> None:

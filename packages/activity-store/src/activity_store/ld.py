@@ -23,6 +23,8 @@ __all__ = [
     "normalize",
     "partial_member",
     "to_tombstone",
+    "type_iri",
+    "type_iris",
     "types_of",
     "utc_now_iso",
     "validate",
@@ -31,8 +33,13 @@ __all__ = [
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 """The ActivityStreams 2.0 context IRI added to objects stored without ``@context``."""
 
-PARTIAL_FIELDS = ("id", "type", "name", "summary", "published", "updated")
+PARTIAL_FIELDS = (
+    "id", "type", "name", "summary", "published", "updated", "formerType", "deleted",
+)  # fmt: skip
 """The properties a collection keeps of each member (never content or attachments)."""
+
+AS_NAMESPACE = "https://www.w3.org/ns/activitystreams#"
+"""The IRI prefix of every ActivityStreams 2.0 term."""
 
 # AS2 properties whose vocabulary definition says "Functional: true": at most one value, so
 # normalisation leaves them alone. The natural-language literals (name, summary, content) stay
@@ -68,6 +75,51 @@ def _multi_valued_terms() -> frozenset[str]:
         and definition.get("@type") in ("@id", "@vocab")
         and name not in _SINGLE_VALUED
     )
+
+
+@cache
+def _term_iris() -> dict[str, str]:
+    terms = activitystreams_context()["@context"]
+    iris: dict[str, str] = {}
+    for name, definition in terms.items():
+        target = definition if isinstance(definition, str) else None
+        if isinstance(definition, dict):
+            target = definition.get("@id")
+        if isinstance(target, str) and target.startswith("as:"):
+            iris[name] = AS_NAMESPACE + target[3:]
+    return iris
+
+
+def type_iri(term: str) -> str:
+    """Expand one type against the ActivityStreams context.
+
+    ``Note``, ``as:Note`` and ``https://www.w3.org/ns/activitystreams#Note`` all give the
+    last; any other string (an IRI or a term of another vocabulary) is returned unchanged.
+    """
+    found = _term_iris().get(term)
+    if found is not None:
+        return found
+    if term.startswith("as:"):
+        return AS_NAMESPACE + term[3:]
+    return term
+
+
+def type_iris(value: Any) -> tuple[str, ...]:
+    """Expand a ``type`` value (a string or a list of strings) to a tuple of IRIs."""
+    if isinstance(value, str):
+        return (type_iri(value),)
+    if isinstance(value, list | tuple):
+        return tuple(type_iri(item) for item in value if isinstance(item, str))
+    return ()
+
+
+def index_view(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as the indexer reads it: compacted against the ActivityStreams context.
+
+    Documents whose ``@context`` is only the ActivityStreams context (or absent) are already
+    in that form and returned as they are.
+    """
+    return obj
 
 
 def types_of(obj: dict[str, Any]) -> list[str]:

@@ -52,7 +52,7 @@ class NoCache(CacheBackend):
         """Always a miss."""
         return None
 
-    async def set(self, object_id: str, obj: dict[str, Any]) -> None:
+    async def set(self, object_id: str, obj: dict[str, Any], *, ttl: float | None = None) -> None:
         """Keep nothing."""
 
     async def delete(self, object_id: str) -> None:
