@@ -285,9 +285,9 @@ class ElasticsearchBackend(StorageBackend):
         found: dict[str, Any] = response["_source"]["member"]
         return found
 
-    async def _membership_ids(self, object_id: str) -> list[str]:
-        """The document ids of every collection entry of ``object_id``."""
-        found: list[str] = []
+    async def _memberships(self, object_id: str) -> list[tuple[str, str]]:
+        """The document id and collection of every collection entry of ``object_id``."""
+        found: list[tuple[str, str]] = []
         after: list[Any] | None = None
         while True:
             with _wrap(f"finding the collections of {object_id!r}"):
@@ -297,10 +297,10 @@ class ElasticsearchBackend(StorageBackend):
                     sort=[{"collection": {"order": "asc"}}],
                     size=1000,
                     search_after=after,
-                    source=False,
+                    source_includes=["collection"],
                 )
             hits = response["hits"]["hits"]
-            found.extend(hit["_id"] for hit in hits)
+            found.extend((hit["_id"], hit["_source"]["collection"]) for hit in hits)
             if len(hits) < 1000:
                 return found
             after = hits[-1]["sort"]
@@ -316,25 +316,28 @@ class ElasticsearchBackend(StorageBackend):
 
     async def delete(self, object_id: str) -> bool:
         """Delete the object's document and its collection entries in one bulk request."""
-        members = await self._membership_ids(object_id)
+        members = await self._memberships(object_id)
         operations: list[dict[str, Any]] = [
             {"delete": {"_index": self.objects_index, "_id": document_id(object_id)}}
         ]
-        operations += [{"delete": {"_index": self.collections_index, "_id": m}} for m in members]
+        operations += [
+            {"delete": {"_index": self.collections_index, "_id": doc_id}} for doc_id, _ in members
+        ]
         results = await self._bulk(operations, f"deleting {object_id!r}")
         return bool(results[0].get("result") == "deleted")
 
     async def put_tombstone(self, tombstone: dict[str, Any], member: dict[str, Any]) -> None:
         """Index the tombstone and rewrite its collection entries in one bulk request."""
-        members = await self._membership_ids(tombstone["id"])
+        members = await self._memberships(tombstone["id"])
         fields = _search_fields(tombstone)
         operations: list[dict[str, Any]] = [
             {"index": {"_index": self.objects_index, "_id": document_id(tombstone["id"])}},
             {**fields, "object": tombstone},
         ]
-        for doc_id in members:
-            operations.append({"update": {"_index": self.collections_index, "_id": doc_id}})
-            operations.append({"doc": {**fields, "member": member}})
+        for doc_id, collection in members:
+            # A whole new document: a partial update would merge the old name and text in.
+            operations.append({"index": {"_index": self.collections_index, "_id": doc_id}})
+            operations.append({**fields, "collection": collection, "member": member})
         await self._bulk(operations, f"tombstoning {tombstone['id']!r}")
 
     async def query(self, query: Query) -> Page:
