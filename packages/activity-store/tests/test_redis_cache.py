@@ -121,7 +121,7 @@ async def test_entries_can_have_their_own_ttl(
         await store.store(NOTE, cache_ttl=5)
         await store.store_many([{**NOTE, "id": "https://example.org/notes/2"}], cache_ttl=500)
     assert 0 < await client.pttl(f"{redis_key_prefix}as:{NOTE['id']}") <= 5_000
-    assert 60_000 < await client.pttl(f"{redis_key_prefix}as:https://example.org/notes/2")
+    assert await client.pttl(f"{redis_key_prefix}as:https://example.org/notes/2") > 60_000
     with pytest.raises(ValueError, match="ttl"):
         await cache.set(NOTE["id"], NOTE, ttl=-1)
 

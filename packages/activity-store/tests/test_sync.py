@@ -87,9 +87,11 @@ def test_sync_store_mirrors_delete_contains_get_and_cache_ttl() -> None:
         store.get(_note(1)["id"])
     store.teardown(delete_data=True)
     assert len(cache) == 0
-    with SyncActivityStore(backend, MemoryCache(), namespace="t") as again:
-        with pytest.raises(ObjectNotFound):
-            again.dereference(_note(2)["id"])
+    with (
+        SyncActivityStore(backend, MemoryCache(), namespace="t") as again,
+        pytest.raises(ObjectNotFound),
+    ):
+        again.dereference(_note(2)["id"])
 
 
 def test_postgres_backend_selected_by_settings(
