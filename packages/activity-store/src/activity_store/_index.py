@@ -125,11 +125,15 @@ class Indexed:
         Documents using other contexts or prefixed / aliased / expanded property names are
         first compacted against the ActivityStreams context, so they index the same way.
         """
-        view = index_view(obj)
+        return cls.from_view(obj["id"], index_view(obj))
+
+    @classmethod
+    def from_view(cls, object_id: str, view: dict[str, Any]) -> Indexed:
+        """Index an object already compacted against the ActivityStreams context."""
         found: set[str] = set()
         _collect_words(view, found, 0)
         return cls(
-            id=obj["id"],
+            id=object_id,
             types=type_iris(view.get("type")),
             former_types=type_iris(view.get("formerType")),
             tags=tuple(_tag_names(view.get("tag", []))),

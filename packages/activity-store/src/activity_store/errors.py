@@ -86,7 +86,8 @@ class ContextNotAllowed(ActivityStoreError, ValueError):  # noqa: N818 - named l
     def __init__(self, url: str) -> None:
         super().__init__(
             f"JSON-LD context {url!r} is not bundled with activity_store and not in the "
-            "allow-list; nothing was fetched. Allow it with "
-            "ContextLoader(allowed={url: document}) or remove it from '@context'"
+            "allow-list; nothing was fetched. Pass it in with "
+            "activity_store.jsonld.use_loader(ContextLoader(contexts={url: document})) or "
+            "remove it from '@context'"
         )
         self.url = url

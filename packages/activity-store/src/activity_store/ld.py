@@ -19,6 +19,10 @@ __all__ = [
     "AS_CONTEXT",
     "PARTIAL_FIELDS",
     "activitystreams_context",
+    "check_contexts",
+    "prepare",
+    "index_view",
+    "is_plain_as2",
     "ensure_context",
     "normalize",
     "partial_member",
@@ -113,13 +117,100 @@ def type_iris(value: Any) -> tuple[str, ...]:
     return ()
 
 
+_AS_ONLY = (AS_CONTEXT, [AS_CONTEXT], None)
+
+
+def _plain_keys(value: Any, depth: int = 0) -> bool:
+    """Whether no key below ``value`` is prefixed, a full IRI, a keyword or a nested context."""
+    if depth > 64:
+        return False
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if ":" in key or key[:1] == "@":
+                return False
+            if isinstance(item, dict | list) and not _plain_keys(item, depth + 1):
+                return False
+        return True
+    if isinstance(value, list):
+        return all(_plain_keys(item, depth + 1) for item in value if isinstance(item, dict | list))
+    return True
+
+
+def is_plain_as2(obj: dict[str, Any]) -> bool:
+    """Whether ``obj`` uses only the ActivityStreams context and its plain terms.
+
+    Such a document already is its own compaction against that context (up to how single
+    values and lists are written, which indexing treats alike), so it skips pyld.
+    """
+    if obj.get("@context") not in _AS_ONLY:
+        return False
+    return all(
+        key == "@context"
+        or (
+            ":" not in key
+            and key[:1] != "@"
+            and (not isinstance(item, dict | list) or _plain_keys(item))
+        )
+        for key, item in obj.items()
+    )
+
+
 def index_view(obj: dict[str, Any]) -> dict[str, Any]:
     """The object as the indexer reads it: compacted against the ActivityStreams context.
 
-    Documents whose ``@context`` is only the ActivityStreams context (or absent) are already
-    in that form and returned as they are.
+    Documents that only use that context's plain terms take the fast path (returned as they
+    are); any other (prefixed, aliased or expanded properties, other or extra contexts) is
+    compacted with pyld, so ``as:content`` or the full IRI of ``content`` index as
+    ``content``.
+
+    Raises:
+        ContextNotAllowed: the document names a context that is not bundled or allowed.
     """
-    return obj
+    if is_plain_as2(obj):
+        return obj
+    # pyld is imported only once a document needs it, keeping `import activity_store` light.
+    from activity_store.jsonld import compact
+
+    return compact(obj)
+
+
+def prepare(obj: Any) -> dict[str, Any]:
+    """Return the document to store for ``obj``: checked, with an ``@context``.
+
+    A document with a plain string ``id`` and a ``type`` is kept as given (with the
+    ActivityStreams ``@context`` added on a copy when missing). One that names them otherwise
+    (expanded ``@id`` / ``@type``, an alias, full IRIs) is compacted against the
+    ActivityStreams context first, and that compacted form is stored.
+
+    Raises:
+        InvalidLDObject: no usable id or type, or not valid JSON-LD.
+        ContextNotAllowed: it names a remote context that is not bundled or allowed.
+    """
+    if isinstance(obj, dict) and not ("id" in obj and "type" in obj):
+        spelled_otherwise = any(key[:1] == "@" or ":" in key for key in obj if key != "@context")
+        if spelled_otherwise or obj.get("@context") not in _AS_ONLY:
+            from activity_store.jsonld import compact
+
+            obj = compact(obj)
+    validate(obj)
+    prepared = ensure_context(obj)
+    check_contexts(prepared)
+    return prepared
+
+
+def check_contexts(obj: dict[str, Any]) -> None:
+    """Resolve every remote context ``obj`` names, before anything is written.
+
+    Raises:
+        ContextNotAllowed: one is neither bundled nor allowed (nothing is fetched).
+    """
+    if obj.get("@context") in _AS_ONLY:
+        return
+    from activity_store.jsonld import context_urls, get_loader
+
+    loader = get_loader()
+    for url in context_urls(obj["@context"]):
+        loader.document(url)
 
 
 def types_of(obj: dict[str, Any]) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any, Self
 from activity_store._index import query_words
 from activity_store.errors import InvalidLDObject, ObjectNotFound
 from activity_store.interfaces import CacheBackend, StorageBackend
-from activity_store.ld import ensure_context, partial_member, to_tombstone, validate
+from activity_store.ld import partial_member, prepare, to_tombstone, validate
 from activity_store.query import Page, Query
 from activity_store.settings import ActivityStoreSettings
 from platform_core.logging import get_logger
@@ -126,7 +126,9 @@ class ActivityStore:
         """Store ``obj`` as the canonical copy of its id and return the id.
 
         The ActivityStreams ``@context`` is added when missing, on a copy: the caller's dict is
-        never modified. The backend is written first, then the cache.
+        never modified. A document naming its id and type otherwise (expanded ``@id`` /
+        ``@type``, aliases) is stored compacted against that context. The backend is written
+        first, then the cache.
 
         Args:
             obj: The object.
@@ -137,8 +139,8 @@ class ActivityStore:
             ContextNotAllowed: ``obj`` names a remote context that is not bundled or allowed.
             ActivityStoreError: the backend failed.
         """
-        object_id = validate(obj)
-        prepared = ensure_context(obj)
+        prepared = prepare(obj)
+        object_id: str = prepared["id"]
         _check_ttl(cache_ttl)
         await self.setup()
         await self.backend.put(prepared)
@@ -159,10 +161,11 @@ class ActivityStore:
 
         Raises:
             InvalidLDObject: one of the objects is invalid (nothing is written).
+            ContextNotAllowed: one names a remote context that is not bundled or allowed.
             ActivityStoreError: the backend failed.
         """
-        prepared = [ensure_context(obj) for obj in objs]
-        ids = [validate(obj) for obj in prepared]
+        prepared = [prepare(obj) for obj in objs]
+        ids: list[str] = [obj["id"] for obj in prepared]
         _check_ttl(cache_ttl)
         await self.setup()
         await self.backend.put_many(prepared)

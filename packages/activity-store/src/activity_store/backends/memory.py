@@ -42,9 +42,10 @@ class MemoryBackend(StorageBackend):
         self._objects[copied["id"]] = (copied, Indexed.of(copied))
 
     async def put_many(self, objs: Sequence[dict[str, Any]]) -> None:
-        """Store copies of every object in ``objs``."""
-        for obj in objs:
-            await self.put(obj)
+        """Store copies of every object in ``objs`` (all indexed before any is stored)."""
+        entries = [(copied, Indexed.of(copied)) for copied in map(json_copy, objs)]
+        for entry in entries:
+            self._objects[entry[0]["id"]] = entry
 
     async def get(self, object_id: str) -> dict[str, Any] | None:
         """Return a copy of the stored object, or ``None``."""
