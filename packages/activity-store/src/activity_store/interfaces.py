@@ -8,7 +8,7 @@ A third-party backend subclasses :class:`StorageBackend`, registers it in the
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Self
 
 from activity_store.query import Page, Query
@@ -70,6 +70,14 @@ class StorageBackend(ABC):
                 collection match against it (its text, tags, type and dates).
         """
 
+    async def add_members(
+        self, collection: str, entries: Sequence[tuple[dict[str, Any], dict[str, Any]]]
+    ) -> None:
+        """Record many ``(member, source)`` pairs in ``collection``; backends override this
+        with one bulk request."""
+        for member, source in entries:
+            await self.add_member(collection, member, source)
+
     @abstractmethod
     async def remove_member(self, collection: str, object_id: str) -> bool:
         """Remove ``object_id`` from ``collection``; return whether it was a member."""
@@ -124,6 +132,10 @@ class CacheBackend(ABC):
     @abstractmethod
     async def get(self, object_id: str) -> dict[str, Any] | None:
         """Return the cached object, or ``None`` on a miss."""
+
+    get_nowait: Callable[[str], dict[str, Any] | None] | None = None
+    """An in-process cache may set this to a plain function doing what :meth:`get` does;
+    the store then reads it without the cost of awaiting a coroutine."""
 
     @abstractmethod
     async def set(self, object_id: str, obj: dict[str, Any], *, ttl: float | None = None) -> None:

@@ -182,7 +182,8 @@ class ActivityStore:
             ObjectNotFound: no object has that id (also a ``KeyError``).
             ActivityStoreError: the backend failed.
         """
-        cached = await self.cache.get(object_id)
+        nowait = self.cache.get_nowait
+        cached = nowait(object_id) if nowait is not None else await self.cache.get(object_id)
         if cached is not None:
             return cached
         await self.setup()

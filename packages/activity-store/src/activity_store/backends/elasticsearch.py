@@ -262,6 +262,20 @@ class ElasticsearchBackend(StorageBackend):
                 refresh="wait_for",
             )
 
+    async def add_members(
+        self, collection: str, entries: Sequence[tuple[dict[str, Any], dict[str, Any]]]
+    ) -> None:
+        """Index every ``(member, source)`` pair in ``collection`` in one bulk request."""
+        operations: list[dict[str, Any]] = []
+        for member, source in entries:
+            doc_id = membership_id(collection, member["id"])
+            operations.append({"index": {"_index": self.collections_index, "_id": doc_id}})
+            operations.append(
+                {**_search_fields(source), "collection": collection, "member": member}
+            )
+        if operations:
+            await self._bulk(operations, f"adding {len(entries)} members to {collection!r}")
+
     async def remove_member(self, collection: str, object_id: str) -> bool:
         """Delete the membership document; the canonical object stays."""
         with _wrap(f"removing {object_id!r} from {collection!r}"):

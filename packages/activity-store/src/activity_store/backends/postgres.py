@@ -196,28 +196,45 @@ class PostgresBackend(StorageBackend):
         found: dict[str, Any] = json.loads(raw)
         return found
 
-    async def add_member(
-        self, collection: str, member: dict[str, Any], source: dict[str, Any]
-    ) -> None:
-        """Insert or replace ``collection``'s entry for the member."""
-        statement = (
+    @property
+    def _upsert_member(self) -> str:
+        return (
             f"INSERT INTO {self.schema}.members "
             f"(collection_key, key, collection, {sql.SEARCH_COLUMNS}, member) "
             f"VALUES ($1, $2, $3, {sql.search_placeholders(4)}, $11::jsonb) "
             f"ON CONFLICT (collection_key, key) DO UPDATE SET {sql.UPDATE_SEARCH}, "
             "member = EXCLUDED.member"
         )
+
+    def _member_row(
+        self, collection: str, member: dict[str, Any], source: dict[str, Any]
+    ) -> list[Any]:
         values = sql.search_values(source)
         values[0] = member["id"]
+        collection_key, member_key = sql.key(collection), sql.key(member["id"])
+        return [collection_key, member_key, collection, *values, json.dumps(member)]
+
+    async def add_member(
+        self, collection: str, member: dict[str, Any], source: dict[str, Any]
+    ) -> None:
+        """Insert or replace ``collection``'s entry for the member."""
+        row = self._member_row(collection, member, source)
         async with _wrap(f"adding {member['id']!r} to {collection!r}"):
-            await self.pool.execute(
-                statement,
-                sql.key(collection),
-                sql.key(member["id"]),
-                collection,
-                *values,
-                json.dumps(member),
-            )
+            await self.pool.execute(self._upsert_member, *row)
+
+    async def add_members(
+        self, collection: str, entries: Sequence[tuple[dict[str, Any], dict[str, Any]]]
+    ) -> None:
+        """Insert or replace every ``(member, source)`` entry in one transaction."""
+        rows = [self._member_row(collection, member, source) for member, source in entries]
+        if not rows:
+            return
+        async with (
+            _wrap(f"adding {len(rows)} members to {collection!r}"),
+            self.pool.acquire() as conn,
+            conn.transaction(),
+        ):
+            await conn.executemany(self._upsert_member, rows)
 
     async def remove_member(self, collection: str, object_id: str) -> bool:
         """Delete ``collection``'s entry for ``object_id``; the object stays."""

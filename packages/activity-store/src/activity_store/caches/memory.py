@@ -40,6 +40,7 @@ class MemoryCache(CacheBackend):
         self.maxsize = maxsize
         self._clock = clock
         self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.get_nowait = self._get
 
     @classmethod
     def from_env(cls, *, namespace: str) -> Self:
@@ -51,6 +52,9 @@ class MemoryCache(CacheBackend):
 
     async def get(self, object_id: str) -> dict[str, Any] | None:
         """Return the cached (read-only) object, or ``None`` when absent or expired."""
+        return self._get(object_id)
+
+    def _get(self, object_id: str) -> dict[str, Any] | None:
         entry = self._entries.get(object_id)
         if entry is None:
             return None

@@ -69,6 +69,14 @@ class OperationsConformance:
         await backend.remove_member(COLL, full["id"])
         assert await backend.get_member(COLL, full["id"]) is None
 
+    async def test_add_members_records_every_entry(self, backend: StorageBackend) -> None:
+        items = [obj(f"{i:02d}", name=f"bulk member {i}") for i in range(30)]
+        await backend.add_members(COLL, [(partial_member(item), item) for item in items])
+        await backend.add_members(COLL, [])
+        page = await backend.query(Query(collection=COLL, text="bulk", size=100))
+        assert page["items"] == [partial_member(item) for item in items]
+        assert await backend.get(items[0]["id"]) is None  # membership never stores the object
+
     # --- tombstones ------------------------------------------------------------------
 
     async def test_tombstone_updates_every_collection_entry(self, backend: StorageBackend) -> None:
