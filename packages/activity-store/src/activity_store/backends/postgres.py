@@ -16,7 +16,9 @@ Rows are keyed by a SHA-256 of the id, so ids of any length are stored.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -38,6 +40,7 @@ __all__ = ["PostgresBackend"]
 
 _log = get_logger(__name__)
 _MIGRATIONS = Path(__file__).parent / "_pg_migrations"
+_MIGRATING = threading.Lock()
 
 
 @asynccontextmanager
@@ -96,6 +99,10 @@ class PostgresBackend(StorageBackend):
         self._pool_size = pool_size
         self._command_timeout = command_timeout
         self._ready = False
+        # A connection kept for single-row reads: a dereference then skips the pool's
+        # acquire/release. Used by one read at a time; concurrent reads go through the pool.
+        self._reader: Any = None
+        self._reader_busy = False
 
     @classmethod
     def from_settings(cls, settings: PostgresSettings, *, namespace: str) -> Self:
@@ -129,10 +136,16 @@ class PostgresBackend(StorageBackend):
         engine = create_async_engine(
             self.url.replace("postgresql://", "postgresql+asyncpg://", 1), poolclass=NullPool
         )
+        # Alembic keeps its running context in module globals, so one migration at a time per
+        # process (across event loops and threads); the advisory lock in env.py covers other
+        # processes. Polling, not a blocking wait, so a cancelled setup never holds the lock.
+        while not _MIGRATING.acquire(blocking=False):  # noqa: ASYNC110 - a thread lock
+            await asyncio.sleep(0.01)
         try:
             async with _wrap(f"migrating schema {self.namespace!r}"), engine.begin() as conn:
                 await conn.run_sync(_migrate, self.namespace)
         finally:
+            _MIGRATING.release()
             await engine.dispose()
         if self._pool is None:
             async with _wrap("connecting"):
@@ -147,6 +160,7 @@ class PostgresBackend(StorageBackend):
 
     async def teardown(self, *, delete_data: bool = False) -> None:
         """Close the pool if this backend created it; first drop the schema when asked."""
+        await self._release_reader()
         try:
             if delete_data and self._pool is not None:
                 async with _wrap(f"dropping schema {self.namespace!r}"):
@@ -156,6 +170,27 @@ class PostgresBackend(StorageBackend):
             if self._owns_pool and self._pool is not None:
                 pool, self._pool = self._pool, None
                 await pool.close()
+
+    async def _release_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None and self._pool is not None:
+            await self._pool.release(reader)
+
+    async def _fetch_one(self, statement: str, *args: Any) -> Any:
+        if self._reader_busy or not self._owns_pool:
+            # A pool shared with others is not held on to; and one read at a time uses it.
+            return await self.pool.fetchval(statement, *args)
+        self._reader_busy = True
+        try:
+            if self._reader is None:
+                self._reader = await self.pool.acquire()
+            return await self._reader.fetchval(statement, *args)
+        except BaseException:
+            # The connection may be broken or mid-statement: hand it back, take a new one later.
+            await self._release_reader()
+            raise
+        finally:
+            self._reader_busy = False
 
     def _object_row(self, obj: dict[str, Any]) -> list[Any]:
         return [sql.key(obj["id"]), *sql.search_values(obj), json.dumps(obj)]
@@ -188,7 +223,7 @@ class PostgresBackend(StorageBackend):
     async def get(self, object_id: str) -> dict[str, Any] | None:
         """Return the stored document, or ``None``."""
         async with _wrap(f"reading {object_id!r}"):
-            raw = await self.pool.fetchval(
+            raw = await self._fetch_one(
                 f"SELECT doc::text FROM {self.schema}.objects WHERE key = $1", sql.key(object_id)
             )
         if raw is None:
@@ -249,7 +284,7 @@ class PostgresBackend(StorageBackend):
     async def get_member(self, collection: str, object_id: str) -> dict[str, Any] | None:
         """Return ``collection``'s partial copy of ``object_id``, or ``None``."""
         async with _wrap(f"reading {object_id!r} in {collection!r}"):
-            raw = await self.pool.fetchval(
+            raw = await self._fetch_one(
                 f"SELECT member::text FROM {self.schema}.members "
                 "WHERE collection_key = $1 AND key = $2",
                 sql.key(collection),
