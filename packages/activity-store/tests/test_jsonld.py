@@ -240,3 +240,20 @@ def test_fast_path_equals_the_full_pyld_path(
         fast = Indexed.of(doc)
         full = Indexed.from_view(doc["id"], jsonld.compact(doc))
         assert fast == full
+
+
+async def test_a_prefixed_document_keeps_its_name_in_collections(store: ActivityStore) -> None:
+    doc = {
+        "@context": AS_CONTEXT,
+        "id": "https://ex.org/p",
+        "type": "as:Article",
+        "as:name": "Prefixed title",
+        "as:content": "body",
+    }
+    await store.store(doc)
+    await store.add_to_collection(doc["id"], "https://ex.org/c")
+    assert await store.get(doc["id"], collection="https://ex.org/c") == {
+        "id": "https://ex.org/p",
+        "type": "Article",
+        "name": "Prefixed title",
+    }

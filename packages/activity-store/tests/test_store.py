@@ -253,3 +253,22 @@ async def test_memory_state_belongs_to_the_instance() -> None:
     await first.store(NOTE)
     with pytest.raises(ObjectNotFound):
         await second.dereference(NOTE["id"])
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("content", "nul \x00 here", ".content"),
+        ("name", "lone \ud800 surrogate", ".name"),
+        ("tag", [{"name": "#ok"}, {"name": "bad\x00"}], ".tag[1].name"),
+        ("bad\x00key", "x", "a key in"),
+    ],
+)
+async def test_text_no_database_can_keep_is_refused(
+    memory_store: ActivityStore, field: str, value: Any, says: str
+) -> None:
+    with pytest.raises(InvalidLDObject, match="NUL character or a lone surrogate") as info:
+        await memory_store.store({**NOTE, field: value})
+    assert says in str(info.value)
+    with pytest.raises(ObjectNotFound):
+        await memory_store.dereference(NOTE["id"])

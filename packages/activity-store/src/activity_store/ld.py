@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
@@ -20,6 +21,7 @@ __all__ = [
     "PARTIAL_FIELDS",
     "activitystreams_context",
     "check_contexts",
+    "check_storable",
     "prepare",
     "index_view",
     "is_plain_as2",
@@ -183,7 +185,8 @@ def prepare(obj: Any) -> dict[str, Any]:
     ActivityStreams context first, and that compacted form is stored.
 
     Raises:
-        InvalidLDObject: no usable id or type, or not valid JSON-LD.
+        InvalidLDObject: no usable id or type, not valid JSON-LD, or text that cannot be
+            stored (a NUL character or a lone surrogate).
         ContextNotAllowed: it names a remote context that is not bundled or allowed.
     """
     if isinstance(obj, dict) and not ("id" in obj and "type" in obj):
@@ -192,7 +195,8 @@ def prepare(obj: Any) -> dict[str, Any]:
             from activity_store.jsonld import compact
 
             obj = compact(obj)
-    validate(obj)
+    object_id = validate(obj)
+    check_storable(obj, repr(object_id))
     prepared = ensure_context(obj)
     check_contexts(prepared)
     return prepared
@@ -318,5 +322,36 @@ def to_tombstone(obj: dict[str, Any]) -> dict[str, Any]:
 
 def partial_member(obj: dict[str, Any]) -> dict[str, Any]:
     """Return the partial copy a collection keeps: id, type, and name/summary/published/updated
-    when present."""
-    return {key: copy.deepcopy(obj[key]) for key in PARTIAL_FIELDS if key in obj}
+    (and a Tombstone's formerType/deleted) when present.
+
+    The fields are read from the document compacted against the ActivityStreams context, so a
+    prefixed ``as:name`` is kept as ``name``.
+    """
+    view = index_view(obj)
+    member = {key: copy.deepcopy(view[key]) for key in PARTIAL_FIELDS if key in view}
+    member["id"] = obj["id"]
+    return member
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def check_storable(value: Any, where: str = "object") -> None:
+    """Refuse text no database can keep: NUL characters and lone surrogates, in keys or values.
+
+    Raises:
+        InvalidLDObject: naming where the character is.
+    """
+    if isinstance(value, str):
+        if _UNSTORABLE.search(value):
+            raise InvalidLDObject(
+                f"{where} holds a NUL character or a lone surrogate, which cannot be stored; "
+                "remove it or encode it"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_storable(key, f"a key in {where}")
+            check_storable(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_storable(item, f"{where}[{index}]")
