@@ -12,15 +12,21 @@ readable and searchable. Transport and API errors surface as
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Self
 
 from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 
-from activity_store._index import Indexed, query_words
+from activity_store._index import query_words
+from activity_store.backends._es_documents import (
+    COLLECTIONS_MAPPING,
+    OBJECTS_MAPPING,
+    document_id,
+    membership_id,
+    search_fields,
+    with_short_terms,
+)
 from activity_store.errors import ActivityStoreError
 from activity_store.interfaces import StorageBackend
 from activity_store.ld import type_iris
@@ -31,82 +37,6 @@ from platform_core.logging import get_logger
 __all__ = ["ElasticsearchBackend"]
 
 _log = get_logger(__name__)
-
-_SEARCH_FIELDS: dict[str, Any] = {
-    "id": {"type": "keyword"},
-    "type": {"type": "keyword"},
-    "formerType": {"type": "keyword"},
-    "tag": {"type": "keyword"},
-    "words": {"type": "keyword"},
-    "name": {"type": "text"},
-    "summary": {"type": "text"},
-    "content": {"type": "text"},
-    "published": {"type": "date"},
-    "updated": {"type": "date"},
-}
-OBJECTS_MAPPING: dict[str, Any] = {
-    "dynamic": False,
-    "properties": {**_SEARCH_FIELDS, "object": {"type": "object", "enabled": False}},
-}
-COLLECTIONS_MAPPING: dict[str, Any] = {
-    "dynamic": False,
-    "properties": {
-        **_SEARCH_FIELDS,
-        "collection": {"type": "keyword"},
-        "member": {"type": "object", "enabled": False},
-    },
-}
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return " ".join(item for item in value if isinstance(item, str)) or None
-    return None
-
-
-def _search_fields(obj: dict[str, Any]) -> dict[str, Any]:
-    ix = Indexed.of(obj)
-    doc: dict[str, Any] = {
-        "id": ix.id,
-        "type": list(ix.types),
-        "formerType": list(ix.former_types),
-        "tag": list(ix.tags),
-        "words": sorted(ix.words),
-    }
-    for field in ("name", "summary", "content"):
-        text = _text(obj.get(field))
-        if text is not None:
-            doc[field] = text
-    # Dates go in as epoch milliseconds, parsed the same way the memory backend parses them.
-    if ix.published is not None:
-        doc["published"] = ix.published
-    if ix.updated is not None:
-        doc["updated"] = ix.updated
-    return doc
-
-
-_MAX_ID_BYTES = 512
-_HASHED = "sha256:"
-
-
-def document_id(object_id: str) -> str:
-    """The Elasticsearch document id of ``object_id``.
-
-    Ids up to 512 bytes are used as they are; longer ones, and any starting with
-    ``sha256:``, become ``sha256:`` and the hex digest of the id, so two objects never share a
-    document.
-    """
-    raw = object_id.encode("utf-8", "surrogatepass")
-    if len(raw) <= _MAX_ID_BYTES and not object_id.startswith(_HASHED):
-        return object_id
-    return _HASHED + hashlib.sha256(raw).hexdigest()
-
-
-def membership_id(collection: str, object_id: str) -> str:
-    """The document id of ``object_id``'s entry in ``collection``."""
-    return hashlib.sha256(json.dumps([collection, object_id]).encode()).hexdigest()
 
 
 @contextmanager
@@ -178,6 +108,10 @@ class ElasticsearchBackend(StorageBackend):
         ):
             with _wrap(f"creating index {index!r}"):
                 if await self.client.indices.exists(index=index):
+                    # Indices made by an earlier version lack newer fields; adding is allowed.
+                    await self.client.indices.put_mapping(
+                        index=index, properties=mapping["properties"]
+                    )
                     continue
                 response = await self.client.options(ignore_status=400).indices.create(
                     index=index, mappings=mapping
@@ -212,7 +146,7 @@ class ElasticsearchBackend(StorageBackend):
             await self.client.index(
                 index=self.objects_index,
                 id=document_id(obj["id"]),
-                document={**_search_fields(obj), "object": obj},
+                document={**search_fields(obj), "object": obj},
                 refresh="wait_for",
             )
 
@@ -225,7 +159,7 @@ class ElasticsearchBackend(StorageBackend):
             operations.append(
                 {"index": {"_index": self.objects_index, "_id": document_id(obj["id"])}}
             )
-            operations.append({**_search_fields(obj), "object": obj})
+            operations.append({**search_fields(obj), "object": obj})
         with _wrap(f"storing {len(objs)} objects"):
             response = await self.client.bulk(operations=operations, refresh="wait_for")
         if response["errors"]:
@@ -253,7 +187,7 @@ class ElasticsearchBackend(StorageBackend):
         self, collection: str, member: dict[str, Any], source: dict[str, Any]
     ) -> None:
         """Index ``member`` in ``collection`` (searchable by ``source``'s fields)."""
-        document = {**_search_fields(source), "collection": collection, "member": member}
+        document = {**search_fields(source), "collection": collection, "member": member}
         with _wrap(f"adding {member['id']!r} to {collection!r}"):
             await self.client.index(
                 index=self.collections_index,
@@ -270,9 +204,7 @@ class ElasticsearchBackend(StorageBackend):
         for member, source in entries:
             doc_id = membership_id(collection, member["id"])
             operations.append({"index": {"_index": self.collections_index, "_id": doc_id}})
-            operations.append(
-                {**_search_fields(source), "collection": collection, "member": member}
-            )
+            operations.append({**search_fields(source), "collection": collection, "member": member})
         if operations:
             await self._bulk(operations, f"adding {len(entries)} members to {collection!r}")
 
@@ -343,7 +275,7 @@ class ElasticsearchBackend(StorageBackend):
     async def put_tombstone(self, tombstone: dict[str, Any], member: dict[str, Any]) -> None:
         """Index the tombstone and rewrite its collection entries in one bulk request."""
         members = await self._memberships(tombstone["id"])
-        fields = _search_fields(tombstone)
+        fields = search_fields(tombstone)
         operations: list[dict[str, Any]] = [
             {"index": {"_index": self.objects_index, "_id": document_id(tombstone["id"])}},
             {**fields, "object": tombstone},
@@ -362,7 +294,7 @@ class ElasticsearchBackend(StorageBackend):
         if query.keywords:
             filters.append({"terms": {"tag": [keyword.lower() for keyword in query.keywords]}})
         if query.type is not None:
-            types = list(type_iris(query.type))
+            types = with_short_terms(type_iris(query.type))
             should = [{"terms": {"type": types}}]
             if query.include_deleted:
                 should.append({"terms": {"formerType": types}})
