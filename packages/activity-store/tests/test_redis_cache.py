@@ -112,3 +112,30 @@ async def test_store_many_fills_the_cache_in_one_go(
     values = await client.mget(keys)
     assert [json.loads(value)["id"] for value in values] == [note["id"] for note in notes]
     assert 0 < await client.pttl(keys[-1]) <= 60_000
+
+
+async def test_entries_can_have_their_own_ttl(
+    cache: RedisCache, client: Redis, redis_key_prefix: str
+) -> None:
+    async with ActivityStore(MemoryBackend(), cache, namespace="t") as store:
+        await store.store(NOTE, cache_ttl=5)
+        await store.store_many([{**NOTE, "id": "https://example.org/notes/2"}], cache_ttl=500)
+    assert 0 < await client.pttl(f"{redis_key_prefix}as:{NOTE['id']}") <= 5_000
+    assert await client.pttl(f"{redis_key_prefix}as:https://example.org/notes/2") > 60_000
+    with pytest.raises(ValueError, match="ttl"):
+        await cache.set(NOTE["id"], NOTE, ttl=-1)
+
+
+async def test_teardown_deletes_the_namespace_only_when_asked(
+    client: Redis, redis_key_prefix: str
+) -> None:
+    mine = RedisCache(client, namespace=f"{redis_key_prefix}mine")
+    other = RedisCache(client, namespace=f"{redis_key_prefix}other")
+    notes = [{"id": f"https://example.org/notes/{i}", "type": "Note"} for i in range(1500)]
+    await mine.set_many(notes)
+    await other.set(NOTE["id"], NOTE)
+    await mine.teardown()
+    assert await mine.get(notes[0]["id"]) is not None
+    await mine.teardown(delete_data=True)
+    assert await client.keys(f"{redis_key_prefix}mine:*") == []
+    assert await other.get(NOTE["id"]) == NOTE

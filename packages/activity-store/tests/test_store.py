@@ -14,6 +14,7 @@ from activity_store import (
     InvalidLDObject,
     ObjectNotFound,
     Query,
+    thaw,
 )
 from activity_store.backends.memory import MemoryBackend
 from activity_store.caches.memory import MemoryCache
@@ -104,10 +105,13 @@ async def test_unknown_id_raises_and_is_not_cached() -> None:
     assert await store.dereference(NOTE["id"]) == NOTE
 
 
-async def test_returned_objects_are_copies(memory_store: ActivityStore) -> None:
+async def test_cached_objects_cannot_be_changed_by_callers(memory_store: ActivityStore) -> None:
     await memory_store.store({**NOTE, "to": ["a"]})
     first = await memory_store.dereference(NOTE["id"])
-    first["to"].append("b")
+    with pytest.raises(TypeError, match="read-only"):
+        first["to"].append("b")
+    mine = thaw(first)
+    mine["to"].append("b")
     assert (await memory_store.dereference(NOTE["id"]))["to"] == ["a"]
 
 
@@ -249,3 +253,22 @@ async def test_memory_state_belongs_to_the_instance() -> None:
     await first.store(NOTE)
     with pytest.raises(ObjectNotFound):
         await second.dereference(NOTE["id"])
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("content", "nul \x00 here", ".content"),
+        ("name", "lone \ud800 surrogate", ".name"),
+        ("tag", [{"name": "#ok"}, {"name": "bad\x00"}], ".tag[1].name"),
+        ("bad\x00key", "x", "a key in"),
+    ],
+)
+async def test_text_no_database_can_keep_is_refused(
+    memory_store: ActivityStore, field: str, value: Any, says: str
+) -> None:
+    with pytest.raises(InvalidLDObject, match="NUL character or a lone surrogate") as info:
+        await memory_store.store({**NOTE, field: value})
+    assert says in str(info.value)
+    with pytest.raises(ObjectNotFound):
+        await memory_store.dereference(NOTE["id"])

@@ -64,3 +64,49 @@ def test_sync_store_on_elasticsearch_and_redis(
             store.store(_note(i))
             assert store.dereference(_note(i)["id"])["name"] == f"note number {i}"
         assert store.query(text="number 7")["totalItems"] == 1
+
+
+def test_sync_store_mirrors_delete_contains_get_and_cache_ttl() -> None:
+    coll = "https://example.org/c"
+    cache = MemoryCache()
+    backend = MemoryBackend()
+    store = SyncActivityStore(backend, cache, namespace="t")
+    store.store(_note(1), cache_ttl=30)
+    store.store_many([_note(2), _note(3)], cache_ttl=60)
+    store.add_to_collection(_note(1)["id"], coll)
+    assert store.contains(coll, _note(1)["id"]) is True
+    assert store.get(_note(1)["id"], collection=coll) == {
+        "id": _note(1)["id"],
+        "type": "Note",
+        "name": "note number 1",
+    }
+    assert store.get(_note(2)["id"])["name"] == "note number 2"
+    assert store.delete(_note(1)["id"]) is True
+    assert store.contains(coll, _note(1)["id"]) is False
+    with pytest.raises(ObjectNotFound):
+        store.get(_note(1)["id"])
+    store.teardown(delete_data=True)
+    assert len(cache) == 0
+    with (
+        SyncActivityStore(backend, MemoryCache(), namespace="t") as again,
+        pytest.raises(ObjectNotFound),
+    ):
+        again.dereference(_note(2)["id"])
+
+
+def test_postgres_backend_selected_by_settings(
+    monkeypatch: pytest.MonkeyPatch, postgres_url: str
+) -> None:
+    monkeypatch.setenv("ACTIVITY_STORE_BACKEND", "postgres")
+    monkeypatch.setenv("ACTIVITY_STORE_DATABASE_URL", postgres_url)
+    with SyncActivityStore(cache=MemoryCache(), namespace="sync_pg") as store:
+        assert type(store.store_async.backend).__name__ == "PostgresBackend"
+        for i in range(50):
+            store.store(_note(i))
+        assert store.query(text="number 7")["totalItems"] == 1
+        store.add_to_collection(_note(7)["id"], "https://example.org/c")
+        assert store.contains("https://example.org/c", _note(7)["id"]) is True
+        store.teardown(delete_data=True)
+    with SyncActivityStore(cache=MemoryCache(), namespace="sync_pg") as store:
+        assert store.query()["totalItems"] == 0
+        store.teardown(delete_data=True)

@@ -1,7 +1,9 @@
 """How the deployable binds and logs, read from ``DRAFT_API_*`` variables.
 
 The service itself is configured by draft-service's ``DRAFTS_*`` and ``OPENROUTER_*``
-variables.
+variables; its message archive by activity-store's ``ACTIVITY_STORE_*`` variables
+(``ACTIVITY_STORE_BACKEND=elasticsearch`` with ``ES_URL``, or ``postgres`` with
+``ACTIVITY_STORE_DATABASE_URL``).
 """
 
 from __future__ import annotations

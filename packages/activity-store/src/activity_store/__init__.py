@@ -1,4 +1,4 @@
-"""Async store for JSON-LD / ActivityStreams objects with memory and Elasticsearch backends.
+"""Async store for JSON-LD / ActivityStreams objects: memory, Elasticsearch, PostgreSQL backends.
 
 Start with :class:`ActivityStore` (or :class:`SyncActivityStore` outside async code)::
 
@@ -7,7 +7,14 @@ Start with :class:`ActivityStore` (or :class:`SyncActivityStore` outside async c
         page = await store.query(text="hi")
 """
 
-from activity_store.errors import ActivityStoreError, InvalidLDObject, ObjectNotFound
+from activity_store._copy import thaw
+from activity_store.errors import (
+    ActivityStoreError,
+    ContextNotAllowed,
+    InvalidLDObject,
+    InvalidQuery,
+    ObjectNotFound,
+)
 from activity_store.interfaces import CacheBackend, StorageBackend
 from activity_store.query import Page, Query
 from activity_store.store import ActivityStore
@@ -17,10 +24,13 @@ __all__ = [
     "ActivityStore",
     "ActivityStoreError",
     "CacheBackend",
+    "ContextNotAllowed",
     "InvalidLDObject",
+    "InvalidQuery",
     "ObjectNotFound",
     "Page",
     "Query",
     "StorageBackend",
     "SyncActivityStore",
+    "thaw",
 ]

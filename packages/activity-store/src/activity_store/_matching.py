@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from activity_store._index import Indexed, words
+from activity_store._index import Indexed, query_words
+from activity_store.ld import type_iris
 from activity_store.query import Page, Query, decode_cursor, encode_cursor
 
 Entry = tuple[dict[str, Any], Indexed]
@@ -17,13 +18,16 @@ Entry = tuple[dict[str, Any], Indexed]
 
 def matches(ix: Indexed, query: Query) -> bool:
     """Whether the indexed object satisfies the query's filters (not its collection)."""
-    if query.text and not set(words(query.text)) <= ix.words:
+    wanted_words = query_words(query.text)
+    if wanted_words and not ix.words.issuperset(wanted_words):
         return False
     if query.keywords:
         wanted = {keyword.lower() for keyword in query.keywords}
         if wanted.isdisjoint(ix.tags):
             return False
-    return not (query.type is not None and set(query.type).isdisjoint(ix.types))
+    if query.type is None:
+        return True
+    return not set(type_iris(query.type)).isdisjoint(ix.all_types(query.include_deleted))
 
 
 def _position(value: int | None, object_id: str, field: str, descending: bool) -> tuple[Any, ...]:
@@ -46,6 +50,7 @@ def run_query(entries: Iterable[Entry], query: Query) -> Page:
         value = None if field == "id" else ix.sort_value(field)
         return _position(value, ix.id, field, descending)
 
+    query_words(query.text)  # an empty text query is refused even when nothing is stored
     found = sorted((entry for entry in entries if matches(entry[1], query)), key=key)
     total = len(found)
     start = 0

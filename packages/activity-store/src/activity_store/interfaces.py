@@ -8,7 +8,7 @@ A third-party backend subclasses :class:`StorageBackend`, registers it in the
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Self
 
 from activity_store.query import Page, Query
@@ -36,8 +36,13 @@ class StorageBackend(ABC):
     async def setup(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Prepare the backend (connect, create indices). Safe to call more than once."""
 
-    async def teardown(self) -> None:  # noqa: B027 - optional hook, no-op by default
-        """Release connections. Never deletes data. Safe to call more than once."""
+    async def teardown(self, *, delete_data: bool = False) -> None:  # noqa: B027 - optional
+        """Release connections. Safe to call more than once.
+
+        Args:
+            delete_data: Also remove everything this backend stored under its namespace
+                (objects, collections, indices, tables). Irreversible.
+        """
 
     @abstractmethod
     async def put(self, obj: dict[str, Any]) -> None:
@@ -65,9 +70,37 @@ class StorageBackend(ABC):
                 collection match against it (its text, tags, type and dates).
         """
 
+    async def add_members(
+        self, collection: str, entries: Sequence[tuple[dict[str, Any], dict[str, Any]]]
+    ) -> None:
+        """Record many ``(member, source)`` pairs in ``collection``; backends override this
+        with one bulk request."""
+        for member, source in entries:
+            await self.add_member(collection, member, source)
+
     @abstractmethod
     async def remove_member(self, collection: str, object_id: str) -> bool:
         """Remove ``object_id`` from ``collection``; return whether it was a member."""
+
+    @abstractmethod
+    async def get_member(self, collection: str, object_id: str) -> dict[str, Any] | None:
+        """Return the partial copy ``collection`` holds of ``object_id``, or ``None``."""
+
+    @abstractmethod
+    async def delete(self, object_id: str) -> bool:
+        """Remove the object and its entries in every collection; return whether it existed.
+
+        Either both go or neither does (one transaction, or the closest the backend has).
+        """
+
+    @abstractmethod
+    async def put_tombstone(self, tombstone: dict[str, Any], member: dict[str, Any]) -> None:
+        """Replace the object with ``tombstone`` and update its entries in every collection.
+
+        Each collection entry of ``tombstone["id"]`` becomes ``member`` (the tombstone's
+        partial copy) and is matched as the tombstone from then on, in the same operation as
+        the object's replacement.
+        """
 
     @abstractmethod
     async def query(self, query: Query) -> Page:
@@ -89,21 +122,35 @@ class CacheBackend(ABC):
     async def setup(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Prepare the cache. Safe to call more than once."""
 
-    async def teardown(self) -> None:  # noqa: B027 - optional hook, no-op by default
-        """Release connections. Safe to call more than once."""
+    async def teardown(self, *, delete_data: bool = False) -> None:  # noqa: B027 - optional
+        """Release connections. Safe to call more than once.
+
+        Args:
+            delete_data: Also drop every entry this cache holds under its namespace.
+        """
 
     @abstractmethod
     async def get(self, object_id: str) -> dict[str, Any] | None:
         """Return the cached object, or ``None`` on a miss."""
 
-    @abstractmethod
-    async def set(self, object_id: str, obj: dict[str, Any]) -> None:
-        """Cache ``obj`` under ``object_id`` for the cache's time-to-live."""
+    get_nowait: Callable[[str], dict[str, Any] | None] | None = None
+    """An in-process cache may set this to a plain function doing what :meth:`get` does;
+    the store then reads it without the cost of awaiting a coroutine."""
 
-    async def set_many(self, objs: Sequence[dict[str, Any]]) -> None:
+    @abstractmethod
+    async def set(self, object_id: str, obj: dict[str, Any], *, ttl: float | None = None) -> None:
+        """Cache ``obj`` under ``object_id``.
+
+        Args:
+            object_id: The key.
+            obj: The object.
+            ttl: Seconds this entry lives; the cache's default time-to-live when ``None``.
+        """
+
+    async def set_many(self, objs: Sequence[dict[str, Any]], *, ttl: float | None = None) -> None:
         """Cache every object under its id; caches override this with one round trip."""
         for obj in objs:
-            await self.set(obj["id"], obj)
+            await self.set(obj["id"], obj, ttl=ttl)
 
     @abstractmethod
     async def delete(self, object_id: str) -> None:

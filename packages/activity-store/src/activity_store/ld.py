@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
@@ -19,10 +20,17 @@ __all__ = [
     "AS_CONTEXT",
     "PARTIAL_FIELDS",
     "activitystreams_context",
+    "check_contexts",
+    "check_storable",
+    "prepare",
+    "index_view",
+    "is_plain_as2",
     "ensure_context",
     "normalize",
     "partial_member",
     "to_tombstone",
+    "type_iri",
+    "type_iris",
     "types_of",
     "utc_now_iso",
     "validate",
@@ -31,8 +39,13 @@ __all__ = [
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 """The ActivityStreams 2.0 context IRI added to objects stored without ``@context``."""
 
-PARTIAL_FIELDS = ("id", "type", "name", "summary", "published", "updated")
+PARTIAL_FIELDS = (
+    "id", "type", "name", "summary", "published", "updated", "formerType", "deleted",
+)  # fmt: skip
 """The properties a collection keeps of each member (never content or attachments)."""
+
+AS_NAMESPACE = "https://www.w3.org/ns/activitystreams#"
+"""The IRI prefix of every ActivityStreams 2.0 term."""
 
 # AS2 properties whose vocabulary definition says "Functional: true": at most one value, so
 # normalisation leaves them alone. The natural-language literals (name, summary, content) stay
@@ -68,6 +81,140 @@ def _multi_valued_terms() -> frozenset[str]:
         and definition.get("@type") in ("@id", "@vocab")
         and name not in _SINGLE_VALUED
     )
+
+
+@cache
+def _term_iris() -> dict[str, str]:
+    terms = activitystreams_context()["@context"]
+    iris: dict[str, str] = {}
+    for name, definition in terms.items():
+        target = definition if isinstance(definition, str) else None
+        if isinstance(definition, dict):
+            target = definition.get("@id")
+        if isinstance(target, str) and target.startswith("as:"):
+            iris[name] = AS_NAMESPACE + target[3:]
+    return iris
+
+
+def type_iri(term: str) -> str:
+    """Expand one type against the ActivityStreams context.
+
+    ``Note``, ``as:Note`` and ``https://www.w3.org/ns/activitystreams#Note`` all give the
+    last; any other string (an IRI or a term of another vocabulary) is returned unchanged.
+    """
+    found = _term_iris().get(term)
+    if found is not None:
+        return found
+    if term.startswith("as:"):
+        return AS_NAMESPACE + term[3:]
+    return term
+
+
+def type_iris(value: Any) -> tuple[str, ...]:
+    """Expand a ``type`` value (a string or a list of strings) to a tuple of IRIs."""
+    if isinstance(value, str):
+        return (type_iri(value),)
+    if isinstance(value, list | tuple):
+        return tuple(type_iri(item) for item in value if isinstance(item, str))
+    return ()
+
+
+_AS_ONLY = (AS_CONTEXT, [AS_CONTEXT], None)
+
+
+def _plain_keys(value: Any, depth: int = 0) -> bool:
+    """Whether no key below ``value`` is prefixed, a full IRI, a keyword or a nested context."""
+    if depth > 64:
+        return False
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if ":" in key or key[:1] == "@":
+                return False
+            if isinstance(item, dict | list) and not _plain_keys(item, depth + 1):
+                return False
+        return True
+    if isinstance(value, list):
+        return all(_plain_keys(item, depth + 1) for item in value if isinstance(item, dict | list))
+    return True
+
+
+def is_plain_as2(obj: dict[str, Any]) -> bool:
+    """Whether ``obj`` uses only the ActivityStreams context and its plain terms.
+
+    Such a document already is its own compaction against that context (up to how single
+    values and lists are written, which indexing treats alike), so it skips pyld.
+    """
+    if obj.get("@context") not in _AS_ONLY:
+        return False
+    return all(
+        key == "@context"
+        or (
+            ":" not in key
+            and key[:1] != "@"
+            and (not isinstance(item, dict | list) or _plain_keys(item))
+        )
+        for key, item in obj.items()
+    )
+
+
+def index_view(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as the indexer reads it: compacted against the ActivityStreams context.
+
+    Documents that only use that context's plain terms take the fast path (returned as they
+    are); any other (prefixed, aliased or expanded properties, other or extra contexts) is
+    compacted with pyld, so ``as:content`` or the full IRI of ``content`` index as
+    ``content``.
+
+    Raises:
+        ContextNotAllowed: the document names a context that is not bundled or allowed.
+    """
+    if is_plain_as2(obj):
+        return obj
+    # pyld is imported only once a document needs it, keeping `import activity_store` light.
+    from activity_store.jsonld import compact
+
+    return compact(obj)
+
+
+def prepare(obj: Any) -> dict[str, Any]:
+    """Return the document to store for ``obj``: checked, with an ``@context``.
+
+    A document with a plain string ``id`` and a ``type`` is kept as given (with the
+    ActivityStreams ``@context`` added on a copy when missing). One that names them otherwise
+    (expanded ``@id`` / ``@type``, an alias, full IRIs) is compacted against the
+    ActivityStreams context first, and that compacted form is stored.
+
+    Raises:
+        InvalidLDObject: no usable id or type, not valid JSON-LD, or text that cannot be
+            stored (a NUL character or a lone surrogate).
+        ContextNotAllowed: it names a remote context that is not bundled or allowed.
+    """
+    if isinstance(obj, dict) and not ("id" in obj and "type" in obj):
+        spelled_otherwise = any(key[:1] == "@" or ":" in key for key in obj if key != "@context")
+        if spelled_otherwise or obj.get("@context") not in _AS_ONLY:
+            from activity_store.jsonld import compact
+
+            obj = compact(obj)
+    object_id = validate(obj)
+    check_storable(obj, repr(object_id))
+    prepared = ensure_context(obj)
+    check_contexts(prepared)
+    return prepared
+
+
+def check_contexts(obj: dict[str, Any]) -> None:
+    """Resolve every remote context ``obj`` names, before anything is written.
+
+    Raises:
+        ContextNotAllowed: one is neither bundled nor allowed (nothing is fetched).
+    """
+    if obj.get("@context") in _AS_ONLY:
+        return
+    from activity_store.jsonld import context_urls, get_loader
+
+    loader = get_loader()
+    for url in context_urls(obj["@context"]):
+        loader.document(url)
 
 
 def types_of(obj: dict[str, Any]) -> list[str]:
@@ -175,5 +322,36 @@ def to_tombstone(obj: dict[str, Any]) -> dict[str, Any]:
 
 def partial_member(obj: dict[str, Any]) -> dict[str, Any]:
     """Return the partial copy a collection keeps: id, type, and name/summary/published/updated
-    when present."""
-    return {key: copy.deepcopy(obj[key]) for key in PARTIAL_FIELDS if key in obj}
+    (and a Tombstone's formerType/deleted) when present.
+
+    The fields are read from the document compacted against the ActivityStreams context, so a
+    prefixed ``as:name`` is kept as ``name``.
+    """
+    view = index_view(obj)
+    member = {key: copy.deepcopy(view[key]) for key in PARTIAL_FIELDS if key in view}
+    member["id"] = obj["id"]
+    return member
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def check_storable(value: Any, where: str = "object") -> None:
+    """Refuse text no database can keep: NUL characters and lone surrogates, in keys or values.
+
+    Raises:
+        InvalidLDObject: naming where the character is.
+    """
+    if isinstance(value, str):
+        if _UNSTORABLE.search(value):
+            raise InvalidLDObject(
+                f"{where} holds a NUL character or a lone surrogate, which cannot be stored; "
+                "remove it or encode it"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_storable(key, f"a key in {where}")
+            check_storable(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_storable(item, f"{where}[{index}]")

@@ -67,7 +67,11 @@ class Query(BaseModel):
         size: Items per page, 1 to 1000 (default 10).
         after: The ``next`` cursor of the previous page.
         collection: Only members of this collection (an unknown collection matches nothing).
-        type: One type or a list; an object matches when it has any of them.
+        type: One type or a list; an object matches when it has any of them. Types are
+            compared in expanded form, so ``Note``, ``as:Note`` and
+            ``https://www.w3.org/ns/activitystreams#Note`` are one type.
+        include_deleted: Also match a Tombstone by its ``formerType`` (by default a
+            Tombstone only has the type ``Tombstone``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -79,6 +83,7 @@ class Query(BaseModel):
     after: str | None = None
     collection: str | None = None
     type: list[str] | None = None
+    include_deleted: bool = False
 
     @field_validator("keywords", mode="before")
     @classmethod

@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from platform_core.settings import load_settings
 
-__all__ = ["ActivityStoreSettings", "ElasticsearchSettings"]
+__all__ = ["ActivityStoreSettings", "ElasticsearchSettings", "PostgresSettings"]
 
 
 class ActivityStoreSettings(BaseSettings):
@@ -20,7 +20,7 @@ class ActivityStoreSettings(BaseSettings):
     backend: str = Field(
         default="memory",
         min_length=1,
-        description="Backend plugin name: memory or elasticsearch (or an installed plugin).",
+        description="Backend plugin: memory, elasticsearch or postgres (or an installed plugin).",
     )
     cache: str = Field(
         default="memory",
@@ -61,6 +61,35 @@ class ElasticsearchSettings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:9200")
         return value.rstrip("/")
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Self:
+        """Read the settings, failing with a ConfigurationError naming the bad variable."""
+        return load_settings(cls, **overrides)
+
+
+class PostgresSettings(BaseSettings):
+    """Connection to PostgreSQL for the ``postgres`` backend, read from ``ACTIVITY_STORE_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="ACTIVITY_STORE_", extra="ignore")
+
+    database_url: SecretStr = Field(
+        default=SecretStr("postgresql://postgres@127.0.0.1:5432/postgres"),
+        description="postgresql:// URL (postgresql+asyncpg:// is accepted too).",
+    )
+    pool_size: int = Field(default=10, ge=1, le=1000, description="Most pooled connections.")
+    command_timeout: float = Field(default=10.0, gt=0, description="Seconds per statement.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        scheme, sep, rest = raw.partition("://")
+        if not sep or scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+            raise ValueError(
+                "must be a postgresql:// URL, e.g. postgresql://user@127.0.0.1:5432/db"
+            )
+        return SecretStr(f"postgresql://{rest}")
 
     @classmethod
     def load(cls, **overrides: Any) -> Self:

@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Self
 
+from activity_store._index import query_words
 from activity_store.errors import InvalidLDObject, ObjectNotFound
 from activity_store.interfaces import CacheBackend, StorageBackend
-from activity_store.ld import ensure_context, partial_member, to_tombstone, validate
+from activity_store.ld import partial_member, prepare, to_tombstone, validate
 from activity_store.query import Page, Query
 from activity_store.settings import ActivityStoreSettings
 from platform_core.logging import get_logger
@@ -85,15 +86,29 @@ class ActivityStore:
         await self.cache.setup()
         self._ready = True
 
-    async def teardown(self) -> None:
-        """Tear down the cache and backend (never deleting data). Safe to call twice."""
+    async def teardown(self, *, delete_data: bool = False) -> None:
+        """Tear down the cache and backend. Safe to call twice.
+
+        Args:
+            delete_data: Also remove everything this store holds: the backend's objects and
+                collections (its indices or tables) and the cache's entries. Irreversible.
+                Without it, no data is ever deleted.
+        """
+        if delete_data and not self._ready:
+            await self.setup()
         if not self._ready:
             return
         self._ready = False
+        # Plugins written before delete_data existed keep working for a plain teardown.
         try:
-            await self.cache.teardown()
+            await (self.cache.teardown(delete_data=True) if delete_data else self.cache.teardown())
         finally:
-            await self.backend.teardown()
+            if delete_data:
+                await self.backend.teardown(delete_data=True)
+            else:
+                await self.backend.teardown()
+        if delete_data:
+            _log.info("activity_store.data_deleted", namespace=self.namespace)
 
     async def __aenter__(self) -> Self:
         await self.setup()
@@ -107,38 +122,54 @@ class ActivityStore:
     ) -> None:
         await self.teardown()
 
-    async def store(self, obj: dict[str, Any]) -> str:
+    async def store(self, obj: dict[str, Any], *, cache_ttl: float | None = None) -> str:
         """Store ``obj`` as the canonical copy of its id and return the id.
 
         The ActivityStreams ``@context`` is added when missing, on a copy: the caller's dict is
-        never modified. The backend is written first, then the cache.
+        never modified. A document naming its id and type otherwise (expanded ``@id`` /
+        ``@type``, aliases) is stored compacted against that context. The backend is written
+        first, then the cache.
+
+        Args:
+            obj: The object.
+            cache_ttl: Seconds this object stays cached (default: the cache's time-to-live).
 
         Raises:
             InvalidLDObject: ``obj`` has no non-empty string ``id`` or no ``type``.
+            ContextNotAllowed: ``obj`` names a remote context that is not bundled or allowed.
             ActivityStoreError: the backend failed.
         """
-        object_id = validate(obj)
-        prepared = ensure_context(obj)
+        prepared = prepare(obj)
+        object_id: str = prepared["id"]
+        _check_ttl(cache_ttl)
         await self.setup()
         await self.backend.put(prepared)
-        await self.cache.set(object_id, prepared)
+        await self.cache.set(object_id, prepared, ttl=cache_ttl)
         _log.debug("activity_store.stored", object_id=object_id)
         return object_id
 
-    async def store_many(self, objs: Iterable[dict[str, Any]]) -> list[str]:
+    async def store_many(
+        self, objs: Iterable[dict[str, Any]], *, cache_ttl: float | None = None
+    ) -> list[str]:
         """Store many objects at once (one bulk request on Elasticsearch); return their ids.
 
         Every object is validated before anything is written.
 
+        Args:
+            objs: The objects.
+            cache_ttl: Seconds these objects stay cached (default: the cache's time-to-live).
+
         Raises:
             InvalidLDObject: one of the objects is invalid (nothing is written).
+            ContextNotAllowed: one names a remote context that is not bundled or allowed.
             ActivityStoreError: the backend failed.
         """
-        prepared = [ensure_context(obj) for obj in objs]
-        ids = [validate(obj) for obj in prepared]
+        prepared = [prepare(obj) for obj in objs]
+        ids: list[str] = [obj["id"] for obj in prepared]
+        _check_ttl(cache_ttl)
         await self.setup()
         await self.backend.put_many(prepared)
-        await self.cache.set_many(prepared)
+        await self.cache.set_many(prepared, ttl=cache_ttl)
         _log.debug("activity_store.stored_many", count=len(ids))
         return ids
 
@@ -151,7 +182,8 @@ class ActivityStore:
             ObjectNotFound: no object has that id (also a ``KeyError``).
             ActivityStoreError: the backend failed.
         """
-        cached = await self.cache.get(object_id)
+        nowait = self.cache.get_nowait
+        cached = nowait(object_id) if nowait is not None else await self.cache.get(object_id)
         if cached is not None:
             return cached
         await self.setup()
@@ -160,6 +192,50 @@ class ActivityStore:
             raise ObjectNotFound(object_id)
         await self.cache.set(object_id, found)
         return found
+
+    async def get(self, object_id: str, collection: str | None = None) -> dict[str, Any]:
+        """Return the object, or with ``collection`` the partial copy that collection holds.
+
+        Args:
+            object_id: The object's id.
+            collection: Read the entry of this collection instead of the canonical object.
+
+        Raises:
+            ObjectNotFound: no such object, or it is not in ``collection``.
+        """
+        if collection is None:
+            return await self.dereference(object_id)
+        _check_collection(collection)
+        await self.setup()
+        member = await self.backend.get_member(collection, object_id)
+        if member is None:
+            raise ObjectNotFound(object_id, collection)
+        return member
+
+    async def contains(self, collection: str, object_id: str) -> bool:
+        """Whether ``object_id`` is a member of ``collection``.
+
+        Raises:
+            InvalidLDObject: ``collection`` is not a non-empty string.
+        """
+        _check_collection(collection)
+        await self.setup()
+        return await self.backend.get_member(collection, object_id) is not None
+
+    async def delete(self, object_id: str) -> bool:
+        """Delete an object for good: from the backend, every collection and the cache.
+
+        Unlike :meth:`convert_to_tombstone`, nothing is left behind: dereferencing the id
+        raises :class:`ObjectNotFound` afterwards and no query finds it.
+
+        Returns:
+            Whether an object with that id was stored.
+        """
+        await self.setup()
+        existed = await self.backend.delete(object_id)
+        await self.cache.delete(object_id)
+        _log.info("activity_store.deleted", object_id=object_id, existed=existed)
+        return existed
 
     async def _resolve(self, obj_or_id: dict[str, Any] | str) -> dict[str, Any]:
         if isinstance(obj_or_id, str):
@@ -198,6 +274,11 @@ class ActivityStore:
     async def convert_to_tombstone(self, obj_or_id: dict[str, Any] | str) -> dict[str, Any]:
         """Replace an object with its Tombstone, store and cache it, and return it.
 
+        The object's entries in every collection become the tombstone's partial copy in the
+        same operation, so collections stop showing its old name and text queries stop
+        finding it. Queries match it by its ``formerType`` only with ``include_deleted=True``.
+        Use :meth:`delete` to remove an object without leaving a tombstone.
+
         Args:
             obj_or_id: The object, or the id of a stored object.
 
@@ -207,7 +288,10 @@ class ActivityStore:
         """
         source = await self._resolve(obj_or_id)
         tombstone = to_tombstone(source)
-        await self.store(tombstone)
+        await self.setup()
+        # The object and its collection entries change in one backend operation.
+        await self.backend.put_tombstone(tombstone, partial_member(tombstone))
+        await self.cache.set(tombstone["id"], tombstone)
         _log.info("activity_store.tombstoned", object_id=tombstone["id"])
         return tombstone
 
@@ -223,12 +307,14 @@ class ActivityStore:
 
         Raises:
             pydantic.ValidationError: a field has a bad value (the error names the field).
+            InvalidQuery: ``text`` holds no word (only blanks or punctuation).
         """
         if isinstance(query, Query):
             base = query.model_dump(exclude_unset=True)
         else:
             base = dict(query or {})
         resolved = Query.model_validate({**base, **kwargs})
+        query_words(resolved.text)
         await self.setup()
         return await self.backend.query(resolved)
 
@@ -236,3 +322,8 @@ class ActivityStore:
 def _check_collection(collection: Any) -> None:
     if not isinstance(collection, str) or not collection:
         raise InvalidLDObject(f"collection must be a non-empty id string, got {collection!r}")
+
+
+def _check_ttl(ttl: float | None) -> None:
+    if ttl is not None and not ttl > 0:
+        raise ValueError(f"cache_ttl must be a positive number of seconds, got {ttl!r}")

@@ -71,12 +71,16 @@ class SyncActivityStore:
     ) -> None:
         self.close()
 
-    def close(self) -> None:
-        """Tear the store down and stop the loop thread. Safe to call twice."""
+    def close(self, *, delete_data: bool = False) -> None:
+        """Tear the store down and stop the loop thread. Safe to call twice.
+
+        Args:
+            delete_data: See :meth:`ActivityStore.teardown`.
+        """
         if self._closed:
             return
         try:
-            self._run(self.store_async.teardown())
+            self._run(self.store_async.teardown(delete_data=delete_data))
         finally:
             self._closed = True
             self._stop_loop()
@@ -86,13 +90,31 @@ class SyncActivityStore:
         self._thread.join()
         self._loop.close()
 
-    def store(self, obj: dict[str, Any]) -> str:
-        """See :meth:`ActivityStore.store`."""
-        return self._run(self.store_async.store(obj))
+    def teardown(self, *, delete_data: bool = False) -> None:
+        """See :meth:`ActivityStore.teardown`; also stops the loop thread (as :meth:`close`)."""
+        self.close(delete_data=delete_data)
 
-    def store_many(self, objs: Iterable[dict[str, Any]]) -> list[str]:
+    def store(self, obj: dict[str, Any], *, cache_ttl: float | None = None) -> str:
+        """See :meth:`ActivityStore.store`."""
+        return self._run(self.store_async.store(obj, cache_ttl=cache_ttl))
+
+    def store_many(
+        self, objs: Iterable[dict[str, Any]], *, cache_ttl: float | None = None
+    ) -> list[str]:
         """See :meth:`ActivityStore.store_many`."""
-        return self._run(self.store_async.store_many(list(objs)))
+        return self._run(self.store_async.store_many(list(objs), cache_ttl=cache_ttl))
+
+    def get(self, object_id: str, collection: str | None = None) -> dict[str, Any]:
+        """See :meth:`ActivityStore.get`."""
+        return self._run(self.store_async.get(object_id, collection))
+
+    def contains(self, collection: str, object_id: str) -> bool:
+        """See :meth:`ActivityStore.contains`."""
+        return self._run(self.store_async.contains(collection, object_id))
+
+    def delete(self, object_id: str) -> bool:
+        """See :meth:`ActivityStore.delete`."""
+        return self._run(self.store_async.delete(object_id))
 
     def dereference(self, object_id: str) -> dict[str, Any]:
         """See :meth:`ActivityStore.dereference`."""

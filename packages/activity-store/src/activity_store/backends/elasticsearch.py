@@ -2,6 +2,8 @@
 
 Two indices live under the namespace: ``{namespace}-objects`` holds one document per object and
 ``{namespace}-collections`` one per membership, keyed by a hash of collection id and object id.
+An object's document id is the object's id, or a hash of it when the id is longer than
+Elasticsearch's 512-byte limit (the id itself is always kept in the ``id`` field).
 Each document carries the object verbatim (not indexed) next to the fields queries use; those
 internal fields never reach callers. Writes wait for a refresh, so what was stored is at once
 readable and searchable. Transport and API errors surface as
@@ -10,17 +12,24 @@ readable and searchable. Transport and API errors surface as
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Self
 
 from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 
-from activity_store._index import Indexed, words
+from activity_store._index import query_words
+from activity_store.backends._es_documents import (
+    COLLECTIONS_MAPPING,
+    OBJECTS_MAPPING,
+    document_id,
+    membership_id,
+    search_fields,
+    with_short_terms,
+)
 from activity_store.errors import ActivityStoreError
 from activity_store.interfaces import StorageBackend
+from activity_store.ld import type_iris
 from activity_store.query import Page, Query, decode_cursor, encode_cursor
 from activity_store.settings import ElasticsearchSettings
 from platform_core.logging import get_logger
@@ -28,63 +37,6 @@ from platform_core.logging import get_logger
 __all__ = ["ElasticsearchBackend"]
 
 _log = get_logger(__name__)
-
-_SEARCH_FIELDS: dict[str, Any] = {
-    "id": {"type": "keyword"},
-    "type": {"type": "keyword"},
-    "tag": {"type": "keyword"},
-    "words": {"type": "keyword"},
-    "name": {"type": "text"},
-    "summary": {"type": "text"},
-    "content": {"type": "text"},
-    "published": {"type": "date"},
-    "updated": {"type": "date"},
-}
-OBJECTS_MAPPING: dict[str, Any] = {
-    "dynamic": False,
-    "properties": {**_SEARCH_FIELDS, "object": {"type": "object", "enabled": False}},
-}
-COLLECTIONS_MAPPING: dict[str, Any] = {
-    "dynamic": False,
-    "properties": {
-        **_SEARCH_FIELDS,
-        "collection": {"type": "keyword"},
-        "member": {"type": "object", "enabled": False},
-    },
-}
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return " ".join(item for item in value if isinstance(item, str)) or None
-    return None
-
-
-def _search_fields(obj: dict[str, Any]) -> dict[str, Any]:
-    ix = Indexed.of(obj)
-    doc: dict[str, Any] = {
-        "id": ix.id,
-        "type": list(ix.types),
-        "tag": list(ix.tags),
-        "words": sorted(ix.words),
-    }
-    for field in ("name", "summary", "content"):
-        text = _text(obj.get(field))
-        if text is not None:
-            doc[field] = text
-    # Dates go in as epoch milliseconds, parsed the same way the memory backend parses them.
-    if ix.published is not None:
-        doc["published"] = ix.published
-    if ix.updated is not None:
-        doc["updated"] = ix.updated
-    return doc
-
-
-def membership_id(collection: str, object_id: str) -> str:
-    """The document id of ``object_id``'s entry in ``collection``."""
-    return hashlib.sha256(json.dumps([collection, object_id]).encode()).hexdigest()
 
 
 @contextmanager
@@ -156,6 +108,10 @@ class ElasticsearchBackend(StorageBackend):
         ):
             with _wrap(f"creating index {index!r}"):
                 if await self.client.indices.exists(index=index):
+                    # Indices made by an earlier version lack newer fields; adding is allowed.
+                    await self.client.indices.put_mapping(
+                        index=index, properties=mapping["properties"]
+                    )
                     continue
                 response = await self.client.options(ignore_status=400).indices.create(
                     index=index, mappings=mapping
@@ -166,11 +122,15 @@ class ElasticsearchBackend(StorageBackend):
             _log.info("activity_store.es.index_ready", index=index)
         self._ready = True
 
-    async def teardown(self) -> None:
-        """Close the client if this backend created it. Never deletes data."""
-        self._ready = False
-        if self._owns_client:
-            await self.client.close()
+    async def teardown(self, *, delete_data: bool = False) -> None:
+        """Close the client if this backend created it; first delete both indices when asked."""
+        try:
+            if delete_data:
+                await self.delete_indices()
+        finally:
+            self._ready = False
+            if self._owns_client:
+                await self.client.close()
 
     async def delete_indices(self) -> None:
         """Delete both indices and everything in them. Irreversible; call it explicitly."""
@@ -185,8 +145,8 @@ class ElasticsearchBackend(StorageBackend):
         with _wrap(f"storing {obj['id']!r}"):
             await self.client.index(
                 index=self.objects_index,
-                id=obj["id"],
-                document={**_search_fields(obj), "object": obj},
+                id=document_id(obj["id"]),
+                document={**search_fields(obj), "object": obj},
                 refresh="wait_for",
             )
 
@@ -196,8 +156,10 @@ class ElasticsearchBackend(StorageBackend):
             return
         operations: list[dict[str, Any]] = []
         for obj in objs:
-            operations.append({"index": {"_index": self.objects_index, "_id": obj["id"]}})
-            operations.append({**_search_fields(obj), "object": obj})
+            operations.append(
+                {"index": {"_index": self.objects_index, "_id": document_id(obj["id"])}}
+            )
+            operations.append({**search_fields(obj), "object": obj})
         with _wrap(f"storing {len(objs)} objects"):
             response = await self.client.bulk(operations=operations, refresh="wait_for")
         if response["errors"]:
@@ -214,7 +176,7 @@ class ElasticsearchBackend(StorageBackend):
         """Return the stored object without the internal fields, or ``None``."""
         with _wrap(f"reading {object_id!r}"):
             response = await self.client.options(ignore_status=404).get(
-                index=self.objects_index, id=object_id, source_includes=["object"]
+                index=self.objects_index, id=document_id(object_id), source_includes=["object"]
             )
         if response.meta.status == 404 or not response.get("found"):
             return None
@@ -225,7 +187,7 @@ class ElasticsearchBackend(StorageBackend):
         self, collection: str, member: dict[str, Any], source: dict[str, Any]
     ) -> None:
         """Index ``member`` in ``collection`` (searchable by ``source``'s fields)."""
-        document = {**_search_fields(source), "collection": collection, "member": member}
+        document = {**search_fields(source), "collection": collection, "member": member}
         with _wrap(f"adding {member['id']!r} to {collection!r}"):
             await self.client.index(
                 index=self.collections_index,
@@ -233,6 +195,18 @@ class ElasticsearchBackend(StorageBackend):
                 document=document,
                 refresh="wait_for",
             )
+
+    async def add_members(
+        self, collection: str, entries: Sequence[tuple[dict[str, Any], dict[str, Any]]]
+    ) -> None:
+        """Index every ``(member, source)`` pair in ``collection`` in one bulk request."""
+        operations: list[dict[str, Any]] = []
+        for member, source in entries:
+            doc_id = membership_id(collection, member["id"])
+            operations.append({"index": {"_index": self.collections_index, "_id": doc_id}})
+            operations.append({**search_fields(source), "collection": collection, "member": member})
+        if operations:
+            await self._bulk(operations, f"adding {len(entries)} members to {collection!r}")
 
     async def remove_member(self, collection: str, object_id: str) -> bool:
         """Delete the membership document; the canonical object stays."""
@@ -244,15 +218,87 @@ class ElasticsearchBackend(StorageBackend):
             )
         return response.meta.status != 404 and response.get("result") == "deleted"
 
+    async def get_member(self, collection: str, object_id: str) -> dict[str, Any] | None:
+        """Return ``collection``'s partial copy of ``object_id``, or ``None``."""
+        with _wrap(f"reading {object_id!r} in {collection!r}"):
+            response = await self.client.options(ignore_status=404).get(
+                index=self.collections_index,
+                id=membership_id(collection, object_id),
+                source_includes=["member"],
+            )
+        if response.meta.status == 404 or not response.get("found"):
+            return None
+        found: dict[str, Any] = response["_source"]["member"]
+        return found
+
+    async def _memberships(self, object_id: str) -> list[tuple[str, str]]:
+        """The document id and collection of every collection entry of ``object_id``."""
+        found: list[tuple[str, str]] = []
+        after: list[Any] | None = None
+        while True:
+            with _wrap(f"finding the collections of {object_id!r}"):
+                response = await self.client.search(
+                    index=self.collections_index,
+                    query={"bool": {"filter": [{"term": {"id": object_id}}]}},
+                    sort=[{"collection": {"order": "asc"}}],
+                    size=1000,
+                    search_after=after,
+                    source_includes=["collection"],
+                )
+            hits = response["hits"]["hits"]
+            found.extend((hit["_id"], hit["_source"]["collection"]) for hit in hits)
+            if len(hits) < 1000:
+                return found
+            after = hits[-1]["sort"]
+
+    async def _bulk(self, operations: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
+        with _wrap(action):
+            response = await self.client.bulk(operations=operations, refresh="wait_for")
+        results: list[dict[str, Any]] = [next(iter(item.values())) for item in response["items"]]
+        failed = [r for r in results if "error" in r]
+        if failed:
+            raise ActivityStoreError(f"Elasticsearch refused {action}: {failed[0]['error']}")
+        return results
+
+    async def delete(self, object_id: str) -> bool:
+        """Delete the object's document and its collection entries in one bulk request."""
+        members = await self._memberships(object_id)
+        operations: list[dict[str, Any]] = [
+            {"delete": {"_index": self.objects_index, "_id": document_id(object_id)}}
+        ]
+        operations += [
+            {"delete": {"_index": self.collections_index, "_id": doc_id}} for doc_id, _ in members
+        ]
+        results = await self._bulk(operations, f"deleting {object_id!r}")
+        return bool(results[0].get("result") == "deleted")
+
+    async def put_tombstone(self, tombstone: dict[str, Any], member: dict[str, Any]) -> None:
+        """Index the tombstone and rewrite its collection entries in one bulk request."""
+        members = await self._memberships(tombstone["id"])
+        fields = search_fields(tombstone)
+        operations: list[dict[str, Any]] = [
+            {"index": {"_index": self.objects_index, "_id": document_id(tombstone["id"])}},
+            {**fields, "object": tombstone},
+        ]
+        for doc_id, collection in members:
+            # A whole new document: a partial update would merge the old name and text in.
+            operations.append({"index": {"_index": self.collections_index, "_id": doc_id}})
+            operations.append({**fields, "collection": collection, "member": member})
+        await self._bulk(operations, f"tombstoning {tombstone['id']!r}")
+
     async def query(self, query: Query) -> Page:
         """Translate ``query`` to the query DSL and page with ``search_after``."""
         filters: list[dict[str, Any]] = [
-            {"term": {"words": word}} for word in words(query.text or "")
+            {"term": {"words": word}} for word in query_words(query.text)
         ]
         if query.keywords:
             filters.append({"terms": {"tag": [keyword.lower() for keyword in query.keywords]}})
         if query.type is not None:
-            filters.append({"terms": {"type": query.type}})
+            types = with_short_terms(type_iris(query.type))
+            should = [{"terms": {"type": types}}]
+            if query.include_deleted:
+                should.append({"terms": {"formerType": types}})
+            filters.append({"bool": {"should": should, "minimum_should_match": 1}})
         index, holder = self.objects_index, "object"
         if query.collection is not None:
             index, holder = self.collections_index, "member"

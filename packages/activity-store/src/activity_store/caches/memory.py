@@ -1,4 +1,4 @@
-"""An in-process cache with a time-to-live."""
+"""An in-process cache with a time-to-live per entry, holding read-only objects."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Self
 
-from activity_store._copy import json_copy
+from activity_store._copy import freeze
 from activity_store.interfaces import CacheBackend
 from activity_store.settings import ActivityStoreSettings
 
@@ -14,13 +14,15 @@ __all__ = ["MemoryCache"]
 
 
 class MemoryCache(CacheBackend):
-    """Caches copies of objects in this instance for ``ttl`` seconds.
+    """Caches read-only copies of objects in this instance, each for its own time-to-live.
 
+    An object is frozen once when cached (``dict`` and ``list`` subclasses that refuse
+    changes), so a hit returns it without copying and no caller can change what others read.
     Expired entries are dropped when read and swept when the cache is full; when it is still
     full, the oldest entry goes.
 
     Args:
-        ttl: Seconds an entry lives (default one hour).
+        ttl: Seconds an entry lives unless :meth:`set` is given its own (default one hour).
         maxsize: Most entries kept.
         clock: Monotonic time source in seconds (replaceable in tests).
     """
@@ -38,6 +40,7 @@ class MemoryCache(CacheBackend):
         self.maxsize = maxsize
         self._clock = clock
         self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.get_nowait = self._get
 
     @classmethod
     def from_env(cls, *, namespace: str) -> Self:
@@ -48,26 +51,38 @@ class MemoryCache(CacheBackend):
         return len(self._entries)
 
     async def get(self, object_id: str) -> dict[str, Any] | None:
-        """Return a copy of the cached object, or ``None`` when absent or expired."""
+        """Return the cached (read-only) object, or ``None`` when absent or expired."""
+        return self._get(object_id)
+
+    def _get(self, object_id: str) -> dict[str, Any] | None:
         entry = self._entries.get(object_id)
         if entry is None:
             return None
         if entry[0] <= self._clock():
             del self._entries[object_id]
             return None
-        copied: dict[str, Any] = json_copy(entry[1])
-        return copied
+        return entry[1]
 
-    async def set(self, object_id: str, obj: dict[str, Any]) -> None:
-        """Cache a copy of ``obj`` for ``ttl`` seconds."""
+    async def set(self, object_id: str, obj: dict[str, Any], *, ttl: float | None = None) -> None:
+        """Cache a read-only copy of ``obj`` for ``ttl`` seconds (default: the cache's).
+
+        Raises:
+            ValueError: ``ttl`` is not positive.
+        """
+        lifetime = self.ttl if ttl is None else _positive(ttl)
         self._entries.pop(object_id, None)
         if len(self._entries) >= self.maxsize:
             self._make_room()
-        self._entries[object_id] = (self._clock() + self.ttl, json_copy(obj))
+        self._entries[object_id] = (self._clock() + lifetime, freeze(obj))
 
     async def delete(self, object_id: str) -> None:
         """Drop ``object_id`` from the cache."""
         self._entries.pop(object_id, None)
+
+    async def teardown(self, *, delete_data: bool = False) -> None:
+        """Drop every entry when ``delete_data`` is true."""
+        if delete_data:
+            self._entries.clear()
 
     def _make_room(self) -> None:
         now = self._clock()
@@ -75,3 +90,9 @@ class MemoryCache(CacheBackend):
             del self._entries[key]
         while len(self._entries) >= self.maxsize:
             del self._entries[next(iter(self._entries))]
+
+
+def _positive(ttl: float) -> float:
+    if not ttl > 0:
+        raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+    return ttl

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from redis.exceptions import RedisError
 
+from activity_store.errors import ActivityStoreError
 from activity_store.interfaces import CacheBackend
 from activity_store.settings import ActivityStoreSettings
 from platform_core.logging import get_logger
@@ -68,10 +69,45 @@ class RedisCache(CacheBackend):
         """The Redis key holding ``object_id``."""
         return f"{self.namespace}:{object_id}"
 
-    async def teardown(self) -> None:
-        """Close the client if this cache created it."""
-        if self._owns_client:
-            await self.client.aclose()
+    def _ttl_ms(self, ttl: float | None) -> int:
+        if ttl is None:
+            return self.ttl_ms
+        if not ttl > 0:
+            raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+        return max(1, int(ttl * 1000))
+
+    async def teardown(self, *, delete_data: bool = False) -> None:
+        """Close the client if this cache created it; first delete every key when asked.
+
+        Args:
+            delete_data: Delete every ``{namespace}:*`` key (found with ``SCAN``).
+
+        Raises:
+            ActivityStoreError: ``delete_data`` was asked and Redis failed.
+        """
+        try:
+            if delete_data:
+                await self._delete_namespace()
+        finally:
+            if self._owns_client:
+                await self.client.aclose()
+
+    async def _delete_namespace(self) -> None:
+        pattern = _glob_escape(self.namespace) + ":*"
+        try:
+            batch: list[Any] = []
+            async for key in self.client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    await self.client.delete(*batch)
+                    batch.clear()
+            if batch:
+                await self.client.delete(*batch)
+        except (RedisError, OSError) as exc:
+            raise ActivityStoreError(
+                f"could not delete the cache keys {pattern!r} from Redis: {exc}"
+            ) from exc
+        self._stale.clear()
 
     async def get(self, object_id: str) -> dict[str, Any] | None:
         """Return the cached object; a miss when absent, corrupt, or Redis is down."""
@@ -100,25 +136,36 @@ class RedisCache(CacheBackend):
             self._failed("delete", object_id, exc)
         return None
 
-    async def set(self, object_id: str, obj: dict[str, Any]) -> None:
-        """Write ``obj`` with the TTL; when Redis is down, remember to delete it later."""
+    async def set(self, object_id: str, obj: dict[str, Any], *, ttl: float | None = None) -> None:
+        """Write ``obj`` with ``ttl`` seconds to live (default: the cache's); when Redis is
+        down, remember to delete it later.
+
+        Raises:
+            ValueError: ``ttl`` is not positive.
+        """
+        ttl_ms = self._ttl_ms(ttl)
         try:
             await self._forget_stale()
-            await self.client.set(self.key(object_id), json.dumps(obj), px=self.ttl_ms)
+            await self.client.set(self.key(object_id), json.dumps(obj), px=ttl_ms)
         except (RedisError, OSError) as exc:
             self._failed("set", object_id, exc)
             return
         self._recovered()
 
-    async def set_many(self, objs: Sequence[dict[str, Any]]) -> None:
-        """Write every object with the TTL in one pipelined round trip."""
+    async def set_many(self, objs: Sequence[dict[str, Any]], *, ttl: float | None = None) -> None:
+        """Write every object with the TTL in one pipelined round trip.
+
+        Raises:
+            ValueError: ``ttl`` is not positive.
+        """
+        ttl_ms = self._ttl_ms(ttl)
         if not objs:
             return
         try:
             await self._forget_stale()
             async with self.client.pipeline(transaction=False) as pipe:
                 for obj in objs:
-                    pipe.set(self.key(obj["id"]), json.dumps(obj), px=self.ttl_ms)
+                    pipe.set(self.key(obj["id"]), json.dumps(obj), px=ttl_ms)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             for obj in objs:
@@ -170,3 +217,7 @@ class RedisCache(CacheBackend):
         if self._down:
             self._down = False
             _log.info("activity_store.cache.recovered", namespace=self.namespace)
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)

@@ -19,7 +19,6 @@ comparing it with the memory backend::
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -29,15 +28,16 @@ from hypothesis import strategies as st
 from activity_store.backends.memory import MemoryBackend
 from activity_store.errors import ObjectNotFound
 from activity_store.interfaces import CacheBackend, StorageBackend
-from activity_store.ld import AS_CONTEXT, ensure_context, partial_member
+from activity_store.ld import AS_CONTEXT, ensure_context, partial_member, to_tombstone
 from activity_store.query import Query
 from activity_store.store import ActivityStore
 from activity_store.testing import examples
+from activity_store.testing._helpers import BackendMaker, page_through
+from activity_store.testing._helpers import obj as _obj
+from activity_store.testing.operations import OperationsConformance
 from activity_store.testing.strategies import COLLECTIONS, ld_objects, queries
 
 __all__ = ["BackendConformance", "BackendMaker", "NoCache", "page_through"]
-
-BackendMaker = Callable[[str], Awaitable[StorageBackend]]
 
 
 class NoCache(CacheBackend):
@@ -52,35 +52,14 @@ class NoCache(CacheBackend):
         """Always a miss."""
         return None
 
-    async def set(self, object_id: str, obj: dict[str, Any]) -> None:
+    async def set(self, object_id: str, obj: dict[str, Any], *, ttl: float | None = None) -> None:
         """Keep nothing."""
 
     async def delete(self, object_id: str) -> None:
         """Nothing to delete."""
 
 
-async def page_through(backend: StorageBackend, fields: dict[str, Any]) -> tuple[list[str], int]:
-    """Follow ``next`` cursors from the first page to the last.
-
-    Returns:
-        The ids in the order visited, and the ``totalItems`` of the first page.
-    """
-    first = await backend.query(Query(**fields))
-    total = first["totalItems"]
-    page, ids = first, [item["id"] for item in first["items"]]
-    while "next" in page:
-        assert page["totalItems"] == total, "totalItems changed between pages"
-        page = await backend.query(Query(**fields, after=page["next"]))
-        ids.extend(item["id"] for item in page["items"])
-        assert len(ids) <= total, f"paging returned more than totalItems={total}"
-    return ids, total
-
-
-def _obj(suffix: str, kind: str | list[str] = "Note", **fields: Any) -> dict[str, Any]:
-    return ensure_context({"id": f"https://example.org/o/{suffix}", "type": kind, **fields})
-
-
-class BackendConformance:
+class BackendConformance(OperationsConformance):
     """Behaviour every storage backend shares. Subclass it and define ``make_backend``."""
 
     @pytest.fixture
@@ -298,6 +277,10 @@ class BackendConformance:
             for obj in data.draw(st.lists(st.sampled_from(stored), unique_by=id)) if stored else []:
                 for backend in (reference, candidate):
                     await backend.add_member(coll, partial_member(obj), obj)
+        for obj in data.draw(st.lists(st.sampled_from(stored), unique_by=id)) if stored else []:
+            tombstone = to_tombstone(obj)
+            for backend in (reference, candidate):
+                await backend.put_tombstone(tombstone, partial_member(tombstone))
         for _ in range(3):
             fields = data.draw(queries())
             expected, expected_total = await page_through(reference, fields)

@@ -17,6 +17,7 @@ WORDS = ("apple", "Banana", "cherry", "DATE", "elder", "fig")
 TAGS = ("#python", "Rust", "go")
 TYPES = ("Note", "Article", "Person", "Create")
 COLLECTIONS = ("https://example.org/c/one", "https://example.org/c/two")
+_SPELLINGS = ("", "", "as:", "https://www.w3.org/ns/activitystreams#")
 _DATES = [
     (datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=7 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")
     for i in range(5)
@@ -30,6 +31,8 @@ _sentences = st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).flatmap(
 @st.composite
 def _object(draw: st.DrawFn, object_id: str) -> dict[str, Any]:
     kinds = draw(st.lists(st.sampled_from(TYPES), min_size=1, max_size=2, unique=True))
+    # The same type spelled as a term, a compact IRI or a full IRI is one type.
+    kinds = [draw(st.sampled_from(_SPELLINGS)) + kind for kind in kinds]
     obj: dict[str, Any] = {"id": object_id, "type": kinds[0] if len(kinds) == 1 else kinds}
     for field in ("name", "summary", "content"):
         if draw(st.booleans()):
@@ -64,7 +67,10 @@ def queries(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         query["keywords"] = draw(st.lists(st.sampled_from(TAGS), min_size=1, max_size=2))
     if draw(st.booleans()):
-        query["type"] = draw(st.lists(st.sampled_from(TYPES), min_size=1, max_size=2))
+        query["type"] = draw(
+            st.lists(st.sampled_from((*TYPES, "Tombstone")), min_size=1, max_size=2)
+        )
+        query["include_deleted"] = draw(st.booleans())
     sort = draw(st.sampled_from([None, "published", "updated", "id"]))
     if sort is not None:
         query["sort"] = sort + draw(st.sampled_from(["", ":asc", ":desc"]))
