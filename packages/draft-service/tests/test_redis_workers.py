@@ -49,7 +49,10 @@ async def test_api_enqueues_and_two_workers_draft_each_thread_once(
 
 
 async def _until(event: threading.Event, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(3000):
+    # A deadline in wall time, generous because parallel test workers share the CPU with the
+    # worker process starting up.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         if event.is_set():
             return
         if proc.poll() is not None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 from platform_core.testing._resp import RespClient
+from platform_core.testing.processes import spawn, stop_group
 from platform_core.testing.services import ServiceUnavailableError, free_port
 
 __all__ = ["PrivateRedis"]
@@ -40,17 +42,20 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     @property
+    def pid(self) -> int | None:
+        """The server's process (and process group) id while it runs, else None."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         """Whether the server process is alive."""
         return self._proc is not None and self._proc.poll() is None
 
     def start(self, timeout: float = 10.0) -> None:
         """Start the server on its port and wait until it answers PING."""
-        self._proc = subprocess.Popen(
+        self._proc = spawn(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+             "--appendonly", "no", "--dir", str(self.directory)]
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -85,11 +90,7 @@ class PrivateRedis:
                 pass  # SHUTDOWN closes the connection instead of replying
             finally:
                 client.close()
-        else:
-            self._proc.terminate()
-        try:
-            self._proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(10)  # let the snapshot finish before anything is signalled
+        stop_group(self._proc)
         self._proc = None

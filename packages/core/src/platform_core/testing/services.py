@@ -9,6 +9,7 @@ replaced, since the person who set it asked for that server.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ from glob import glob
 from pathlib import Path
 
 from platform_core.testing._resp import RespClient
+from platform_core.testing.processes import spawn, stop_group
 
 __all__ = [
     "Service",
@@ -49,6 +51,8 @@ class Service:
     url: str
     source: str  # "env", "loopback" or "private"
     _stop: Callable[[], None] | None = field(default=None, repr=False)
+    pid: int | None = None
+    """The process group of a server this session started (None for one found running)."""
 
     def stop(self) -> None:
         """Stop the server if this session started it."""
@@ -88,26 +92,20 @@ def _wait(
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            stop_group(proc)  # anything it started before it died
             raise ServiceUnavailableError(
                 f"{what} exited with code {proc.returncode} before it was ready"
             )
         if check():
             return
         time.sleep(0.05)
-    proc.kill()
+    stop_group(proc)
     raise ServiceUnavailableError(f"{what} did not become ready within {seconds:.0f}s")
 
 
 def _terminate(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
     def stop() -> None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        stop_group(proc)
 
     return stop
 
@@ -146,14 +144,12 @@ def find_redis(standard: str = "redis://127.0.0.1:6379/0") -> Service:
         why = "PLATFORM_START_SERVICES=0" if binary else "no redis-server on PATH"
         raise ServiceUnavailableError(f"no Redis at {standard} and none started ({why})")
     port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
+    proc = spawn(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     )
     url = f"redis://127.0.0.1:{port}/0"
     _wait(lambda: _redis_alive(url), 15, "redis-server", proc)
-    return Service(url, "private", _terminate(proc))
+    return Service(url, "private", _terminate(proc), pid=proc.pid)
 
 
 # --- PostgreSQL --------------------------------------------------------------------------
@@ -274,6 +270,13 @@ def _es_alive(url: str) -> bool:
 
 
 def _noida_binary() -> str | None:
+    # The package ships the server binary beside its Python wrapper; starting it directly
+    # saves an interpreter start-up and leaves one process to stop.
+    spec = importlib.util.find_spec("noida_db")
+    if spec is not None and spec.origin is not None:
+        real = Path(spec.origin).with_name("noida-db")
+        if real.is_file() and os.access(real, os.X_OK):
+            return str(real)
     found = shutil.which("noida-db")
     if found:
         return found
@@ -300,20 +303,10 @@ def find_elasticsearch(standard: str = "http://127.0.0.1:9200") -> Service:
         raise ServiceUnavailableError(f"no Elasticsearch at {standard} and none started ({why})")
     root = Path(tempfile.mkdtemp(prefix="platform-es-"))
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "start",
-            "--only",
-            "elasticsearch",
-            "--elasticsearch-port",
-            str(port),
-            "--data-dir",
-            str(root),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    proc = spawn(
+        [binary, "start", "--only", "elasticsearch", "--elasticsearch-port", str(port),
+         "--data-dir", str(root)]
+    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     _wait(lambda: _es_alive(url), 30, "noida-db", proc)
     stop = _terminate(proc)
@@ -322,4 +315,4 @@ def find_elasticsearch(standard: str = "http://127.0.0.1:9200") -> Service:
         stop()
         shutil.rmtree(root, ignore_errors=True)
 
-    return Service(url, "private", stop_and_clean)
+    return Service(url, "private", stop_and_clean, pid=proc.pid)
