@@ -24,11 +24,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-READMES = sorted(
-    p
-    for p in [ROOT / "README.md", *ROOT.glob("packages/*/README.md"), *ROOT.glob("apps/*/README.md")]
-    if p.parent.name != "api-core"
-)
+_ALL = [ROOT / "README.md", *ROOT.glob("packages/*/README.md"), *ROOT.glob("apps/*/README.md")]
+READMES = sorted(p for p in _ALL if p.parent.name != "api-core")
 # README (relative path) -> {text that identifies the block: why it is not run alone}
 NOT_RUNNABLE = {
     "packages/necrostack/README.md": {
