@@ -14,7 +14,8 @@ endif
 export HATCH_ENV_TYPE_VIRTUAL_UV_PATH := $(abspath $(TOOLS))/bin/uv
 export HATCH_DATA_DIR := $(abspath .hatch)
 
-.PHONY: help install test test-all lint fmt typecheck run bench deploy-check up down logs clean
+.PHONY: help install test test-all lint fmt typecheck run bench deploy-check up down logs clean \
+	dist dist-check docs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -32,6 +33,15 @@ test: install ## run every package's tests and tests/ on the default Python
 
 test-all: $(HATCH) ## run the hatch test matrix (3.11, 3.12, 3.13 x package)
 	$(HATCH) test --all
+
+dist: $(HATCH) ## build a wheel and an sdist of every package into dist/
+	$(PYTHON) scripts/release.py build
+
+dist-check: dist ## install each wheel alone, and each README's install line, in fresh venvs
+	$(PYTHON) scripts/release.py check
+
+docs: $(HATCH) ## build the documentation site into site/ (mkdocs --strict)
+	$(HATCH) run docs:build
 
 lint: $(HATCH) ## ruff check and format check
 	$(HATCH) run lint:check
@@ -62,5 +72,5 @@ logs: ## follow the docker compose logs
 	docker compose logs -f
 
 clean: ## remove environments, caches and build output
-	rm -rf $(TOOLS) .hatch .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(TOOLS) .hatch .mypy_cache .ruff_cache .pytest_cache .hypothesis dist site
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

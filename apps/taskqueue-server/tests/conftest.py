@@ -44,8 +44,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on a migrated database."""
-    eng = create_engine(database_url)
+    """An engine on a migrated database, holding at most 8 connections (4 pooled, 4 overflow)
+    so parallel test workers stay well inside a shared server's connection limit."""
+    eng = create_engine(database_url, pool_size=4, max_overflow=4)
     await upgrade(eng)
     yield eng
     await eng.dispose()

@@ -51,3 +51,10 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
     (tmp_path / "hb").touch()
     cmd = [sys.executable, "-m", "platform_core.heartbeat", str(tmp_path / "hb"), "60"]
     assert subprocess.run(cmd, check=False).returncode == 0
+
+
+def test_help_explains_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "MAX_AGE_SECONDS" in out
+    assert "Exit 0" in out

@@ -128,3 +128,84 @@ def test_console_format_is_readable() -> None:
 def test_bad_format_is_rejected() -> None:
     with pytest.raises(ValueError, match="'json' or 'console'"):
         configure_logging("INFO", "xml")  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def platform_only(stream: io.StringIO, monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """The platform handler as the root logger's only handler (pytest's own capture handlers
+    are set aside), which is what a service runs with: events take the direct path."""
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if h.get_name() == "platform_core"]
+    monkeypatch.setattr(root, "handlers", ours)
+    return stream
+
+
+def _without_time(line: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in line.items() if k != "timestamp"}
+
+
+def test_direct_path_writes_the_same_line_as_the_record_path(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = get_logger("orders", service="billing")
+    tokens = bind_context(request_id="r-3")
+    log.info("order placed", order_id=42, price=1.5, tags=["a"], when=None)
+    root = logging.getLogger()
+    with monkeypatch.context() as m:
+        m.setattr(root, "handlers", [h for h in root.handlers if h.get_name() == "platform_core"])
+        log.info("order placed", order_id=42, price=1.5, tags=["a"], when=None)
+    unbind_context(tokens)
+    via_record, direct = lines(stream)
+    assert _without_time(direct) == _without_time(via_record)
+    assert list(direct) == list(via_record)  # same key order
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", str(direct["timestamp"]))
+
+
+def test_direct_path_redacts_renders_exceptions_and_odd_values(
+    platform_only: io.StringIO,
+) -> None:
+    log = get_logger("x")
+    log.info("connecting", password=SecretStr("hunter2"), huge=2**70, key={1: "int key"})
+    try:
+        raise ValueError("bad payload")
+    except ValueError:
+        log.exception("handler failed")
+    log.debug("debug passes the DEBUG level")
+    connecting, failed, debug = lines(platform_only)
+    assert "hunter2" not in platform_only.getvalue()
+    assert connecting["password"] == "**********"
+    assert connecting["huge"] == 2**70
+    assert connecting["key"] == {"1": "int key"}
+    assert "ValueError: bad payload" in str(failed["exception"])
+    assert failed["level"] == "error"
+    assert debug["level"] == "debug"
+
+
+def test_direct_path_honours_levels(platform_only: io.StringIO) -> None:
+    logging.getLogger("quiet").setLevel(logging.WARNING)
+    try:
+        get_logger("quiet").info("dropped")
+        get_logger("quiet").warning("kept")
+    finally:
+        logging.getLogger("quiet").setLevel(logging.NOTSET)
+    assert [line["event"] for line in lines(platform_only)] == ["kept"]
+
+
+def test_another_handler_on_the_way_receives_the_event(platform_only: io.StringIO) -> None:
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    extra = Keep()
+    logging.getLogger("billing").addHandler(extra)
+    try:
+        get_logger("billing.invoices").info("invoice sent", invoice=7)
+    finally:
+        logging.getLogger("billing").removeHandler(extra)
+    (line,) = lines(platform_only)
+    assert (line["event"], line["invoice"]) == ("invoice sent", 7)
+    (record,) = seen
+    assert isinstance(record.msg, dict)
+    assert record.msg["invoice"] == 7

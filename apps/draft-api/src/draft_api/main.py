@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+import textwrap
+from importlib.metadata import version
 
 from fastapi import FastAPI
 
@@ -31,8 +34,37 @@ def create_app() -> FastAPI:
     return app
 
 
-def main() -> None:
-    """Serve the API; with ``DRAFTS_REDIS_URL`` run ``draft-service worker`` processes too."""
+def _parser() -> argparse.ArgumentParser:
+    variables = "\n".join(
+        f"  DRAFT_API_{name.upper():<18} {field.description} (default {field.default})"
+        for name, field in DraftApiSettings.model_fields.items()
+    )
+    return argparse.ArgumentParser(
+        prog="draft-api",
+        description=textwrap.fill(
+            "Serve the draft service's HTTP API. Every setting is an environment variable: "
+            "the service's DRAFTS_* and OPENROUTER_* (see draft-service's README) and this "
+            "process's own:"
+        )
+        + "\n\n"
+        + variables,
+        epilog="With DRAFTS_REDIS_URL set the API only enqueues; run `draft-service worker` "
+        "processes beside it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the API; with ``DRAFTS_REDIS_URL`` run ``draft-service worker`` processes too.
+
+    ``--help`` and ``--version`` answer without reading any setting.
+
+    Args:
+        argv: The command-line arguments (``sys.argv[1:]`` when omitted).
+    """
+    parser = _parser()
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('draft-api')}")
+    parser.parse_args(argv)
     import uvicorn
 
     try:
@@ -48,5 +80,9 @@ def main() -> None:
         port=server.port,
         proxy_headers=server.proxy_headers,
         timeout_graceful_shutdown=int(server.graceful_timeout),
+        # uvicorn's own loggers propagate to the platform handler; the access line is
+        # api-core's middleware's (one per request, with its request and trace ids).
         log_config=None,
+        access_log=False,
+        use_colors=False,
     )

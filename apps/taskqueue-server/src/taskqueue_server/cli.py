@@ -84,6 +84,7 @@ def serve(host: str | None, port: int | None, deliver: bool | None) -> None:
         port=settings.port,
         log_config=None,
         access_log=False,
+        use_colors=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
         backlog=2048,

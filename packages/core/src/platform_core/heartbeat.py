@@ -55,6 +55,14 @@ def check_heartbeat(path: str | os.PathLike[str], max_age: float) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """``python -m platform_core.heartbeat FILE MAX_AGE``: 0 if fresh, 1 if stale, 2 on usage."""
     args = sys.argv[1:] if argv is None else argv
+    if args in (["-h"], ["--help"]):
+        print(
+            "usage: python -m platform_core.heartbeat FILE MAX_AGE_SECONDS\n\n"
+            "Exit 0 when FILE was touched less than MAX_AGE_SECONDS ago, 1 when it is older or\n"
+            "missing, 2 on a usage error. Use it as a container health check for workers\n"
+            "that refresh the file named by PLATFORM_HEARTBEAT_FILE."
+        )
+        return 0
     if len(args) != 2:
         print("usage: python -m platform_core.heartbeat FILE MAX_AGE_SECONDS", file=sys.stderr)
         return 2

