@@ -16,7 +16,7 @@ from draft_service.archive import MessageArchive
 
 API_KEY = "test-service-key"
 
-FINAL = {"done", "failed", "discarded"}
+FINAL = {"done", "truncated", "failed", "discarded"}
 
 
 @dataclass
@@ -95,8 +95,8 @@ def make_settings(
     if llm is not None:
         values.update(
             llm_provider="openai",
-            openrouter_api_key="stub-key",
-            openrouter_model="stub/model-1",
+            llm_api_key="stub-key",
+            llm_model="stub/model-1",
             llm_base_url=llm.base_url,
         )
     else:

@@ -4,12 +4,18 @@ Build the app with :func:`create_draft_app` (embedded defaults: SQLite, in-proce
 offline drafter) or wire the parts yourself with :func:`build_runtime`.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from draft_service.api import create_draft_app
 from draft_service.errors import (
+    ConflictError,
+    DraftClosedError,
     DraftNotFoundError,
     DraftServiceError,
     JobNotFoundError,
+    JobNotRetryableError,
     LLMError,
+    LLMOutputError,
     LLMRequestError,
     LLMTimeoutError,
     LLMUnavailableError,
@@ -21,24 +27,41 @@ from draft_service.llm import (
     DraftRequest,
     LLMProvider,
     OfflineProvider,
-    OpenAIProvider,
     build_provider,
 )
+from draft_service.prompt import Writer
 from draft_service.runtime import Runtime, build_runtime
 from draft_service.service import DraftService
 from draft_service.settings import DraftSettings
 
+if TYPE_CHECKING:
+    from draft_service.llm.openai_provider import OpenAIProvider
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The openai client takes about a second to import: only when its provider is used.
+    if name == "OpenAIProvider":
+        from draft_service.llm.openai_provider import OpenAIProvider
+
+        return OpenAIProvider
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Completion",
+    "ConflictError",
+    "DraftClosedError",
     "DraftNotFoundError",
     "DraftRequest",
     "DraftService",
     "DraftServiceError",
     "DraftSettings",
     "JobNotFoundError",
+    "JobNotRetryableError",
     "LLMError",
+    "LLMOutputError",
     "LLMProvider",
     "LLMRequestError",
     "LLMTimeoutError",
@@ -48,6 +71,7 @@ __all__ = [
     "OpenAIProvider",
     "Runtime",
     "StaleDraftError",
+    "Writer",
     "__version__",
     "build_provider",
     "build_runtime",

@@ -6,12 +6,13 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api_core import HealthRegistry, ProblemError, create_app
-from draft_service.errors import NotFoundError
+from draft_service.errors import ConflictError, NotFoundError
 from draft_service.models import (
     AcceptedResponse,
     DraftDetail,
@@ -19,6 +20,8 @@ from draft_service.models import (
     FeedbackRequest,
     JobView,
     MessageResponse,
+    ProfileIn,
+    ProfileView,
     RejectRequest,
     SendMessagesRequest,
     StatusResponse,
@@ -33,9 +36,7 @@ __all__ = ["create_draft_app"]
 _log = get_logger("draft_service.api")
 _bearer = HTTPBearer(auto_error=False)
 UserId = Annotated[str, Query(min_length=1, max_length=200, description="The user's id.")]
-OptionalUserId = Annotated[
-    str | None, Query(min_length=1, max_length=200, description="Only this user's job.")
-]
+UserPath = Annotated[str, Path(min_length=1, max_length=200, description="The user's id.")]
 
 
 async def _service(request: Request) -> DraftService:
@@ -64,6 +65,10 @@ def _not_found(exc: NotFoundError) -> ProblemError:
     return ProblemError(404, "Not Found", str(exc))
 
 
+def _conflict(exc: ConflictError) -> ProblemError:
+    return ProblemError(409, "Conflict", str(exc))
+
+
 Service = Annotated[DraftService, Depends(_service)]
 
 
@@ -82,7 +87,7 @@ def _router() -> APIRouter:
     ) -> AcceptedResponse:
         """Store new messages of a thread and draft a reply in the background."""
         job_id = await service.send_messages(body)
-        response.headers["Location"] = f"/jobs/{job_id}"
+        response.headers["Location"] = f"/jobs/{job_id}?user_id={quote(body.user_id, safe='')}"
         return AcceptedResponse(job_id=job_id)
 
     @api.post("/process-feedback/", status_code=202, response_model=AcceptedResponse)
@@ -96,7 +101,9 @@ def _router() -> APIRouter:
             )
         except NotFoundError as exc:
             raise _not_found(exc) from exc
-        response.headers["Location"] = f"/jobs/{job_id}"
+        except ConflictError as exc:
+            raise _conflict(exc) from exc
+        response.headers["Location"] = f"/jobs/{job_id}?user_id={quote(body.user_id, safe='')}"
         return AcceptedResponse(job_id=job_id)
 
     @api.post("/reject-draft/", response_model=MessageResponse)
@@ -122,16 +129,47 @@ def _router() -> APIRouter:
             raise _not_found(exc) from exc
 
     @api.get("/jobs/{job_id}", response_model=JobView)
-    async def job(job_id: str, service: Service, user_id: OptionalUserId = None) -> JobView:
-        """A background job's status: queued, running, done, failed or discarded.
+    async def job(job_id: str, user_id: UserId, service: Service) -> JobView:
+        """A background job's status: queued, running, done, truncated, failed or discarded.
 
-        The ``Location`` of a 202 points here; with ``user_id`` only that user's jobs are
-        found.
+        The ``Location`` of a 202 points here; only the job's owner finds it.
         """
         try:
             return await service.job_view(job_id, user_id)
         except NotFoundError as exc:
             raise _not_found(exc) from exc
+
+    @api.post("/jobs/{job_id}/retry", status_code=202, response_model=JobView)
+    async def retry_job(
+        job_id: str, user_id: UserId, response: Response, service: Service
+    ) -> JobView:
+        """Queue a failed job again; 409 with the reason when it cannot be retried."""
+        try:
+            view = await service.retry_job(job_id, user_id)
+        except NotFoundError as exc:
+            raise _not_found(exc) from exc
+        except ConflictError as exc:
+            raise _conflict(exc) from exc
+        response.headers["Location"] = f"/jobs/{job_id}?user_id={quote(user_id, safe='')}"
+        return view
+
+    @api.put("/users/{user_id}/profile", response_model=ProfileView)
+    async def put_profile(user_id: UserPath, body: ProfileIn, service: Service) -> ProfileView:
+        """Set how the user's replies are written and signed (used by every later prompt)."""
+        return await service.put_profile(user_id, body)
+
+    @api.get("/users/{user_id}/profile", response_model=ProfileView)
+    async def get_profile(user_id: UserPath, service: Service) -> ProfileView:
+        """The user's writer profile; 404 until one is set."""
+        found = await service.profile(user_id)
+        if found is None:
+            raise ProblemError(
+                404,
+                "Not Found",
+                f"user {user_id!r} has no profile; set one with PUT /users/{{user_id}}/profile "
+                "(without one, prompts describe the writer without naming them)",
+            )
+        return found
 
     public.include_router(api)
     return public
@@ -150,10 +188,12 @@ def create_draft_app(
         runtime: An already built runtime (the caller keeps ownership).
 
     Raises:
-        ConfigurationError: no ``DRAFTS_API_KEY`` and auth not disabled, or a bad setting.
+        ConfigurationError: no ``DRAFTS_API_KEY`` and auth not disabled, no
+            ``DRAFTS_LLM_API_KEY`` for the openai provider, or a bad setting.
     """
     settings = settings or DraftSettings.load()
     settings.require_auth_config()
+    settings.require_llm_config()
     health = HealthRegistry(default_timeout=settings.health.timeout)
 
     @asynccontextmanager
@@ -165,6 +205,7 @@ def create_draft_app(
         rt = await build_runtime(settings)
         app.state.runtime = rt
         health.add("database", rt.check_database)
+        health.add("llm", rt.check_llm, required=False)
         try:
             yield
         finally:
@@ -181,4 +222,5 @@ def create_draft_app(
     if runtime is not None:
         app.state.runtime = runtime
         health.add("database", runtime.check_database)
+        health.add("llm", runtime.check_llm, required=False)
     return app
