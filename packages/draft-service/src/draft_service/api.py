@@ -10,8 +10,10 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
 
 from api_core import HealthRegistry, ProblemError, create_app
+from api_core.storable import StorableStr
 from draft_service.errors import ConflictError, NotFoundError
 from draft_service.models import (
     AcceptedResponse,
@@ -35,8 +37,12 @@ __all__ = ["create_draft_app"]
 
 _log = get_logger("draft_service.api")
 _bearer = HTTPBearer(auto_error=False)
-UserId = Annotated[str, Query(min_length=1, max_length=200, description="The user's id.")]
-UserPath = Annotated[str, Path(min_length=1, max_length=200, description="The user's id.")]
+UserId = Annotated[
+    StorableStr, Query(min_length=1, max_length=200, description="The user's id (the owner).")
+]
+UserPath = Annotated[StorableStr, Path(min_length=1, max_length=200, description="The user's id.")]
+JobId = Annotated[StorableStr, Path(min_length=1, max_length=200, description="The job id.")]
+DraftId = Annotated[StorableStr, Path(min_length=1, max_length=200, description="The draft's id.")]
 
 
 async def _service(request: Request) -> DraftService:
@@ -58,6 +64,22 @@ async def _authorize(
             401,
             "Unauthorized",
             "send the service API key as 'Authorization: Bearer <DRAFTS_API_KEY>'",
+        )
+
+
+async def _limit(request: Request, user_id: str) -> None:
+    """Count one write of ``user_id``; 429 with ``Retry-After`` over the per-minute budget."""
+    runtime: Runtime = request.app.state.runtime
+    if runtime.limiter is None:
+        return
+    wait = await runtime.limiter.hit(user_id)
+    if wait is not None:
+        per_minute = runtime.settings.rate_limit_per_minute
+        raise HTTPException(
+            429,
+            detail=f"more than {per_minute} writes this minute for this user; retry after "
+            f"{wait} s (the limit is DRAFTS_RATE_LIMIT_PER_MINUTE)",
+            headers={"Retry-After": str(wait)},
         )
 
 
@@ -83,18 +105,20 @@ def _router() -> APIRouter:
 
     @api.post("/send-messages/", status_code=202, response_model=AcceptedResponse)
     async def send_messages(
-        body: SendMessagesRequest, response: Response, service: Service
+        body: SendMessagesRequest, request: Request, response: Response, service: Service
     ) -> AcceptedResponse:
         """Store new messages of a thread and draft a reply in the background."""
+        await _limit(request, body.user_id)
         job_id = await service.send_messages(body)
         response.headers["Location"] = f"/jobs/{job_id}?user_id={quote(body.user_id, safe='')}"
         return AcceptedResponse(job_id=job_id)
 
     @api.post("/process-feedback/", status_code=202, response_model=AcceptedResponse)
     async def process_feedback(
-        body: FeedbackRequest, response: Response, service: Service
+        body: FeedbackRequest, request: Request, response: Response, service: Service
     ) -> AcceptedResponse:
-        """Revise a draft from feedback in the background."""
+        """Revise a draft from feedback in the background; 409 for a closed draft."""
+        await _limit(request, body.user_id)
         try:
             job_id = await service.process_feedback(
                 body.user_id, body.draft_message_id, body.feedback
@@ -107,8 +131,11 @@ def _router() -> APIRouter:
         return AcceptedResponse(job_id=job_id)
 
     @api.post("/reject-draft/", response_model=MessageResponse)
-    async def reject_draft(body: RejectRequest, service: Service) -> MessageResponse:
+    async def reject_draft(
+        body: RejectRequest, request: Request, service: Service
+    ) -> MessageResponse:
         """Reject a draft; it leaves the list. Rejecting again is fine."""
+        await _limit(request, body.user_id)
         try:
             await service.reject(body.user_id, body.draft_message_id)
         except NotFoundError as exc:
@@ -121,7 +148,9 @@ def _router() -> APIRouter:
         return DraftListResponse(draft_messages=await service.current_drafts(user_id))
 
     @api.get("/drafts/{draft_message_id}", response_model=DraftDetail)
-    async def draft_detail(draft_message_id: str, user_id: UserId, service: Service) -> DraftDetail:
+    async def draft_detail(
+        draft_message_id: DraftId, user_id: UserId, service: Service
+    ) -> DraftDetail:
         """A draft with its revision lineage and each revision's provenance."""
         try:
             return await service.draft_detail(user_id, draft_message_id)
@@ -129,7 +158,7 @@ def _router() -> APIRouter:
             raise _not_found(exc) from exc
 
     @api.get("/jobs/{job_id}", response_model=JobView)
-    async def job(job_id: str, user_id: UserId, service: Service) -> JobView:
+    async def job(job_id: JobId, user_id: UserId, service: Service) -> JobView:
         """A background job's status: queued, running, done, truncated, failed or discarded.
 
         The ``Location`` of a 202 points here; only the job's owner finds it.
@@ -141,9 +170,10 @@ def _router() -> APIRouter:
 
     @api.post("/jobs/{job_id}/retry", status_code=202, response_model=JobView)
     async def retry_job(
-        job_id: str, user_id: UserId, response: Response, service: Service
+        job_id: JobId, user_id: UserId, request: Request, response: Response, service: Service
     ) -> JobView:
         """Queue a failed job again; 409 with the reason when it cannot be retried."""
+        await _limit(request, user_id)
         try:
             view = await service.retry_job(job_id, user_id)
         except NotFoundError as exc:
@@ -154,8 +184,11 @@ def _router() -> APIRouter:
         return view
 
     @api.put("/users/{user_id}/profile", response_model=ProfileView)
-    async def put_profile(user_id: UserPath, body: ProfileIn, service: Service) -> ProfileView:
+    async def put_profile(
+        user_id: UserPath, body: ProfileIn, request: Request, service: Service
+    ) -> ProfileView:
         """Set how the user's replies are written and signed (used by every later prompt)."""
+        await _limit(request, user_id)
         return await service.put_profile(user_id, body)
 
     @api.get("/users/{user_id}/profile", response_model=ProfileView)

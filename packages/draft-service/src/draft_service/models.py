@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from api_core.storable import StorableStr
+
 __all__ = [
     "AcceptedResponse",
     "DraftDetail",
@@ -53,7 +55,7 @@ def _parse_time(value: object) -> object:
 
 WireDate = Annotated[date, BeforeValidator(_parse_date)]
 WireTime = Annotated[time, BeforeValidator(_parse_time)]
-_Id = Annotated[str, Field(min_length=1, max_length=200)]
+_Id = Annotated[StorableStr, Field(min_length=1, max_length=200)]
 
 JobStatus = Literal["queued", "running", "done", "truncated", "failed", "discarded"]
 
@@ -66,17 +68,17 @@ class MessageIn(_Strict):
     """One message of a thread as the client sends it."""
 
     message_id: _Id
-    sender_name: Annotated[str, Field(min_length=1, max_length=200)]
+    sender_name: Annotated[StorableStr, Field(min_length=1, max_length=200)]
     date: WireDate
     time: WireTime
-    message_content: Annotated[str, Field(min_length=1, max_length=100_000)]
+    message_content: Annotated[StorableStr, Field(min_length=1, max_length=100_000)]
 
 
 class SendMessagesRequest(_Strict):
     """Body of ``POST /send-messages/``: new messages of one thread of one user."""
 
     user_id: _Id
-    thread_name: Annotated[str, Field(min_length=1, max_length=500)]
+    thread_name: Annotated[StorableStr, Field(min_length=1, max_length=500)]
     messages: Annotated[list[MessageIn], Field(min_length=1, max_length=1000)]
 
 
@@ -85,7 +87,7 @@ class FeedbackRequest(_Strict):
 
     user_id: _Id
     draft_message_id: _Id
-    feedback: Annotated[str, Field(min_length=1, max_length=20_000)]
+    feedback: Annotated[StorableStr, Field(min_length=1, max_length=20_000)]
 
 
 class RejectRequest(_Strict):
@@ -218,10 +220,10 @@ class DraftDetail(BaseModel):
 class ProfileIn(_Strict):
     """Body of ``PUT /users/{user_id}/profile``: how the user signs their replies."""
 
-    display_name: Annotated[str, Field(min_length=1, max_length=200)]
-    role: Annotated[str | None, Field(max_length=200)] = None
-    signature: Annotated[str | None, Field(max_length=2000)] = None
-    tone: Annotated[str | None, Field(max_length=200)] = None
+    display_name: Annotated[StorableStr, Field(min_length=1, max_length=200)]
+    role: Annotated[StorableStr | None, Field(max_length=200)] = None
+    signature: Annotated[StorableStr | None, Field(max_length=2000)] = None
+    tone: Annotated[StorableStr | None, Field(max_length=200)] = None
 
 
 class ProfileView(BaseModel):

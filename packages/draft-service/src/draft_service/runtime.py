@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api_core.ratelimit import InProcessRateLimiter, RateLimiter
 from draft_service.archive import MessageArchive
 from draft_service.db import create_engine, session_factory
 from draft_service.events import EventFeed, MemoryFeed
@@ -40,6 +41,7 @@ class Runtime:
     provider: LLMProvider
     archive: MessageArchive
     feed: EventFeed
+    limiter: RateLimiter | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def check_llm(self) -> None:
@@ -132,15 +134,21 @@ def _archive(settings: DraftSettings) -> MessageArchive:
     return ActivityArchive.from_environment()
 
 
-def _feed(settings: DraftSettings) -> EventFeed:
+def _feed_and_limiter(settings: DraftSettings) -> tuple[EventFeed, RateLimiter | None]:
+    """The event feed and the per-user write limiter: in memory, or both on one Redis client
+    (the feed owns it and closes it)."""
+    per_minute = settings.rate_limit_per_minute
     if settings.redis_url is None:
-        return MemoryFeed()
+        return MemoryFeed(), InProcessRateLimiter(per_minute) if per_minute else None
+    from api_core.ratelimit import RedisRateLimiter
     from draft_service.events import RedisFeed
     from platform_core.redis import RedisSettings, create_redis
 
     redis_settings = RedisSettings.load(url=settings.redis_url)
-    prefix = f"{redis_settings.key_prefix}{settings.stream}:events:"
-    return RedisFeed(create_redis(redis_settings), prefix)
+    client = create_redis(redis_settings)
+    prefix = f"{redis_settings.key_prefix}{settings.stream}:"
+    limiter = RedisRateLimiter(client, per_minute, prefix) if per_minute else None
+    return RedisFeed(client, prefix + "events:"), limiter
 
 
 async def _requeue_unfinished(store: Store, queue: JobQueue) -> None:
@@ -196,7 +204,7 @@ async def build_runtime(
     archive = archive or _archive(settings)
     store = Store(session_factory(engine))
     queue = _queue(settings, consumer, store)
-    feed = _feed(settings)
+    feed, limiter = _feed_and_limiter(settings)
     service = DraftService(settings, store, provider, archive, enqueue=queue.enqueue, feed=feed)
     tasks: list[asyncio.Task[None]] = []
     if consume:
@@ -210,4 +218,4 @@ async def build_runtime(
         queue="redis" if settings.redis_url else "memory",
         consuming=queue.running,
     )
-    return Runtime(settings, engine, service, queue, provider, archive, feed, tasks)
+    return Runtime(settings, engine, service, queue, provider, archive, feed, limiter, tasks)

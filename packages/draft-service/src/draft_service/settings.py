@@ -95,6 +95,12 @@ class DraftSettings(ApiSettings):
     related_limit: int = Field(
         default=5, ge=0, description="Earlier messages retrieved from the archive per draft."
     )
+    rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Writes (sends, feedback, rejections, retries, profile updates) a user may "
+        "make per minute; 0 turns the limit off. Shared through Redis with DRAFTS_REDIS_URL.",
+    )
     worker_concurrency: int = Field(default=8, ge=1, description="Jobs run at once per worker.")
     auto_migrate: bool = Field(
         default=True, description="Run the database migrations when the API or worker starts."
