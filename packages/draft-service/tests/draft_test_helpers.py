@@ -47,6 +47,43 @@ async def running(
         await runtime.close()
 
 
+@dataclass
+class Served:
+    """A started service behind a real HTTP server (uvicorn) on a free local port."""
+
+    base_url: str
+    headers: dict[str, str]
+    runtime: Runtime
+
+
+@asynccontextmanager
+async def serving(settings: DraftSettings, *, consume: bool | None = None) -> AsyncIterator[Served]:
+    """Serve the app with uvicorn in this event loop (streamed responses need a real server)."""
+    import uvicorn
+
+    from platform_core.testing.services import free_port
+
+    runtime = await build_runtime(settings, consume=consume)
+    app = create_draft_app(settings, runtime=runtime)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        headers = {}
+        if settings.api_key is not None:
+            headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
+        yield Served(f"http://127.0.0.1:{port}", headers, runtime)
+    finally:
+        server.should_exit = True
+        await task
+        await runtime.close()
+
+
 def thread(user: str, name: str, *msgs: tuple[str, str, str]) -> dict[str, Any]:
     """A ``/send-messages/`` body; each message is ``(message_id, sender, content)``."""
     return {

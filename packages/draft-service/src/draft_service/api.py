@@ -31,6 +31,7 @@ from draft_service.models import (
 from draft_service.runtime import Runtime, build_runtime
 from draft_service.service import DraftService
 from draft_service.settings import DraftSettings
+from draft_service.sse import event_routes
 from platform_core.logging import get_logger
 
 __all__ = ["create_draft_app"]
@@ -205,6 +206,7 @@ def _router() -> APIRouter:
         return found
 
     public.include_router(api)
+    public.include_router(event_routes([Depends(_authorize)]))
     return public
 
 

@@ -97,17 +97,18 @@ class DraftService:
         A resend whose thread's latest job failed queues that job again.
         """
         result = await self.store.add_messages(req)
-        if result.new_message_ids:
-            await self.enqueue(result.job_id)
-            # Calls drafting an older version of the thread stop, in whichever process.
-            await self.feed.publish(
-                "control",
-                "thread.changed",
-                {"thread_id": result.thread_id, "version": result.version},
-            )
-        elif result.requeued:
+        if result.requeued:
             await self.enqueue(result.job_id)
             await self._job_state(result.job_id, req.user_id, "queued", retried=True)
+        elif result.new_message_ids:
+            await self.enqueue(result.job_id)
+            if result.version > 1:
+                # Calls drafting an older version of the thread stop, in whichever process.
+                await self.feed.publish(
+                    "control",
+                    "thread.changed",
+                    {"thread_id": result.thread_id, "version": result.version},
+                )
         _log.info(
             "messages_received",
             user_id=req.user_id,
