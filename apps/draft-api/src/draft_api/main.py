@@ -29,13 +29,20 @@ def create_app() -> FastAPI:
 
 def main() -> None:
     """Serve the API; with ``DRAFTS_REDIS_URL`` run ``draft-service worker`` processes too."""
+    import asyncio
+
     import uvicorn
+
+    from draft_service.runtime import preflight
 
     try:
         server = DraftApiSettings.load()
         app = create_app()
+        # Fail here, in one line, rather than inside uvicorn's lifespan (exit 3, traceback).
+        asyncio.run(preflight(DraftSettings.load()))
     except PlatformError as exc:
-        print(f"error: {exc}", file=sys.stderr)  # CLI output: logging is not set up yet
+        message = str(exc).replace("\n", " ")
+        print(f"error: {message}", file=sys.stderr)  # CLI output: logging is not set up yet
         sys.exit(1)
     _log.info("draft_api_starting", host=server.host, port=server.port)
     uvicorn.run(

@@ -25,7 +25,7 @@ from necrostack import Backend, DeadLetterHook, InMemoryBackend, load_backend
 from platform_core.errors import DependencyUnavailableError, PlatformError
 from platform_core.logging import get_logger
 
-__all__ = ["Runtime", "build_runtime"]
+__all__ = ["Runtime", "build_runtime", "preflight"]
 
 _log = get_logger("draft_service.runtime")
 
@@ -163,6 +163,28 @@ async def _requeue_unfinished(store: Store, queue: JobQueue) -> None:
         await queue.enqueue(job_id)
     if jobs:
         _log.warning("jobs_requeued", count=len(jobs), detail="left unfinished by a previous run")
+
+
+async def preflight(settings: DraftSettings) -> None:
+    """Check what a server needs before it starts serving, so a start fails with one line.
+
+    Checks the LLM settings and that the database answers ``SELECT 1``.
+
+    Raises:
+        ConfigurationError: the LLM provider lacks a setting.
+        DependencyUnavailableError: the database cannot be reached (naming
+            ``DRAFTS_DATABASE_URL``).
+    """
+    settings.require_llm_config()
+    engine = create_engine(settings.database_url, pre_ping=False)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (OSError, SQLAlchemyError) as exc:
+        first = str(exc).strip().split("\n", 1)[0]
+        raise DependencyUnavailableError("database", f"{first}; check DRAFTS_DATABASE_URL") from exc
+    finally:
+        await engine.dispose()
 
 
 async def build_runtime(
