@@ -39,6 +39,8 @@ class Script:
     stall: threading.Event | None = None  # streams pause after the first chunk until set
     cut_streams: int = 0  # this many streams end abruptly after the first chunk
     models: list[str] = field(default_factory=lambda: ["stub/model-1"])
+    serial: bool = False  # answer one request at a time, like a single llama.cpp slot
+    generating: threading.Lock = field(default_factory=threading.Lock)
     requests: list[dict[str, Any]] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
     closed: list[int] = field(default_factory=list)  # request numbers the client hung up on
@@ -106,6 +108,9 @@ class OpenAIStub:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
+                if self.path == "/stats":
+                    self._send(200, {"requests": len(script.requests), "closed": script.closed})
+                    return
                 if self.path != "/v1/models":
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return
@@ -184,6 +189,20 @@ class OpenAIStub:
                     if cut:
                         script.cut_streams -= 1
                 script.arrived.set()
+                if script.serial:
+                    with script.generating:
+                        self._answer(number, payload, status, finish, cut)
+                else:
+                    self._answer(number, payload, status, finish, cut)
+
+            def _answer(
+                self,
+                number: int,
+                payload: dict[str, Any],
+                status: int | None,
+                finish: str,
+                cut: bool,
+            ) -> None:
                 if script.hold is not None:
                     script.hold.wait(30)
                 if script.delay:

@@ -1,7 +1,7 @@
 """How the deployable binds and logs, read from ``DRAFT_API_*`` variables.
 
-The service itself is configured by draft-service's ``DRAFTS_*`` and ``OPENROUTER_*``
-variables.
+The service itself is configured by draft-service's ``DRAFTS_*`` variables (``OPENROUTER_*``
+accepted as aliases of the LLM ones).
 """
 
 from __future__ import annotations
