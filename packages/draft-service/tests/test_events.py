@@ -150,3 +150,19 @@ async def test_events_from_a_redis_worker_process_reach_the_api_client(
         assert states[-2:] == ["running", "done"]
         assert _ids_increase(events)
         assert _text(events) == (await _final_draft(client))["draft_message_content"]
+
+
+async def test_the_memory_feed_keeps_a_bounded_number_of_channels() -> None:
+    from draft_service.events import MemoryFeed
+
+    feed = MemoryFeed(keep=3, channels=2)
+    for n in range(5):
+        await feed.publish("job:a", "delta", {"n": n})
+    await feed.publish("job:b", "state", {})
+    await feed.publish("job:c", "state", {})  # the least recently used channel goes
+    reader = feed.read("job:a", "0")
+    await feed.publish("job:a", "delta", {"n": 5})
+    first = await anext(reader)
+    assert first.event.payload == {"n": 5}  # job:a's old entries were dropped with it
+    replay = feed.read("job:c", "0")
+    assert (await anext(replay)).event.event_type == "state"

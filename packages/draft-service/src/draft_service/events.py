@@ -13,7 +13,7 @@ event to one consumer; a feed is read by every subscriber, so it reads the strea
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -51,16 +51,20 @@ class EventFeed(Protocol):
 
 
 class MemoryFeed:
-    """An in-process feed keeping the last ``keep`` entries of each channel.
+    """An in-process feed keeping the last ``keep`` entries of each channel, and the
+    ``channels`` channels published to most recently (a job's channel is dropped long after
+    the job ended, as a Redis feed expires it).
 
     Args:
         keep: Entries kept per channel for readers that resume.
+        channels: Channels kept.
     """
 
-    def __init__(self, keep: int = 1000) -> None:
+    def __init__(self, keep: int = 1000, channels: int = 10_000) -> None:
         self._keep = keep
+        self._max_channels = channels
         self._seq = 0
-        self._channels: dict[str, deque[tuple[int, Event]]] = {}
+        self._channels: OrderedDict[str, deque[tuple[int, Event]]] = OrderedDict()
         self._changed = asyncio.Condition()
 
     async def publish(self, channel: str, event_type: str, payload: dict[str, Any]) -> str:
@@ -69,6 +73,9 @@ class MemoryFeed:
         async with self._changed:
             self._seq += 1
             entries = self._channels.setdefault(channel, deque(maxlen=self._keep))
+            self._channels.move_to_end(channel)
+            while len(self._channels) > self._max_channels:
+                self._channels.popitem(last=False)
             entries.append((self._seq, event))
             self._changed.notify_all()
             return str(self._seq)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -24,6 +25,18 @@ from draft_service.errors import (
 from draft_service.models import SendMessagesRequest
 
 __all__ = ["JobContext", "Saved", "SendResult", "Store"]
+
+
+_WANTED = (
+    select(Job.kind, Job.thread_version, Thread.version, Draft.status)
+    .select_from(Job)
+    .outerjoin(Thread, Thread.id == Job.thread_id)
+    .outerjoin(Draft, Draft.id == Job.draft_id)
+    .where(Job.id == bindparam("j_id"))
+)
+
+
+_PROFILE = select(*Profile.__table__.columns).where(Profile.user_id == bindparam("u_id"))
 
 
 def _new_id() -> str:
@@ -174,25 +187,26 @@ class Store:
             return job
 
     async def still_wanted(self, job_id: str) -> str | None:
-        """Why a running job's result would be discarded now, or ``None`` while it is wanted."""
-        async with self._sessions() as s:
-            job = await s.get(Job, job_id)
-            if job is None:
-                return "the job is gone"
-            thread = await s.get(Thread, job.thread_id)
-            if thread is not None and thread.version != job.thread_version:
-                return str(StaleDraftError(job.thread_version, thread.version))
-            if job.kind == "feedback" and job.draft_id is not None:
-                draft = await s.get(Draft, job.draft_id)
-                if draft is None or draft.status != "open":
-                    status = draft.status if draft is not None else "deleted"
-                    return f"discarded: the draft was {status} before the revision was ready"
-            return None
+        """Why a running job's result would be discarded now, or ``None`` while it is wanted.
 
-    async def profile(self, user_id: str) -> Profile | None:
-        """The user's writer profile, if they set one."""
-        async with self._sessions() as s:
-            return await s.get(Profile, user_id)
+        One statement: the job's version against its thread's, and its draft's status.
+        """
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_WANTED, {"j_id": job_id})).one_or_none()
+        if row is None:
+            return "the job is gone"
+        kind, job_version, thread_version, draft_status = row
+        if thread_version is not None and thread_version != job_version:
+            return str(StaleDraftError(job_version, thread_version))
+        if kind == "feedback" and draft_status != "open":
+            status = draft_status or "deleted"
+            return f"discarded: the draft was {status} before the revision was ready"
+        return None
+
+    async def profile(self, user_id: str) -> Row[Any] | None:
+        """The user's writer profile (a row with the profile's columns), if they set one."""
+        async with self._engine.connect() as conn:
+            return (await conn.execute(_PROFILE, {"u_id": user_id})).one_or_none()
 
     async def put_profile(self, user_id: str, values: Mapping[str, str | None]) -> Profile:
         """Create or replace the user's writer profile."""
