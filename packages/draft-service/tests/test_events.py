@@ -131,6 +131,8 @@ async def test_events_from_a_redis_worker_process_reach_the_api_client(
     }
     async with serving(settings) as served, _client(served) as client:
         assert not served.runtime.queue.running  # this process only enqueues
+        body = thread("bob", "t", ("1", "Ann", "Is the contract signed yet?"))
+        job_id = (await client.post("/send-messages/", json=body)).json()["job_id"]
         worker = subprocess.Popen(  # noqa: ASYNC220 - started once, stopped below
             [sys.executable, "-m", "draft_service", "worker", "--concurrency", "1"],
             env=env,
@@ -138,9 +140,12 @@ async def test_events_from_a_redis_worker_process_reach_the_api_client(
             stderr=subprocess.PIPE,
         )
         try:
-            body = thread("bob", "t", ("1", "Ann", "Is the contract signed yet?"))
-            job_id = (await client.post("/send-messages/", json=body)).json()["job_id"]
-            events = await _job_events(client, job_id)
+            # The worker starts after the send, so the first events come from its process.
+            first = await _job_events(client, job_id, stop_after=3)
+            assert first[0].event == "state"
+            assert json.loads(first[0].data)["status"] == "queued"
+            last = [e for e in first if e.id][-1].id
+            events = first + await _job_events(client, job_id, last=last)  # resumed on Redis
         finally:
             worker.terminate()
             worker.wait(timeout=30)
