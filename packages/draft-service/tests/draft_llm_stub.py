@@ -102,7 +102,8 @@ class OpenAIStub:
 
             def _send_raw(self, data: bytes) -> None:
                 self.send_response(200)
-                self.send_header("Content-Type", "application/json")
+                kind = "text/event-stream" if data.startswith(b"data:") else "application/json"
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

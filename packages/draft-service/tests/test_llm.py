@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -97,7 +98,9 @@ async def test_length_finish_reason_is_reported(llm: OpenAIStub) -> None:
 @pytest.mark.parametrize(
     ("answer", "complaint"),
     [
-        (b"<html>bad gateway</html>", "ended the stream before the answer"),
+        (b"<html>bad gateway</html>", "other than a chat completion"),
+        (b'{"choices": []}', "other than a chat completion"),
+        (b'data: {"choices": [{"delta": {"content": "Hi"}}]}\n\n', "ended the stream before"),
         (b'data: {"choices": [{"delta": {"content": 5}}]}\n\n', "other than a chat completion"),
         (b'data: {"error": {"message": "upstream overloaded"}}\n\n', "upstream overloaded"),
     ],
@@ -112,6 +115,29 @@ async def test_an_answer_without_a_completion_is_a_retryable_error(
             await provider.complete(_request())
     finally:
         await provider.aclose()
+
+
+async def test_a_server_that_ignores_stream_true_still_works(llm: OpenAIStub) -> None:
+    answer = {
+        "model": "plain-json",
+        "choices": [{"message": {"content": "Friday works."}, "finish_reason": "length"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2},
+    }
+    llm.script.raw_answer = json.dumps(answer).encode()
+    provider = _provider(llm)
+    pieces: list[str] = []
+
+    async def sink(piece: str) -> None:
+        pieces.append(piece)
+
+    result = await provider.complete(_request(), on_delta=sink)
+    await provider.aclose()
+    assert (result.content, result.finish_reason, result.served_model) == (
+        "Friday works.",
+        "length",
+        "plain-json",
+    )
+    assert pieces == ["Friday works."]
 
 
 async def test_a_cut_stream_is_retryable(llm: OpenAIStub) -> None:

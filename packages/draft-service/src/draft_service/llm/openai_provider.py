@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -46,6 +47,26 @@ class _Stream:
         self.model: str | None = None
         self.usage: dict[str, Any] = {}
 
+    def whole(self, raw: bytes) -> None:
+        """Read a non-streamed chat completion (a server that ignored ``stream``).
+
+        Raises:
+            ValueError: ``raw`` is not a chat completion with a text message.
+        """
+        data = json.loads(raw)
+        if not isinstance(data, dict) or not data.get("choices"):
+            raise ValueError(f"no choices in {raw[:200]!r}")
+        choice = data["choices"][0]
+        content = (choice.get("message") or {}).get("content")
+        if not isinstance(content, str):
+            raise ValueError("message.content is not a string")
+        self.parts.append(content)
+        self.finish_reason = str(choice.get("finish_reason") or "stop")
+        if isinstance(data.get("model"), str):
+            self.model = data["model"]
+        if isinstance(data.get("usage"), dict):
+            self.usage = data["usage"]
+
     def take(self, data: str) -> str:
         """Read one ``data:`` payload; returns its text piece (may be empty).
 
@@ -74,6 +95,11 @@ class _Stream:
             raise ValueError("delta.content is not a string")
         self.parts.append(piece)
         return piece
+
+
+async def _nothing() -> AsyncIterator[str]:
+    return
+    yield  # an empty async iterator
 
 
 def _tokens(usage: dict[str, Any], name: str) -> int | None:
@@ -197,7 +223,13 @@ class OpenAIProvider:
                 stream_cls=None,
             )
             try:
-                async for line in response.aiter_lines():
+                if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                    # A server that ignores "stream": true answers one JSON completion.
+                    stream.whole(await response.aread())
+                    if on_delta is not None and stream.parts:
+                        await on_delta("".join(stream.parts))
+                    done = True
+                async for line in response.aiter_lines() if not done else _nothing():
                     if not line.startswith("data:"):
                         continue
                     data = line[5:].strip()
