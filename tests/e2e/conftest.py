@@ -420,6 +420,7 @@ class Drafts:
         import httpx
 
         self.stack = stack
+        self.owners: dict[str, str] = {}
         self.http = httpx.Client(
             base_url=stack.drafts_url, headers=stack.drafts_headers, timeout=30
         )
@@ -434,14 +435,16 @@ class Drafts:
         assert resp.status_code == 202, resp.text
         job_id = str(resp.json()["job_id"])
         assert resp.json()["message"] == "Message processing started in the background"
-        assert resp.headers["location"].endswith(f"/jobs/{job_id}")
+        assert f"/jobs/{job_id}?user_id=" in resp.headers["location"]
+        self.owners[job_id] = str(body["user_id"])  # a job is read by its owner only
         return job_id
 
     def job_done(self, job_id: str, timeout: float = 60) -> dict[str, Any]:
         """Wait until the job is done; a failed or discarded job fails the test."""
 
         def probe() -> dict[str, Any] | None:
-            job: dict[str, Any] = self.http.get(f"/jobs/{job_id}").json()
+            params = {"user_id": self.owners[job_id]}
+            job: dict[str, Any] = self.http.get(f"/jobs/{job_id}", params=params).json()
             if job["status"] in ("failed", "discarded"):
                 self.stack.fail(f"draft job ended {job['status']}: {job}")
             return job if job["status"] == "done" else None

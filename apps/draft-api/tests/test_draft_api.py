@@ -67,3 +67,28 @@ def test_missing_key_is_refused(env: None, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.delenv("DRAFTS_API_KEY")
     with pytest.raises(ConfigurationError, match="DRAFTS_API_KEY"):
         create_app()
+
+
+def test_a_missing_llm_key_stops_the_server_with_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTS_", "OPENROUTER_"))}
+    env.update(
+        DRAFTS_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'd.db'}",
+        DRAFTS_API_KEY="k",
+        DRAFTS_LLM_PROVIDER="openai",
+        DRAFT_API_PORT="1",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "draft_api"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+    assert "DRAFTS_LLM_API_KEY" in done.stderr

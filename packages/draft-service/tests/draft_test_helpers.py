@@ -16,7 +16,7 @@ from draft_service.archive import MessageArchive
 
 API_KEY = "test-service-key"
 
-FINAL = {"done", "failed", "discarded"}
+FINAL = {"done", "truncated", "failed", "discarded"}
 
 
 @dataclass
@@ -44,6 +44,43 @@ async def running(
         ) as client:
             yield Running(client, runtime)
     finally:
+        await runtime.close()
+
+
+@dataclass
+class Served:
+    """A started service behind a real HTTP server (uvicorn) on a free local port."""
+
+    base_url: str
+    headers: dict[str, str]
+    runtime: Runtime
+
+
+@asynccontextmanager
+async def serving(settings: DraftSettings, *, consume: bool | None = None) -> AsyncIterator[Served]:
+    """Serve the app with uvicorn in this event loop (streamed responses need a real server)."""
+    import uvicorn
+
+    from platform_core.testing.services import free_port
+
+    runtime = await build_runtime(settings, consume=consume)
+    app = create_draft_app(settings, runtime=runtime)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        headers = {}
+        if settings.api_key is not None:
+            headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
+        yield Served(f"http://127.0.0.1:{port}", headers, runtime)
+    finally:
+        server.should_exit = True
+        await task
         await runtime.close()
 
 
@@ -95,8 +132,8 @@ def make_settings(
     if llm is not None:
         values.update(
             llm_provider="openai",
-            openrouter_api_key="stub-key",
-            openrouter_model="stub/model-1",
+            llm_api_key="stub-key",
+            llm_model="stub/model-1",
             llm_base_url=llm.base_url,
         )
     else:

@@ -21,7 +21,7 @@ async def test_send_draft_feedback_reject(database_url: str, llm: OpenAIStub) ->
         sent = r.json()
         assert set(sent) == {"message", "job_id"}
         assert sent["message"] == "Message processing started in the background"
-        assert r.headers["Location"] == f"/jobs/{sent['job_id']}"
+        assert r.headers["Location"] == f"/jobs/{sent['job_id']}?user_id=bob"
 
         job = await wait_job(c, sent["job_id"], "bob")
         assert job["status"] == "done", job
@@ -47,7 +47,7 @@ async def test_send_draft_feedback_reject(database_url: str, llm: OpenAIStub) ->
         assert r.status_code == 202
         fb = r.json()
         assert fb["message"] == "Message processing started in the background"
-        assert r.headers["Location"] == f"/jobs/{fb['job_id']}"
+        assert r.headers["Location"] == f"/jobs/{fb['job_id']}?user_id=bob"
         job = await wait_job(c, fb["job_id"], "bob")
         assert job["status"] == "done", job
         assert job["kind"] == "feedback"
@@ -65,7 +65,10 @@ async def test_send_draft_feedback_reject(database_url: str, llm: OpenAIStub) ->
         for rev in revs:
             assert rev["provider"] == "openai"
             assert rev["model"] == "stub/model-1"
-            assert rev["prompt_version"] == "v1"
+            assert rev["prompt_version"] == "v2"
+            assert rev["status"] == "ready"
+            assert rev["provenance"]["finish_reason"] == "stop"
+            assert rev["provenance"]["served_model"] == "stub-served-model"
             assert rev["prompt_tokens"] > 0
             assert rev["completion_tokens"] > 0
             assert rev["created_at"]

@@ -29,7 +29,7 @@ def archive_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 async def test_related_messages_of_the_same_user_reach_the_prompt(
     archive_env: str, sqlite_url: str, llm: OpenAIStub
 ) -> None:
-    async with running(make_settings(sqlite_url, llm)) as svc:
+    async with running(make_settings(sqlite_url, llm, related_scope="user")) as svc:
         c = svc.client
         earlier = thread(
             "bob",
@@ -49,7 +49,7 @@ async def test_related_messages_of_the_same_user_reach_the_prompt(
         job = await wait_job(c, r.json()["job_id"], "bob")
         assert job["status"] == "done", job
         prompt = llm.script.requests[-1]["messages"][1]["content"]
-        related = prompt.split("Related earlier messages of this user", 1)[1]
+        related = prompt.split("Related earlier messages", 1)[1]
         assert "quarterly invoice for the warehouse lease is overdue" in related
         assert "Unrelated remark about lunch" not in related
         assert "private" not in related
@@ -102,7 +102,7 @@ async def test_archive_down_still_drafts_without_related_messages(
     monkeypatch.setenv("ACTIVITY_STORE_CACHE", "memory")
     monkeypatch.setenv("ES_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("ES_REQUEST_TIMEOUT", "1")
-    async with running(make_settings(sqlite_url, llm)) as svc:
+    async with running(make_settings(sqlite_url, llm, related_scope="user")) as svc:
         c = svc.client
         body = thread("bob", "t", ("m1", "Ann", "Is the warehouse invoice paid?"))
         job = await wait_job(
@@ -111,7 +111,7 @@ async def test_archive_down_still_drafts_without_related_messages(
         assert job["status"] == "done", job
         prompt = llm.script.requests[-1]["messages"][1]["content"]
         assert "Is the warehouse invoice paid?" in prompt
-        assert prompt.split("Related earlier messages of this user", 1)[1].count("[") == 0
+        assert prompt.split("Related earlier messages", 1)[1].count("[") == 0
     warnings = [r.msg for r in caplog.records if "archive_unavailable" in str(r.msg)]
     assert warnings
     assert "drafting without related earlier messages" in str(warnings[0])

@@ -21,7 +21,7 @@ def _memory_archive() -> ActivityArchive:
 
 def _related(llm: OpenAIStub) -> str:
     prompt = str(llm.script.requests[-1]["messages"][1]["content"])
-    return prompt.split("Related earlier messages of this user", 1)[1]
+    return prompt.split("Related earlier messages", 1)[1]
 
 
 async def test_a_worker_finds_related_messages_of_threads_another_worker_drafted(
@@ -31,7 +31,11 @@ async def test_a_worker_finds_related_messages_of_threads_another_worker_drafted
     llm: OpenAIStub,
 ) -> None:
     settings = make_settings(
-        database_url, llm, redis_url=redis_url, stream=f"{redis_key_prefix}jobs"
+        database_url,
+        llm,
+        redis_url=redis_url,
+        stream=f"{redis_key_prefix}jobs",
+        related_scope="user",
     )
     workers: list[Runtime] = []
     async with running(settings) as api:
@@ -76,7 +80,7 @@ async def test_related_messages_survive_a_restart_of_the_single_process(
         r = await svc.client.post("/send-messages/", json=body)
         assert (await wait_job(svc.client, r.json()["job_id"], "bob"))["status"] == "done"
     async with running(settings, archive=_memory_archive()) as svc:  # restarted: empty archive
-        ask = thread("bob", "ops", ("o1", "Dan", "Who pays the warehouse lease invoice?"))
+        ask = thread("bob", "ops", ("o1", "Carol", "Who pays the warehouse lease invoice?"))
         r = await svc.client.post("/send-messages/", json=ask)
         assert (await wait_job(svc.client, r.json()["job_id"], "bob"))["status"] == "done"
     assert "The warehouse lease invoice is overdue." in _related(llm)

@@ -76,14 +76,13 @@ async def test_new_messages_supersede_the_open_draft(sqlite_url: str) -> None:
         assert [d["draft_message_id"] for d in drafts["draft_messages"]] == [new_id]
         old = (await c.get(f"/drafts/{old_id}", params={"user_id": "bob"})).json()
         assert old["status"] == "superseded"
-        # Feedback on a superseded draft is accepted but discarded, never revising it.
+        # Feedback on a superseded draft is refused at once, with the reason.
         fb = await c.post(
             "/process-feedback/",
             json={"user_id": "bob", "draft_message_id": old_id, "feedback": "shorter"},
         )
-        job = await wait_job(c, fb.json()["job_id"], "bob")
-        assert job["status"] == "discarded"
-        assert "superseded" in job["error"]
+        assert fb.status_code == 409
+        assert "superseded" in fb.json()["detail"]
 
 
 async def test_llm_down_fails_the_job_with_the_error(sqlite_url: str, llm: OpenAIStub) -> None:
@@ -142,7 +141,8 @@ async def test_memory_mode_runs_jobs_a_previous_process_left_unfinished(
     async with running(settings, consume=False) as svc:
         sent = await svc.client.post("/send-messages/", json=thread("ann", "t", ("m1", "A", "hi")))
         job_id = sent.json()["job_id"]
-        assert (await svc.client.get(f"/jobs/{job_id}")).json()["status"] == "queued"
+        queued = await svc.client.get(f"/jobs/{job_id}", params={"user_id": "ann"})
+        assert queued.json()["status"] == "queued"
     async with running(settings) as svc:
         done = await wait_job(svc.client, job_id, "ann")
         drafts = (await svc.client.get("/draft-messages/", params={"user_id": "ann"})).json()

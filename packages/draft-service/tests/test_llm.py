@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import threading
+import time
 
 import pytest
 from draft_llm_stub import OpenAIStub
@@ -15,25 +19,28 @@ from draft_service import (
     LLMUnavailableError,
     OfflineProvider,
     OpenAIProvider,
+    Writer,
     build_provider,
 )
 from draft_service.llm import backoff_delay, with_retries
 from draft_service.prompt import PromptLine, available_versions, render_draft, render_revision
 from platform_core.errors import ConfigurationError
+from platform_core.testing.services import free_port
 
 TRANSCRIPT = [
     PromptLine("Alice", "2024-05-01 09:00:00", "Can we move the budget review to Friday?"),
-    PromptLine("bob", "2024-05-01 09:05:00", "Let me check."),
+    PromptLine("Bob Stone", "2024-05-01 09:05:00", "Let me check."),
 ]
+BOB = Writer(display_name="Bob Stone", names=("Bob Stone", "u-17"))
 
 
 def _request(**kw: object) -> DraftRequest:
     messages = render_draft(
-        "v1", user_id="bob", thread_name="budget", transcript=TRANSCRIPT, related=[]
+        "v2", writer=BOB, thread_name="budget", transcript=TRANSCRIPT, related=[]
     )
     return DraftRequest(
         messages=messages,
-        user_id="bob",
+        writer=BOB,
         thread_name="budget",
         transcript=TRANSCRIPT,
         **kw,  # type: ignore[arg-type]
@@ -51,28 +58,51 @@ def _provider(llm: OpenAIStub, timeout: float = 5.0) -> OpenAIProvider:
     )
 
 
-async def test_openai_provider_returns_text_model_and_tokens(llm: OpenAIStub) -> None:
+async def test_openai_provider_streams_text_and_records_model_and_finish(
+    llm: OpenAIStub,
+) -> None:
     provider = _provider(llm)
-    result = await provider.complete(_request())
+    pieces: list[str] = []
+
+    async def sink(piece: str) -> None:
+        pieces.append(piece)
+
+    result = await provider.complete(_request(), on_delta=sink)
     await provider.aclose()
     assert result.content.startswith("Draft 1: reply to")
+    assert "".join(pieces) == result.content
+    assert len(pieces) > 3  # streamed in pieces, not one block
     assert (result.provider, result.model) == ("openai", "stub/model-1")
-    assert result.prompt_tokens
+    assert result.served_model == "stub-served-model"
+    assert result.finish_reason == "stop"
     assert result.completion_tokens
+    assert result.duration_ms is not None
+    assert result.duration_ms > 0
     sent = llm.script.requests[0]
     assert sent["model"] == "stub/model-1"
     assert sent["max_tokens"] == 64
+    assert sent["stream"] is True
     assert [m["role"] for m in sent["messages"]] == ["system", "user"]
     assert "Can we move the budget review to Friday?" in sent["messages"][1]["content"]
+
+
+async def test_length_finish_reason_is_reported(llm: OpenAIStub) -> None:
+    llm.script.finish_reasons.append("length")
+    provider = _provider(llm)
+    result = await provider.complete(_request(), max_tokens=7)
+    await provider.aclose()
+    assert result.finish_reason == "length"
+    assert llm.script.requests[0]["max_tokens"] == 7
 
 
 @pytest.mark.parametrize(
     ("answer", "complaint"),
     [
-        (b"<html>bad gateway</html>", "something other than a chat completion"),
-        (b'{"choices": [{"message": {"content": 5}}]}', "something other than a chat completion"),
-        (b'{"choices": []}', "empty completion"),
-        (b'{"error": {"message": "upstream overloaded"}}', "empty completion"),
+        (b"<html>bad gateway</html>", "other than a chat completion"),
+        (b'{"choices": []}', "other than a chat completion"),
+        (b'data: {"choices": [{"delta": {"content": "Hi"}}]}\n\n', "ended the stream before"),
+        (b'data: {"choices": [{"delta": {"content": 5}}]}\n\n', "other than a chat completion"),
+        (b'data: {"error": {"message": "upstream overloaded"}}\n\n', "upstream overloaded"),
     ],
 )
 async def test_an_answer_without_a_completion_is_a_retryable_error(
@@ -87,43 +117,147 @@ async def test_an_answer_without_a_completion_is_a_retryable_error(
         await provider.aclose()
 
 
+async def test_a_server_that_ignores_stream_true_still_works(llm: OpenAIStub) -> None:
+    answer = {
+        "model": "plain-json",
+        "choices": [{"message": {"content": "Friday works."}, "finish_reason": "length"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2},
+    }
+    llm.script.raw_answer = json.dumps(answer).encode()
+    provider = _provider(llm)
+    pieces: list[str] = []
+
+    async def sink(piece: str) -> None:
+        pieces.append(piece)
+
+    result = await provider.complete(_request(), on_delta=sink)
+    await provider.aclose()
+    assert (result.content, result.finish_reason, result.served_model) == (
+        "Friday works.",
+        "length",
+        "plain-json",
+    )
+    assert pieces == ["Friday works."]
+
+
+async def test_a_cut_stream_is_retryable(llm: OpenAIStub) -> None:
+    llm.script.cut_streams = 1
+    provider = _provider(llm)
+    with pytest.raises(LLMUnavailableError, match="ended the stream"):
+        await provider.complete(_request())
+    again = await provider.complete(_request())
+    await provider.aclose()
+    assert again.finish_reason == "stop"
+
+
 @pytest.mark.parametrize("status", [429, 500, 503])
 async def test_retryable_statuses_are_retried_then_succeed(llm: OpenAIStub, status: int) -> None:
     llm.script.failures.extend([status, status])
     provider = _provider(llm)
     result = await with_retries(
-        lambda: provider.complete(_request()), attempts=3, base=0.01, cap=0.02
+        lambda _: provider.complete(_request()), attempts=3, base=0.01, cap=0.02
     )
     await provider.aclose()
     assert len(llm.script.requests) == 3
     assert result.content.startswith("Draft 3")
 
 
+async def test_retry_after_is_honoured(llm: OpenAIStub) -> None:
+    llm.script.failures.append(429)
+    llm.script.retry_after = "0.4"
+    provider = _provider(llm)
+    started = time.monotonic()
+    await with_retries(lambda _: provider.complete(_request()), attempts=3, base=0.01, cap=0.02)
+    waited = time.monotonic() - started
+    await provider.aclose()
+    assert waited >= 0.4  # the backoff alone would have waited about 0.01 s
+
+
+async def test_the_deadline_ends_retries_before_the_attempts_run_out(llm: OpenAIStub) -> None:
+    llm.script.always_status = 503
+    provider = _provider(llm)
+    with pytest.raises(LLMUnavailableError, match="503"):
+        await with_retries(
+            lambda _: provider.complete(_request()), attempts=1000, base=0.05, cap=0.1, deadline=0.5
+        )
+    await provider.aclose()
+    assert 2 <= len(llm.script.requests) < 20
+
+
+async def test_connection_errors_are_backed_off_until_the_server_is_back() -> None:
+    port = free_port()
+    started: list[OpenAIStub] = []
+    # Nothing listens on the port (connection refused) until the server comes up.
+    timer = threading.Timer(0.3, lambda: started.append(OpenAIStub(port).start()))
+    timer.start()
+    provider = OpenAIProvider(
+        api_key="k",
+        model="m",
+        base_url=f"http://127.0.0.1:{port}/v1",
+        timeout=2,
+        max_tokens=8,
+        temperature=0,
+    )
+    try:
+        result = await with_retries(
+            lambda _: provider.complete(_request()), attempts=50, base=0.05, cap=0.1, deadline=10
+        )
+        assert result.finish_reason == "stop"
+    finally:
+        timer.join()
+        await provider.aclose()
+        for stub in started:
+            stub.stop()
+
+
 async def test_persistent_500_raises_after_the_last_attempt(llm: OpenAIStub) -> None:
     llm.script.always_status = 500
     provider = _provider(llm)
     with pytest.raises(LLMUnavailableError, match="answered 500") as info:
-        await with_retries(lambda: provider.complete(_request()), attempts=3, base=0.01, cap=0.02)
+        await with_retries(lambda _: provider.complete(_request()), attempts=3, base=0.01, cap=0.02)
     await provider.aclose()
     assert len(llm.script.requests) == 3
     assert info.value.__cause__ is not None
 
 
-async def test_timeout_is_a_retryable_llm_timeout(llm: OpenAIStub) -> None:
-    llm.script.delay = 1.0
-    provider = _provider(llm, timeout=0.2)
+async def test_a_stalled_stream_times_out_and_its_connection_is_closed(llm: OpenAIStub) -> None:
+    llm.script.stall = threading.Event()
+    provider = _provider(llm, timeout=30)
     with pytest.raises(LLMTimeoutError, match="DRAFTS_LLM_TIMEOUT"):
-        await provider.complete(_request())
+        await with_retries(
+            lambda _: provider.complete(_request()), attempts=1, base=0.01, cap=0.02, timeout=0.3
+        )
+    for _ in range(200):
+        if llm.script.closed:
+            break
+        await asyncio.sleep(0.01)
     await provider.aclose()
+    assert llm.script.closed == [1]  # the server saw the client hang up
 
 
-async def test_refused_request_is_not_retried(llm: OpenAIStub) -> None:
+async def test_refused_request_is_not_retried_and_names_the_setting(llm: OpenAIStub) -> None:
     llm.script.always_status = 401
     provider = _provider(llm)
-    with pytest.raises(LLMRequestError, match="OPENROUTER_API_KEY"):
-        await with_retries(lambda: provider.complete(_request()), attempts=4, base=0.01, cap=0.02)
+    with pytest.raises(LLMRequestError, match="DRAFTS_LLM_API_KEY"):
+        await with_retries(lambda _: provider.complete(_request()), attempts=4, base=0.01, cap=0.02)
     await provider.aclose()
     assert len(llm.script.requests) == 1
+
+
+async def test_a_base_url_without_v1_names_the_base_url(llm: OpenAIStub) -> None:
+    provider = OpenAIProvider(
+        api_key="k",
+        model="stub/model-1",
+        base_url=llm.base_url.removesuffix("/v1"),
+        timeout=5,
+        max_tokens=8,
+        temperature=0,
+    )
+    with pytest.raises(LLMRequestError, match=r"DRAFTS_LLM_BASE_URL .*under /v1"):
+        await provider.complete(_request())
+    with pytest.raises(LLMUnavailableError, match="DRAFTS_LLM_BASE_URL"):
+        await provider.list_models()
+    await provider.aclose()
 
 
 async def test_unreachable_endpoint_is_unavailable() -> None:
@@ -140,23 +274,37 @@ async def test_unreachable_endpoint_is_unavailable() -> None:
     await provider.aclose()
 
 
-async def test_offline_provider_is_deterministic_and_names_itself() -> None:
+async def test_offline_drafter_answers_the_question_and_redrafts_on_feedback() -> None:
     provider = OfflineProvider()
     first = await provider.complete(_request())
     again = await provider.complete(_request())
     assert first == again
-    assert first.provider == "offline"
-    assert first.model == "offline-template"
-    assert "Alice" in first.content
-    assert "budget review" in first.content
-    revised = await provider.complete(_request(current_draft=first.content, feedback="shorter"))
-    assert "shorter" in revised.content
+    assert (first.provider, first.model, first.finish_reason) == (
+        "offline",
+        "offline-template",
+        "stop",
+    )
+    # The counterpart's name and the question, punctuation kept; never the writer's name.
+    assert first.content.startswith("Hi Alice,")
+    assert '"Can we move the budget review to Friday?"' in first.content
+    assert "Bob" not in first.content
+    for feedback, expect in [
+        ("much shorter please", "Hi Alice, thanks."),
+        ("more formal", "Dear Alice,"),
+        ("make it warmer", "Hi Alice!"),
+        ("mention the Q3 numbers", "Hello Alice,"),
+    ]:
+        revised = await provider.complete(_request(current_draft=first.content, feedback=feedback))
+        assert revised.content.startswith(expect), revised.content
+        assert feedback not in revised.content
+        assert revised.content != first.content
+        assert revised.content.endswith((".", "!", "Kind regards"))
 
 
 def test_auto_picks_offline_without_key_and_logs_it(
     caplog: pytest.LogCaptureFixture, sqlite_url: str
 ) -> None:
-    settings = make_settings(sqlite_url, llm_provider="auto", openrouter_api_key=None)
+    settings = make_settings(sqlite_url, llm_provider="auto", llm_api_key=None)
     with caplog.at_level(logging.WARNING):
         provider = build_provider(settings)
     assert isinstance(provider, OfflineProvider)
@@ -164,15 +312,43 @@ def test_auto_picks_offline_without_key_and_logs_it(
 
 
 def test_openai_without_key_names_the_variable(sqlite_url: str) -> None:
-    settings = make_settings(sqlite_url, llm_provider="openai", openrouter_api_key=None)
-    with pytest.raises(ConfigurationError, match="OPENROUTER_API_KEY") as info:
+    settings = make_settings(sqlite_url, llm_provider="openai", llm_api_key=None)
+    with pytest.raises(ConfigurationError, match="DRAFTS_LLM_API_KEY") as info:
         build_provider(settings)
-    assert info.value.setting == "OPENROUTER_API_KEY"
+    assert info.value.setting == "DRAFTS_LLM_API_KEY"
 
 
 def test_auto_picks_openai_with_key(sqlite_url: str, llm: OpenAIStub) -> None:
     settings = make_settings(sqlite_url, llm, llm_provider="auto")
     assert isinstance(build_provider(settings), OpenAIProvider)
+
+
+def test_llm_settings_and_their_openrouter_aliases(monkeypatch: pytest.MonkeyPatch) -> None:
+    from draft_service import DraftSettings
+
+    monkeypatch.setenv("OPENROUTER_API_KEY", "or-key")
+    monkeypatch.setenv("OPENROUTER_MODEL", "vendor/model")
+    settings = DraftSettings.load()
+    assert settings.llm_api_key is not None
+    assert settings.llm_api_key.get_secret_value() == "or-key"
+    assert settings.llm_model == "vendor/model"
+    monkeypatch.setenv("DRAFTS_LLM_MODEL", "SmolLM2-135M")
+    monkeypatch.setenv("DRAFTS_LLM_BASE_URL", "http://127.0.0.1:8080/v1/")
+    settings = DraftSettings.load()
+    assert settings.llm_model == "SmolLM2-135M"
+    assert settings.llm_base_url == "http://127.0.0.1:8080/v1"
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8080/v1", "localhost/v1", "ftp://host/v1", "http://"])
+def test_a_base_url_without_scheme_or_host_fails_at_start(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    from draft_service import DraftSettings
+
+    monkeypatch.setenv("DRAFTS_LLM_BASE_URL", url)
+    with pytest.raises(ConfigurationError, match=r"DRAFTS_LLM_BASE_URL.*http://") as info:
+        DraftSettings.load()
+    assert info.value.setting == "DRAFTS_LLM_BASE_URL"
 
 
 def test_backoff_grows_and_is_capped() -> None:
@@ -183,10 +359,10 @@ def test_backoff_grows_and_is_capped() -> None:
 
 
 def test_prompt_versions_are_package_files() -> None:
-    assert "v1" in available_versions()
+    assert {"v1", "v2"} <= set(available_versions())
     msgs = render_revision(
-        "v1",
-        user_id="bob",
+        "v2",
+        writer=BOB,
         thread_name="budget",
         transcript=TRANSCRIPT,
         related=[PromptLine("Carol", "2024-04-01", "Budget was approved in April")],
@@ -195,8 +371,21 @@ def test_prompt_versions_are_package_files() -> None:
     )
     assert "Budget was approved in April" in msgs[1].content
     assert "mention the April approval" in msgs[1].content
+    assert "Bob Stone" in msgs[0].content
+    assert "Alice" in msgs[0].content  # the counterpart the reply addresses
     with pytest.raises(ConfigurationError, match="DRAFTS_PROMPT_VERSION"):
-        render_draft("v999", user_id="b", thread_name="t", transcript=TRANSCRIPT, related=[])
+        render_draft("v999", writer=BOB, thread_name="t", transcript=TRANSCRIPT, related=[])
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_without_a_profile_the_prompt_never_names_the_writer_by_id(version: str) -> None:
+    anonymous = Writer(names=("usr_8f3a2c",))
+    msgs = render_draft(
+        version, writer=anonymous, thread_name="t", transcript=TRANSCRIPT, related=[]
+    )
+    text = "\n".join(m.content for m in msgs)
+    assert "usr_8f3a2c" not in text
+    assert "never invent" in text
 
 
 def test_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -43,8 +43,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="draft-api",
         description=textwrap.fill(
             "Serve the draft service's HTTP API. Every setting is an environment variable: "
-            "the service's DRAFTS_* and OPENROUTER_* (see draft-service's README) and this "
-            "process's own:"
+            "the service's DRAFTS_* (OPENROUTER_* accepted as aliases of the LLM ones; see "
+            "draft-service's README) and this process's own:"
         )
         + "\n\n"
         + variables,
@@ -65,13 +65,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = _parser()
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('draft-api')}")
     parser.parse_args(argv)
+
+    import asyncio
+
     import uvicorn
+
+    from draft_service.runtime import preflight
 
     try:
         server = DraftApiSettings.load()
         app = create_app()
+        # Fail here, in one line, rather than inside uvicorn's lifespan (exit 3, traceback).
+        asyncio.run(preflight(DraftSettings.load()))
     except PlatformError as exc:
-        print(f"error: {exc}", file=sys.stderr)  # CLI output: logging is not set up yet
+        message = str(exc).replace("\n", " ")
+        print(f"error: {message}", file=sys.stderr)  # CLI output: logging is not set up yet
         sys.exit(1)
     _log.info("draft_api_starting", host=server.host, port=server.port)
     uvicorn.run(

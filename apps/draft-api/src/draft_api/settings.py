@@ -1,9 +1,9 @@
 """How the deployable binds and logs, read from ``DRAFT_API_*`` variables.
 
-The service itself is configured by draft-service's ``DRAFTS_*`` and ``OPENROUTER_*``
-variables; its message archive by activity-store's ``ACTIVITY_STORE_*`` variables
-(``ACTIVITY_STORE_BACKEND=elasticsearch`` with ``ES_URL``, or ``postgres`` with
-``ACTIVITY_STORE_DATABASE_URL``).
+The service itself is configured by draft-service's ``DRAFTS_*`` variables (``OPENROUTER_*``
+accepted as aliases of the LLM ones); its message archive by activity-store's
+``ACTIVITY_STORE_*`` variables (``ACTIVITY_STORE_BACKEND=elasticsearch`` with ``ES_URL``, or
+``postgres`` with ``ACTIVITY_STORE_DATABASE_URL``).
 """
 
 from __future__ import annotations

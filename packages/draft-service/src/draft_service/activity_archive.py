@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC
 from typing import Any
 from urllib.parse import quote
@@ -108,18 +108,25 @@ class ActivityArchive:
             await self.store.add_to_collection(note, collection)
 
     async def related(
-        self, user_id: str, thread_name: str, text: str, limit: int
+        self,
+        user_id: str,
+        thread_name: str,
+        text: str,
+        limit: int,
+        threads: Collection[str] | None = None,
     ) -> list[PromptLine]:
         """Earlier messages of ``user_id`` in other threads that share words with ``text``.
 
         Each distinctive word is one text query over the user's collection; messages matching
-        more words rank first, newer first among equals.
+        more words rank first, newer first among equals. With ``threads``, only messages of
+        those threads count (the scope is applied to every hit before ranking).
         """
         words = keywords(text)
-        if not words or limit <= 0:
+        if not words or limit <= 0 or (threads is not None and not threads):
             return []
         await self._setup()
         own = _thread_prefix(user_id, thread_name)
+        allowed = None if threads is None else tuple(_thread_prefix(user_id, t) for t in threads)
         hits: Counter[str] = Counter()
         published: dict[str, str] = {}
         for word in words:
@@ -128,10 +135,14 @@ class ActivityArchive:
                 collection=user_collection(user_id),
                 type="Note",
                 sort="published:desc",
-                size=max(10, limit * 4),
+                size=max(10, limit * 4) if allowed is None else max(50, limit * 10),
             )
             for item in page["items"]:
                 item_id = str(item["id"])
+                # A note's id starts with its thread's prefix (names are quoted, so one
+                # thread's prefix never starts another's).
+                if allowed is not None and not item_id.startswith(allowed):
+                    continue
                 if not item_id.startswith(own):
                     hits[item_id] += 1
                     published[item_id] = str(item.get("published", ""))
@@ -148,6 +159,7 @@ class ActivityArchive:
                     sender_name=str(note.get("attributedTo", "")),
                     when=str(note.get("published", "")),
                     content=str(note.get("content", "")),
+                    ref=item_id,
                 )
             )
         return lines

@@ -6,12 +6,15 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
 
 from api_core import HealthRegistry, ProblemError, create_app
-from draft_service.errors import NotFoundError
+from api_core.storable import StorableStr
+from draft_service.errors import ConflictError, NotFoundError
 from draft_service.models import (
     AcceptedResponse,
     DraftDetail,
@@ -19,6 +22,8 @@ from draft_service.models import (
     FeedbackRequest,
     JobView,
     MessageResponse,
+    ProfileIn,
+    ProfileView,
     RejectRequest,
     SendMessagesRequest,
     StatusResponse,
@@ -26,16 +31,19 @@ from draft_service.models import (
 from draft_service.runtime import Runtime, build_runtime
 from draft_service.service import DraftService
 from draft_service.settings import DraftSettings
+from draft_service.sse import event_routes
 from platform_core.logging import get_logger
 
 __all__ = ["create_draft_app"]
 
 _log = get_logger("draft_service.api")
 _bearer = HTTPBearer(auto_error=False)
-UserId = Annotated[str, Query(min_length=1, max_length=200, description="The user's id.")]
-OptionalUserId = Annotated[
-    str | None, Query(min_length=1, max_length=200, description="Only this user's job.")
+UserId = Annotated[
+    StorableStr, Query(min_length=1, max_length=200, description="The user's id (the owner).")
 ]
+UserPath = Annotated[StorableStr, Path(min_length=1, max_length=200, description="The user's id.")]
+JobId = Annotated[StorableStr, Path(min_length=1, max_length=200, description="The job id.")]
+DraftId = Annotated[StorableStr, Path(min_length=1, max_length=200, description="The draft's id.")]
 
 
 async def _service(request: Request) -> DraftService:
@@ -60,8 +68,28 @@ async def _authorize(
         )
 
 
+async def _limit(request: Request, user_id: str) -> None:
+    """Count one write of ``user_id``; 429 with ``Retry-After`` over the per-minute budget."""
+    runtime: Runtime = request.app.state.runtime
+    if runtime.limiter is None:
+        return
+    wait = await runtime.limiter.hit(user_id)
+    if wait is not None:
+        per_minute = runtime.settings.rate_limit_per_minute
+        raise HTTPException(
+            429,
+            detail=f"more than {per_minute} writes this minute for this user; retry after "
+            f"{wait} s (the limit is DRAFTS_RATE_LIMIT_PER_MINUTE)",
+            headers={"Retry-After": str(wait)},
+        )
+
+
 def _not_found(exc: NotFoundError) -> ProblemError:
     return ProblemError(404, "Not Found", str(exc))
+
+
+def _conflict(exc: ConflictError) -> ProblemError:
+    return ProblemError(409, "Conflict", str(exc))
 
 
 Service = Annotated[DraftService, Depends(_service)]
@@ -78,30 +106,37 @@ def _router() -> APIRouter:
 
     @api.post("/send-messages/", status_code=202, response_model=AcceptedResponse)
     async def send_messages(
-        body: SendMessagesRequest, response: Response, service: Service
+        body: SendMessagesRequest, request: Request, response: Response, service: Service
     ) -> AcceptedResponse:
         """Store new messages of a thread and draft a reply in the background."""
+        await _limit(request, body.user_id)
         job_id = await service.send_messages(body)
-        response.headers["Location"] = f"/jobs/{job_id}"
+        response.headers["Location"] = f"/jobs/{job_id}?user_id={quote(body.user_id, safe='')}"
         return AcceptedResponse(job_id=job_id)
 
     @api.post("/process-feedback/", status_code=202, response_model=AcceptedResponse)
     async def process_feedback(
-        body: FeedbackRequest, response: Response, service: Service
+        body: FeedbackRequest, request: Request, response: Response, service: Service
     ) -> AcceptedResponse:
-        """Revise a draft from feedback in the background."""
+        """Revise a draft from feedback in the background; 409 for a closed draft."""
+        await _limit(request, body.user_id)
         try:
             job_id = await service.process_feedback(
                 body.user_id, body.draft_message_id, body.feedback
             )
         except NotFoundError as exc:
             raise _not_found(exc) from exc
-        response.headers["Location"] = f"/jobs/{job_id}"
+        except ConflictError as exc:
+            raise _conflict(exc) from exc
+        response.headers["Location"] = f"/jobs/{job_id}?user_id={quote(body.user_id, safe='')}"
         return AcceptedResponse(job_id=job_id)
 
     @api.post("/reject-draft/", response_model=MessageResponse)
-    async def reject_draft(body: RejectRequest, service: Service) -> MessageResponse:
+    async def reject_draft(
+        body: RejectRequest, request: Request, service: Service
+    ) -> MessageResponse:
         """Reject a draft; it leaves the list. Rejecting again is fine."""
+        await _limit(request, body.user_id)
         try:
             await service.reject(body.user_id, body.draft_message_id)
         except NotFoundError as exc:
@@ -114,7 +149,9 @@ def _router() -> APIRouter:
         return DraftListResponse(draft_messages=await service.current_drafts(user_id))
 
     @api.get("/drafts/{draft_message_id}", response_model=DraftDetail)
-    async def draft_detail(draft_message_id: str, user_id: UserId, service: Service) -> DraftDetail:
+    async def draft_detail(
+        draft_message_id: DraftId, user_id: UserId, service: Service
+    ) -> DraftDetail:
         """A draft with its revision lineage and each revision's provenance."""
         try:
             return await service.draft_detail(user_id, draft_message_id)
@@ -122,18 +159,54 @@ def _router() -> APIRouter:
             raise _not_found(exc) from exc
 
     @api.get("/jobs/{job_id}", response_model=JobView)
-    async def job(job_id: str, service: Service, user_id: OptionalUserId = None) -> JobView:
-        """A background job's status: queued, running, done, failed or discarded.
+    async def job(job_id: JobId, user_id: UserId, service: Service) -> JobView:
+        """A background job's status: queued, running, done, truncated, failed or discarded.
 
-        The ``Location`` of a 202 points here; with ``user_id`` only that user's jobs are
-        found.
+        The ``Location`` of a 202 points here; only the job's owner finds it.
         """
         try:
             return await service.job_view(job_id, user_id)
         except NotFoundError as exc:
             raise _not_found(exc) from exc
 
+    @api.post("/jobs/{job_id}/retry", status_code=202, response_model=JobView)
+    async def retry_job(
+        job_id: JobId, user_id: UserId, request: Request, response: Response, service: Service
+    ) -> JobView:
+        """Queue a failed job again; 409 with the reason when it cannot be retried."""
+        await _limit(request, user_id)
+        try:
+            view = await service.retry_job(job_id, user_id)
+        except NotFoundError as exc:
+            raise _not_found(exc) from exc
+        except ConflictError as exc:
+            raise _conflict(exc) from exc
+        response.headers["Location"] = f"/jobs/{job_id}?user_id={quote(user_id, safe='')}"
+        return view
+
+    @api.put("/users/{user_id}/profile", response_model=ProfileView)
+    async def put_profile(
+        user_id: UserPath, body: ProfileIn, request: Request, service: Service
+    ) -> ProfileView:
+        """Set how the user's replies are written and signed (used by every later prompt)."""
+        await _limit(request, user_id)
+        return await service.put_profile(user_id, body)
+
+    @api.get("/users/{user_id}/profile", response_model=ProfileView)
+    async def get_profile(user_id: UserPath, service: Service) -> ProfileView:
+        """The user's writer profile; 404 until one is set."""
+        found = await service.profile(user_id)
+        if found is None:
+            raise ProblemError(
+                404,
+                "Not Found",
+                f"user {user_id!r} has no profile; set one with PUT /users/{{user_id}}/profile "
+                "(without one, prompts describe the writer without naming them)",
+            )
+        return found
+
     public.include_router(api)
+    public.include_router(event_routes([Depends(_authorize)]))
     return public
 
 
@@ -150,10 +223,12 @@ def create_draft_app(
         runtime: An already built runtime (the caller keeps ownership).
 
     Raises:
-        ConfigurationError: no ``DRAFTS_API_KEY`` and auth not disabled, or a bad setting.
+        ConfigurationError: no ``DRAFTS_API_KEY`` and auth not disabled, no
+            ``DRAFTS_LLM_API_KEY`` for the openai provider, or a bad setting.
     """
     settings = settings or DraftSettings.load()
     settings.require_auth_config()
+    settings.require_llm_config()
     health = HealthRegistry(default_timeout=settings.health.timeout)
 
     @asynccontextmanager
@@ -165,6 +240,7 @@ def create_draft_app(
         rt = await build_runtime(settings)
         app.state.runtime = rt
         health.add("database", rt.check_database)
+        health.add("llm", rt.check_llm, required=False)
         try:
             yield
         finally:
@@ -181,4 +257,5 @@ def create_draft_app(
     if runtime is not None:
         app.state.runtime = runtime
         health.add("database", runtime.check_database)
+        health.add("llm", runtime.check_llm, required=False)
     return app

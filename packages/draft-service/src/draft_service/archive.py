@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from draft_service.db.records import StoredMessage
@@ -28,9 +28,18 @@ class MessageArchive(Protocol):
         ...
 
     async def related(
-        self, user_id: str, thread_name: str, text: str, limit: int
+        self,
+        user_id: str,
+        thread_name: str,
+        text: str,
+        limit: int,
+        threads: Collection[str] | None = None,
     ) -> list[PromptLine]:
-        """Up to ``limit`` earlier messages of ``user_id`` from other threads matching ``text``."""
+        """Up to ``limit`` earlier messages of ``user_id`` from other threads matching ``text``.
+
+        ``threads`` limits the search to those thread names (``None``: any thread of the
+        user). Each line's ``ref`` is the archive object's id.
+        """
         ...
 
     async def close(self) -> None:

@@ -8,9 +8,9 @@ import os
 import signal
 import socket
 import sys
+from typing import NoReturn
 
 import click
-from rich.console import Console
 
 from draft_service.settings import DraftSettings
 from platform_core.errors import PlatformError
@@ -18,15 +18,18 @@ from platform_core.logging import configure_logging
 
 __all__ = ["main"]
 
-_err = Console(stderr=True)
+
+def _fail(exc: BaseException, code: int = 1) -> NoReturn:
+    """One line on stderr (never wrapped), then exit with ``code``."""
+    click.echo(f"error: {exc}".replace("\n", " "), err=True)
+    sys.exit(code)
 
 
 def _settings() -> DraftSettings:
     try:
         settings = DraftSettings.load()
     except PlatformError as exc:
-        _err.print(f"[red]error:[/red] {exc}")
-        sys.exit(1)
+        _fail(exc)
     configure_logging(settings.log_level, fmt=settings.log_format)
     return settings
 
@@ -45,13 +48,14 @@ def serve(host: str, port: int) -> None:
     import uvicorn
 
     from draft_service.api import create_draft_app
+    from draft_service.runtime import preflight
 
     settings = _settings()
     try:
         app = create_draft_app(settings)
+        asyncio.run(preflight(settings))
     except PlatformError as exc:
-        _err.print(f"[red]error:[/red] {exc}")
-        sys.exit(1)
+        _fail(exc)
     # access_log off: api-core's middleware already logs every request (with its trace id).
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, use_colors=False)
 
@@ -63,16 +67,15 @@ def worker(name: str | None, concurrency: int | None) -> None:
     """Run background jobs from Redis until SIGTERM or Ctrl-C (needs DRAFTS_REDIS_URL)."""
     settings = _settings()
     if settings.redis_url is None:
-        _err.print("[red]error:[/red] DRAFTS_REDIS_URL is not set: workers consume from Redis")
-        sys.exit(2)
+        _fail(RuntimeError("DRAFTS_REDIS_URL is not set: workers consume from Redis"), 2)
     if concurrency is not None:
         settings = settings.model_copy(update={"worker_concurrency": concurrency})
     consumer = name or f"{socket.gethostname()}-{os.getpid()}"
     try:
+        settings.require_llm_config()
         asyncio.run(_work(settings, consumer))
     except PlatformError as exc:
-        _err.print(f"[red]error:[/red] {exc}")
-        sys.exit(1)
+        _fail(exc)
 
 
 async def _work(settings: DraftSettings, consumer: str) -> None:
@@ -107,8 +110,7 @@ def migrate(as_json: bool) -> None:
     try:
         revision = asyncio.run(_migrate(settings.database_url))
     except PlatformError as exc:
-        _err.print(f"[red]error:[/red] {exc}")
-        sys.exit(1)
+        _fail(exc)
     if as_json:
         click.echo(json.dumps({"revision": revision}))
     else:

@@ -7,10 +7,14 @@ Hierarchy::
         ├── NotFoundError                 a thread, draft or job does not exist for this user
         │   ├── DraftNotFoundError
         │   └── JobNotFoundError
+        ├── ConflictError                 the request does not fit the current state (409)
+        │   ├── DraftClosedError          feedback on a rejected or superseded draft
+        │   └── JobNotRetryableError      retry of a job that did not fail, or was overtaken
         ├── StaleDraftError               newer messages arrived while a draft was being written
         └── LLMError                      the language model could not produce a draft
             ├── LLMUnavailableError       retryable: connection error, 429, 5xx
             │   └── LLMTimeoutError       retryable: the call took longer than the timeout
+            ├── LLMOutputError            the answer is unusable (empty, echo, wrong addressee)
             └── LLMRequestError           not retryable: the provider refused the request (4xx)
 
 Transport exceptions (``openai``, ``httpx``, database drivers) are kept as ``__cause__``.
@@ -21,7 +25,11 @@ from __future__ import annotations
 from platform_core.errors import PlatformError
 
 __all__ = [
+    "ConflictError",
+    "DraftClosedError",
     "DraftNotFoundError",
+    "JobNotRetryableError",
+    "LLMOutputError",
     "DraftServiceError",
     "JobNotFoundError",
     "LLMError",
@@ -71,6 +79,34 @@ class JobNotFoundError(NotFoundError):
         self.job_id = job_id
 
 
+class ConflictError(DraftServiceError):
+    """The request does not fit the current state of what it names; the message says why."""
+
+
+class DraftClosedError(ConflictError):
+    """Feedback was sent for a draft that is rejected or superseded.
+
+    Args:
+        draft_id: The draft.
+        status: ``rejected`` or ``superseded``.
+    """
+
+    def __init__(self, draft_id: str, status: str) -> None:
+        hint = (
+            "a newer draft of the thread replaced it; list current drafts with "
+            "GET /draft-messages/?user_id=..."
+            if status == "superseded"
+            else "a rejected draft is not revised; send new messages to draft again"
+        )
+        super().__init__(f"draft {draft_id!r} is {status}: {hint}")
+        self.draft_id = draft_id
+        self.status = status
+
+
+class JobNotRetryableError(ConflictError):
+    """A retry was asked for a job that cannot be run again; the message says why."""
+
+
 class StaleDraftError(DraftServiceError):
     """The thread changed while the draft was being written, so the draft was discarded.
 
@@ -93,11 +129,25 @@ class LLMError(DraftServiceError):
 
 
 class LLMUnavailableError(LLMError):
-    """A retryable failure: the endpoint is down, rate-limited (429) or failing (5xx)."""
+    """A retryable failure: the endpoint is down, rate-limited (429) or failing (5xx).
+
+    Args:
+        message: What happened.
+        retry_after: Seconds the server asked to wait (``Retry-After``), if it did.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class LLMTimeoutError(LLMUnavailableError):
     """The model did not answer within ``DRAFTS_LLM_TIMEOUT`` seconds."""
+
+
+class LLMOutputError(LLMError):
+    """The model answered, but the answer cannot be offered as a draft (empty, a copy of the
+    conversation, or addressed to the writer); retried once, then the job fails with it."""
 
 
 class LLMRequestError(LLMError):

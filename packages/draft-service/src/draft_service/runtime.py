@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api_core.ratelimit import InProcessRateLimiter, RateLimiter
 from draft_service.archive import MessageArchive
-from draft_service.db import create_engine, session_factory, upgrade
+from draft_service.db import create_engine, session_factory
+from draft_service.events import EventFeed, MemoryFeed
 from draft_service.llm import LLMProvider, build_provider
 from draft_service.queue import JobQueue, fail_given_up_jobs
 from draft_service.service import DraftService
 from draft_service.settings import DraftSettings
 from draft_service.store import Store
 from necrostack import Backend, DeadLetterHook, InMemoryBackend, load_backend
-from platform_core.errors import DependencyUnavailableError
+from platform_core.errors import DependencyUnavailableError, PlatformError
 from platform_core.logging import get_logger
 
-__all__ = ["Runtime", "build_runtime"]
+__all__ = ["Runtime", "build_runtime", "preflight"]
 
 _log = get_logger("draft_service.runtime")
 
@@ -36,6 +40,32 @@ class Runtime:
     queue: JobQueue
     provider: LLMProvider
     archive: MessageArchive
+    feed: EventFeed
+    limiter: RateLimiter | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def check_llm(self) -> None:
+        """Readiness (optional check: ``degraded`` when failing): the LLM endpoint answers
+        ``GET /models`` and lists the configured model.
+
+        Raises:
+            DependencyUnavailableError: it does not, naming the setting to change.
+        """
+        list_models = getattr(self.provider, "list_models", None)
+        if list_models is None:
+            return  # the offline drafter needs no endpoint
+        try:
+            models: list[str] = await list_models()
+        except PlatformError as exc:
+            raise DependencyUnavailableError("llm", str(exc)) from exc
+        model = self.settings.llm_model
+        if model not in models:
+            shown = ", ".join(models[:10]) or "none"
+            raise DependencyUnavailableError(
+                "llm",
+                f"{self.settings.llm_base_url} does not list model {model!r} (it lists: "
+                f"{shown}); check DRAFTS_LLM_MODEL",
+            )
 
     async def check_database(self) -> None:
         """Readiness: the database answers ``SELECT 1``.
@@ -51,7 +81,12 @@ class Runtime:
 
     async def close(self) -> None:
         """Stop the job queue and release the backend, LLM client, archive and database."""
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.queue.close()
+        await self.feed.close()
         await self.provider.aclose()
         await self.archive.close()
         await self.engine.dispose()
@@ -99,6 +134,23 @@ def _archive(settings: DraftSettings) -> MessageArchive:
     return ActivityArchive.from_environment()
 
 
+def _feed_and_limiter(settings: DraftSettings) -> tuple[EventFeed, RateLimiter | None]:
+    """The event feed and the per-user write limiter: in memory, or both on one Redis client
+    (the feed owns it and closes it)."""
+    per_minute = settings.rate_limit_per_minute
+    if settings.redis_url is None:
+        return MemoryFeed(), InProcessRateLimiter(per_minute) if per_minute else None
+    from api_core.ratelimit import RedisRateLimiter
+    from draft_service.events import RedisFeed
+    from platform_core.redis import RedisSettings, create_redis
+
+    redis_settings = RedisSettings.load(url=settings.redis_url)
+    client = create_redis(redis_settings)
+    prefix = f"{redis_settings.key_prefix}{settings.stream}:"
+    limiter = RedisRateLimiter(client, per_minute, prefix) if per_minute else None
+    return RedisFeed(client, prefix + "events:"), limiter
+
+
 async def _requeue_unfinished(store: Store, queue: JobQueue) -> None:
     """The memory queue dies with its process: jobs it held are queued again at start.
 
@@ -111,6 +163,28 @@ async def _requeue_unfinished(store: Store, queue: JobQueue) -> None:
         await queue.enqueue(job_id)
     if jobs:
         _log.warning("jobs_requeued", count=len(jobs), detail="left unfinished by a previous run")
+
+
+async def preflight(settings: DraftSettings) -> None:
+    """Check what a server needs before it starts serving, so a start fails with one line.
+
+    Checks the LLM settings and that the database answers ``SELECT 1``.
+
+    Raises:
+        ConfigurationError: the LLM provider lacks a setting.
+        DependencyUnavailableError: the database cannot be reached (naming
+            ``DRAFTS_DATABASE_URL``).
+    """
+    settings.require_llm_config()
+    engine = create_engine(settings.database_url, pre_ping=False)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (OSError, SQLAlchemyError) as exc:
+        first = str(exc).strip().split("\n", 1)[0]
+        raise DependencyUnavailableError("database", f"{first}; check DRAFTS_DATABASE_URL") from exc
+    finally:
+        await engine.dispose()
 
 
 async def build_runtime(
@@ -145,13 +219,18 @@ async def build_runtime(
 
         instrument_sqlalchemy(engine)
     if settings.auto_migrate:
+        from draft_service.db.migrate import upgrade
+
         await upgrade(engine)
     provider = provider or build_provider(settings)
     archive = archive or _archive(settings)
     store = Store(session_factory(engine))
     queue = _queue(settings, consumer, store)
-    service = DraftService(settings, store, provider, archive, enqueue=queue.enqueue)
+    feed, limiter = _feed_and_limiter(settings)
+    service = DraftService(settings, store, provider, archive, enqueue=queue.enqueue, feed=feed)
+    tasks: list[asyncio.Task[None]] = []
     if consume:
+        tasks.append(asyncio.create_task(service.follow_control(), name="draft-control"))
         queue.start(service.run_job)
         if settings.redis_url is None:
             await _requeue_unfinished(store, queue)
@@ -161,4 +240,4 @@ async def build_runtime(
         queue="redis" if settings.redis_url else "memory",
         consuming=queue.running,
     )
-    return Runtime(settings, engine, service, queue, provider, archive)
+    return Runtime(settings, engine, service, queue, provider, archive, feed, limiter, tasks)

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from draft_service.archive import MessageArchive
 from draft_service.backfill import ArchiveIndex
+from draft_service.drafting import Discarded, Drafter, writer_of
 from draft_service.errors import LLMError
-from draft_service.llm import DraftRequest, LLMProvider, with_retries
+from draft_service.events import EventFeed, FeedEntry, MemoryFeed
+from draft_service.llm import LLMProvider
 from draft_service.models import (
     DraftDetail,
     DraftSummary,
     JobView,
+    ProfileIn,
+    ProfileView,
     RevisionView,
     SendMessagesRequest,
 )
-from draft_service.prompt import PromptLine, render_draft, render_revision
+from draft_service.prompt import PromptLine, Writer
 from draft_service.settings import DraftSettings
 from draft_service.store import JobContext, Store
 from platform_core.errors import PlatformError
@@ -33,14 +39,14 @@ async def _no_queue(job_id: str) -> None:
     raise RuntimeError("DraftService has no queue; pass enqueue= or use draft_service.build()")
 
 
-def _line(sender: str, when: str, content: str) -> PromptLine:
-    return PromptLine(sender_name=sender, when=when, content=content)
-
-
 def _describe(exc: BaseException) -> str:
     """``Type: first line of the message`` (database errors append their SQL on later lines)."""
     first = str(exc).strip().split("\n", 1)[0]
     return f"{type(exc).__name__}: {first}"[:500]
+
+
+def _fold(names: set[str], writer: Writer) -> frozenset[str]:
+    return frozenset(n.strip().casefold() for n in names if not writer.is_writer(n))
 
 
 class DraftService:
@@ -52,6 +58,8 @@ class DraftService:
         provider: The LLM provider.
         archive: The message archive for related earlier messages.
         enqueue: Hands job ids to the background queue.
+        feed: Where events go (job states, token deltas, draft changes); in-process when
+            omitted.
     """
 
     def __init__(
@@ -61,28 +69,52 @@ class DraftService:
         provider: LLMProvider,
         archive: MessageArchive,
         enqueue: Enqueue = _no_queue,
+        feed: EventFeed | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.provider = provider
         self.archive = archive
         self.enqueue = enqueue
+        self.feed: EventFeed = feed or MemoryFeed()
+        self.drafter = Drafter(settings, store, provider, self._related, self._publish)
         # A process-local archive is caught up from the database before each related query.
         local = not archive.shared and settings.related_limit > 0
         self._index = ArchiveIndex() if local else None
 
+    async def _publish(self, channel: str, event_type: str, payload: dict[str, Any]) -> None:
+        await self.feed.publish(channel, event_type, payload)
+
+    async def _job_state(self, job_id: str, user_id: str, status: str, **extra: Any) -> None:
+        payload = {"job_id": job_id, "status": status, **extra}
+        await self.feed.publish(f"job:{job_id}", "state", payload)
+
     # --- API operations ---------------------------------------------------------------------
 
     async def send_messages(self, req: SendMessagesRequest) -> str:
-        """Store new messages and queue a draft job; returns the job id (existing on resend)."""
+        """Store new messages and queue a draft job; returns the job id (existing on resend).
+
+        A resend whose thread's latest job failed queues that job again.
+        """
         result = await self.store.add_messages(req)
-        if result.new_message_ids:
+        if result.requeued:
             await self.enqueue(result.job_id)
+            await self._job_state(result.job_id, req.user_id, "queued", retried=True)
+        elif result.new_message_ids:
+            await self.enqueue(result.job_id)
+            if result.version > 1:
+                # Calls drafting an older version of the thread stop, in whichever process.
+                await self.feed.publish(
+                    "control",
+                    "thread.changed",
+                    {"thread_id": result.thread_id, "version": result.version},
+                )
         _log.info(
             "messages_received",
             user_id=req.user_id,
             job_id=result.job_id,
             new=len(result.new_message_ids),
+            requeued=result.requeued,
         )
         return result.job_id
 
@@ -91,21 +123,41 @@ class DraftService:
 
         Raises:
             DraftNotFoundError: the user has no such draft.
+            DraftClosedError: the draft is rejected or superseded.
         """
         job_id = await self.store.add_feedback_job(user_id, draft_id, feedback)
         await self.enqueue(job_id)
         return job_id
 
     async def reject(self, user_id: str, draft_id: str) -> None:
-        """Reject a draft so it leaves the list.
+        """Reject a draft so it leaves the list; revisions of it in progress stop.
 
         Raises:
             DraftNotFoundError: the user has no such draft.
         """
-        await self.store.reject(user_id, draft_id)
+        if await self.store.reject(user_id, draft_id):
+            await self.feed.publish(f"user:{user_id}", "draft.rejected", {"draft_id": draft_id})
+            await self._close_drafts((draft_id,), "discarded: the draft was rejected")
+
+    async def _close_drafts(self, draft_ids: tuple[str, ...], reason: str) -> None:
+        if draft_ids:
+            payload = {"draft_ids": list(draft_ids), "reason": reason}
+            await self.feed.publish("control", "drafts.closed", payload)
+
+    async def retry_job(self, job_id: str, user_id: str) -> JobView:
+        """Queue a failed job again.
+
+        Raises:
+            JobNotFoundError: the user has no such job.
+            JobNotRetryableError: it did not fail, or newer work replaced it.
+        """
+        await self.store.retry_job(job_id, user_id)
+        await self.enqueue(job_id)
+        await self._job_state(job_id, user_id, "queued", retried=True)
+        return await self.job_view(job_id, user_id)
 
     async def current_drafts(self, user_id: str) -> list[DraftSummary]:
-        """The user's drafts that are neither rejected nor superseded."""
+        """The user's drafts that are neither rejected nor superseded, with a ready text."""
         rows = await self.store.current_drafts(user_id)
         return [
             DraftSummary(thread_name=t, draft_message_id=d, draft_message_content=c)
@@ -113,35 +165,23 @@ class DraftService:
         ]
 
     async def draft_detail(self, user_id: str, draft_id: str) -> DraftDetail:
-        """A draft with its revision lineage.
+        """A draft with its revision lineage and each revision's provenance.
 
         Raises:
             DraftNotFoundError: the user has no such draft.
         """
         draft, thread_name, revisions = await self.store.draft(user_id, draft_id)
-        views = [
-            RevisionView(
-                number=r.number,
-                content=r.content,
-                feedback=r.feedback,
-                provider=r.provider,
-                model=r.model,
-                prompt_version=r.prompt_version,
-                prompt_tokens=r.prompt_tokens,
-                completion_tokens=r.completion_tokens,
-                created_at=r.created_at,
-            )
-            for r in revisions
-        ]
+        views = [RevisionView.from_row(r) for r in revisions]
+        ready = [v for v in views if v.status == "ready"]
         return DraftDetail(
             draft_message_id=draft.id,
             thread_name=thread_name,
             status=draft.status,
-            draft_message_content=views[-1].content if views else "",
+            draft_message_content=ready[-1].content if ready else "",
             revisions=views,
         )
 
-    async def job_view(self, job_id: str, user_id: str | None) -> JobView:
+    async def job_view(self, job_id: str, user_id: str) -> JobView:
         """A job's status.
 
         Raises:
@@ -159,12 +199,55 @@ class DraftService:
             updated_at=job.updated_at,
         )
 
+    async def profile(self, user_id: str) -> ProfileView | None:
+        """The user's writer profile, or ``None``."""
+        found = await self.store.profile(user_id)
+        return None if found is None else ProfileView.model_validate(found, from_attributes=True)
+
+    async def put_profile(self, user_id: str, profile: ProfileIn) -> ProfileView:
+        """Create or replace the user's writer profile."""
+        saved = await self.store.put_profile(user_id, profile.model_dump())
+        return ProfileView.model_validate(saved, from_attributes=True)
+
+    # --- events from other processes --------------------------------------------------------
+
+    async def follow_control(self) -> None:
+        """Stop this process's LLM calls whose result another process made unwanted.
+
+        Reads the feed's ``control`` channel until cancelled; when the feed fails (Redis
+        down), the error is logged and reading resumes after the last entry seen.
+        """
+        last: str | None = None
+        while True:
+            try:
+                async for entry in self.feed.read("control", last):
+                    last = entry.id
+                    self._on_control(entry)
+            except Exception as exc:  # the feed's transport errors; retried, never fatal
+                _log.warning("control_feed_unavailable", error=repr(exc), retry_in=1.0)
+                await asyncio.sleep(1.0)
+
+    def _on_control(self, entry: FeedEntry) -> None:
+        data = entry.event.payload
+        if entry.event.event_type == "thread.changed":
+            stopped = self.drafter.stop(
+                "discarded as stale: newer messages arrived while drafting",
+                thread_id=int(data["thread_id"]),
+                below_version=int(data["version"]),
+            )
+        elif entry.event.event_type == "drafts.closed":
+            stopped = self.drafter.stop(str(data["reason"]), draft_ids=tuple(data["draft_ids"]))
+        else:
+            return
+        if stopped:
+            _log.info("llm_calls_stopped", count=stopped, cause=entry.event.event_type)
+
     # --- background work --------------------------------------------------------------------
 
     async def run_job(self, job_id: str) -> str:
         """Run one job to its end; safe to call again for the same job (at-least-once).
 
-        LLM failures are retried with backoff; after the last attempt the job is ``failed``
+        LLM failures are retried with backoff until the deadline; then the job is ``failed``
         with the error. Any other failure (the database, say) is recorded as the job's last
         error and propagates so the queue redelivers; when the queue gives up, the job is
         failed with that error (see :func:`draft_service.queue.fail_given_up_jobs`).
@@ -185,6 +268,12 @@ class DraftService:
         except Exception as unrecorded:  # most likely the same outage
             _log.warning("job_error_unrecorded", job_id=job_id, error=error, cause=repr(unrecorded))
 
+    async def _discard(self, job_id: str, user_id: str, reason: str) -> str:
+        await self.store.finish_job(job_id, "discarded", reason)
+        await self._job_state(job_id, user_id, "discarded", error=reason)
+        _log.info("job_discarded", job_id=job_id, reason=reason)
+        return "discarded"
+
     async def _run_job(self, job_id: str) -> str:
         index = self._index
         ctx = await self.store.start_job(job_id, index.indexed if index is not None else None)
@@ -192,76 +281,95 @@ class DraftService:
             return (await self.store.job(job_id)).status
         job = ctx.job
         if job.kind == "draft" and ctx.thread.version != job.thread_version:
-            reason = "discarded as stale: newer messages arrived before drafting started"
-            await self.store.finish_job(job_id, "discarded", reason)
-            _log.info("job_discarded", job_id=job_id, reason=reason)
-            return "discarded"
+            return await self._discard(
+                job_id, job.user_id, "discarded as stale: newer messages arrived before drafting"
+            )
         if job.kind == "feedback" and ctx.draft_status != "open":
             status = ctx.draft_status or "missing"
-            reason = f"discarded: the draft was {status} before the revision started"
-            await self.store.finish_job(job_id, "discarded", reason)
-            return "discarded"
-        request = await self._request(ctx)
-
-        async def note(attempt: int, exc: LLMError) -> None:
-            """Record the failed attempt so GET /jobs shows progress and the last error."""
-            await self.store.note_attempt(job_id, str(exc))
-
-        try:
-            completion = await with_retries(
-                lambda: self.provider.complete(request),
-                attempts=self.settings.llm_max_attempts,
-                base=self.settings.llm_backoff_base,
-                cap=self.settings.llm_backoff_cap,
-                on_retry=note,
+            return await self._discard(
+                job_id, job.user_id, f"discarded: the draft was {status} before the revision"
             )
+        await self._job_state(job_id, job.user_id, "running")
+        writer = writer_of(job.user_id, await self.store.profile(job.user_id))
+        try:
+            outcome = await self.drafter.draft(ctx, writer)
+        except Discarded as why:
+            return await self._discard(job_id, job.user_id, str(why))
         except LLMError as exc:
             error = f"{type(exc).__name__}: {exc}"
             await self.store.finish_job(job_id, "failed", error)
+            await self._job_state(job_id, job.user_id, "failed", error=error)
             _log.error("job_failed", job_id=job_id, error=error)
             return "failed"
-        status, detail = await self.store.save_result(
+        completion = outcome.completion
+        saved = await self.store.save_result(
             job_id,
-            content=completion.content,
-            provider=completion.provider,
-            model=completion.model,
-            prompt_version=self.settings.prompt_version,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
+            {
+                "content": outcome.content,
+                "provider": completion.provider,
+                "model": completion.model,
+                "prompt_version": self.settings.prompt_version,
+                "prompt_tokens": completion.prompt_tokens,
+                "completion_tokens": completion.completion_tokens,
+                "status": outcome.status,
+                "finish_reason": completion.finish_reason,
+                "provenance": outcome.provenance,
+            },
         )
+        extra = {"draft_id": saved.draft_id} if saved.draft_id else {"error": saved.reason}
+        await self._job_state(job_id, job.user_id, saved.status, **extra)
+        user = f"user:{job.user_id}"
+        if saved.status == "done":
+            ready = {"draft_id": saved.draft_id, "job_id": job_id, "thread": ctx.thread.thread_name}
+            await self.feed.publish(user, "draft.ready", ready)
+        for old in saved.superseded:
+            await self.feed.publish(
+                user, "draft.superseded", {"draft_id": old, "by": saved.draft_id}
+            )
+        await self._close_drafts(saved.superseded, "discarded: the draft was superseded")
         _log.info(
             "job_finished",
             job_id=job_id,
-            status=status,
-            detail=detail,
+            status=saved.status,
+            draft_id=saved.draft_id,
             provider=completion.provider,
             model=completion.model,
+            finish_reason=completion.finish_reason,
         )
-        return status
+        return saved.status
 
-    async def _related(self, ctx: JobContext) -> list[PromptLine]:
-        """Archive the thread and find related earlier messages.
+    async def _related(self, ctx: JobContext, writer: Writer) -> tuple[list[PromptLine], str]:
+        """Archive the thread and find related earlier messages within the configured scope.
 
-        The archive only enriches the prompt, so when it is down the draft is written without
-        related messages (logged as a warning); the next job of the thread archives its
-        messages again, since every job archives the whole thread. A process-local archive
-        first takes in the user's threads it lacks (read with the job, see
-        :mod:`draft_service.backfill`).
+        ``thread`` searches nothing beyond the thread; ``participants`` only the user's earlier
+        threads whose counterparts (every sender but the writer) are exactly this thread's;
+        ``user`` every thread of the user. The archive only enriches the prompt, so when it is
+        down the draft is written without related messages (logged as a warning); the next
+        job of the thread archives its messages again. A process-local archive first takes in
+        the user's threads it lacks (read with the job, see :mod:`draft_service.backfill`).
         """
         thread = ctx.thread
+        scope = self.settings.related_scope
         try:
             await self.archive.archive(thread.user_id, thread.thread_name, ctx.messages)
             if self._index is not None:
                 self._index.mark(thread.user_id, thread.id, thread.version)
                 await self._index.catch_up(self.archive, thread.user_id, ctx.earlier)
-            if not (self.settings.related_limit and ctx.messages):
-                return []
-            return await self.archive.related(
+            if scope == "thread" or not (self.settings.related_limit and ctx.messages):
+                return [], scope
+            threads: list[str] | None = None
+            if scope == "participants":
+                mine = _fold({m.sender_name for m in ctx.messages}, writer)
+                others = await self.store.senders_by_thread(thread.user_id, thread.id)
+                threads = [t for t, who in others.items() if mine and _fold(who, writer) == mine]
+            lines = await self.archive.related(
                 thread.user_id,
                 thread.thread_name,
                 ctx.messages[-1].content,
                 self.settings.related_limit,
+                threads,
             )
+            return lines, scope
         except PlatformError as exc:
             _log.warning(
                 "archive_unavailable",
@@ -269,47 +377,4 @@ class DraftService:
                 error=repr(exc),
                 detail="drafting without related earlier messages",
             )
-            return []
-
-    async def _request(self, ctx: JobContext) -> DraftRequest:
-        thread = ctx.thread
-        transcript = [
-            _line(m.sender_name, m.sent_at.isoformat(sep=" "), m.content) for m in ctx.messages
-        ]
-        related = await self._related(ctx)
-        version = self.settings.prompt_version
-        if ctx.job.kind == "feedback":
-            draft_text = ctx.current_text or ""
-            feedback = ctx.job.feedback or ""
-            messages = render_revision(
-                version,
-                user_id=thread.user_id,
-                thread_name=thread.thread_name,
-                transcript=transcript,
-                related=related,
-                draft=draft_text,
-                feedback=feedback,
-            )
-            return DraftRequest(
-                messages=messages,
-                user_id=thread.user_id,
-                thread_name=thread.thread_name,
-                transcript=transcript,
-                current_draft=draft_text,
-                feedback=feedback,
-                related=related,
-            )
-        messages = render_draft(
-            version,
-            user_id=thread.user_id,
-            thread_name=thread.thread_name,
-            transcript=transcript,
-            related=related,
-        )
-        return DraftRequest(
-            messages=messages,
-            user_id=thread.user_id,
-            thread_name=thread.thread_name,
-            transcript=transcript,
-            related=related,
-        )
+            return [], scope

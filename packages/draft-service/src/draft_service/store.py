@@ -4,19 +4,39 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from draft_service.db import intake, jobs
 from draft_service.db.intake import SendResult
+from draft_service.db.jobs import Provenance, Saved
 from draft_service.db.records import JobContext
-from draft_service.db.schema import Draft, Job, Revision, Thread, utcnow
-from draft_service.errors import DraftNotFoundError, JobNotFoundError
+from draft_service.db.schema import Draft, Job, Message, Profile, Revision, Thread, utcnow
+from draft_service.errors import (
+    DraftClosedError,
+    DraftNotFoundError,
+    JobNotFoundError,
+    JobNotRetryableError,
+    StaleDraftError,
+)
 from draft_service.models import SendMessagesRequest
 
-__all__ = ["JobContext", "SendResult", "Store"]
+__all__ = ["JobContext", "Saved", "SendResult", "Store"]
+
+
+_WANTED = (
+    select(Job.kind, Job.thread_version, Thread.version, Draft.status)
+    .select_from(Job)
+    .outerjoin(Thread, Thread.id == Job.thread_id)
+    .outerjoin(Draft, Draft.id == Job.draft_id)
+    .where(Job.id == bindparam("j_id"))
+)
+
+
+_PROFILE = select(*Profile.__table__.columns).where(Profile.user_id == bindparam("u_id"))
 
 
 def _new_id() -> str:
@@ -49,11 +69,14 @@ class Store:
 
         Raises:
             DraftNotFoundError: the user has no such draft.
+            DraftClosedError: the draft is rejected or superseded.
         """
         async with self._sessions.begin() as s:
-            draft = await s.get(Draft, draft_id)
+            draft = await s.get(Draft, draft_id, with_for_update=True)
             if draft is None or draft.user_id != user_id:
                 raise DraftNotFoundError(draft_id)
+            if draft.status != "open":
+                raise DraftClosedError(draft_id, draft.status)
             job = Job(
                 id=_new_id(),
                 kind="feedback",
@@ -68,8 +91,11 @@ class Store:
             s.add(job)
             return job.id
 
-    async def reject(self, user_id: str, draft_id: str) -> None:
+    async def reject(self, user_id: str, draft_id: str) -> bool:
         """Mark the draft rejected; rejecting again changes nothing.
+
+        Returns:
+            Whether the draft was rejected just now.
 
         Raises:
             DraftNotFoundError: the user has no such draft.
@@ -78,14 +104,21 @@ class Store:
             draft = await s.get(Draft, draft_id)
             if draft is None or draft.user_id != user_id:
                 raise DraftNotFoundError(draft_id)
-            if draft.status != "rejected":
-                draft.status = "rejected"
-                draft.updated_at = utcnow()
+            if draft.status == "rejected":
+                return False
+            draft.status = "rejected"
+            draft.updated_at = utcnow()
+            return True
 
     async def current_drafts(self, user_id: str) -> list[tuple[str, str, str]]:
-        """The user's open drafts as ``(thread_name, draft_id, latest text)``, oldest first."""
+        """The user's open drafts as ``(thread_name, draft_id, text)``, oldest first.
+
+        The text is the latest ``ready`` revision; a draft with only truncated revisions is not
+        offered.
+        """
         latest = (
             select(Revision.draft_id, func.max(Revision.number).label("n"))
+            .where(Revision.status == "ready")
             .group_by(Revision.draft_id)
             .subquery()
         )
@@ -121,6 +154,86 @@ class Store:
         query = select(Job.id).where(Job.status.in_(("queued", "running"))).order_by(Job.created_at)
         async with self._sessions() as s:
             return list((await s.execute(query)).scalars())
+
+    async def retry_job(self, job_id: str, user_id: str) -> Job:
+        """Queue a failed job again (attempts start over).
+
+        Raises:
+            JobNotFoundError: the user has no such job.
+            JobNotRetryableError: it did not fail, its thread has newer messages, or its draft
+                is no longer open.
+        """
+        async with self._sessions.begin() as s:
+            job = await s.get(Job, job_id, with_for_update=True)
+            if job is None or job.user_id != user_id:
+                raise JobNotFoundError(job_id)
+            if job.status != "failed":
+                raise JobNotRetryableError(
+                    f"job {job_id!r} is {job.status}; only a failed job can be retried"
+                )
+            thread = await s.get(Thread, job.thread_id)
+            if thread is not None and thread.version != job.thread_version:
+                raise JobNotRetryableError(
+                    f"job {job_id!r} drafted thread version {job.thread_version}, but newer "
+                    "messages arrived since; the job of the newest messages drafts instead"
+                )
+            if job.draft_id is not None and job.kind == "feedback":
+                draft = await s.get(Draft, job.draft_id)
+                if draft is not None and draft.status != "open":
+                    raise JobNotRetryableError(
+                        f"job {job_id!r} revises draft {job.draft_id!r}, which is {draft.status}"
+                    )
+            job.status, job.attempts, job.error, job.updated_at = "queued", 0, None, utcnow()
+            return job
+
+    async def still_wanted(self, job_id: str) -> str | None:
+        """Why a running job's result would be discarded now, or ``None`` while it is wanted.
+
+        One statement: the job's version against its thread's, and its draft's status.
+        """
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_WANTED, {"j_id": job_id})).one_or_none()
+        if row is None:
+            return "the job is gone"
+        kind, job_version, thread_version, draft_status = row
+        if thread_version is not None and thread_version != job_version:
+            return str(StaleDraftError(job_version, thread_version))
+        if kind == "feedback" and draft_status != "open":
+            status = draft_status or "deleted"
+            return f"discarded: the draft was {status} before the revision was ready"
+        return None
+
+    async def profile(self, user_id: str) -> Row[Any] | None:
+        """The user's writer profile (a row with the profile's columns), if they set one."""
+        async with self._engine.connect() as conn:
+            return (await conn.execute(_PROFILE, {"u_id": user_id})).one_or_none()
+
+    async def put_profile(self, user_id: str, values: Mapping[str, str | None]) -> Profile:
+        """Create or replace the user's writer profile."""
+        async with self._sessions.begin() as s:
+            profile = await s.get(Profile, user_id, with_for_update=True)
+            if profile is None:
+                profile = Profile(user_id=user_id, **values, updated_at=utcnow())
+                s.add(profile)
+            else:
+                for key, value in values.items():
+                    setattr(profile, key, value)
+                profile.updated_at = utcnow()
+            return profile
+
+    async def senders_by_thread(self, user_id: str, thread_id: int) -> dict[str, set[str]]:
+        """The sender names of each of the user's other threads, by thread name."""
+        query = (
+            select(Thread.thread_name, Message.sender_name)
+            .join(Message, Message.thread_id == Thread.id)
+            .where(Thread.user_id == user_id, Thread.id != thread_id)
+            .distinct()
+        )
+        found: dict[str, set[str]] = {}
+        async with self._sessions() as s:
+            for name, sender in (await s.execute(query)).all():
+                found.setdefault(name, set()).add(sender)
+        return found
 
     async def job(self, job_id: str, user_id: str | None = None) -> Job:
         """A job by id, optionally only if it belongs to ``user_id``.
@@ -172,40 +285,24 @@ class Store:
                 .values(status=status, error=error, updated_at=utcnow())
             )
 
-    async def save_result(
-        self,
-        job_id: str,
-        *,
-        content: str,
-        provider: str,
-        model: str,
-        prompt_version: str,
-        prompt_tokens: int | None,
-        completion_tokens: int | None,
-    ) -> tuple[str, str | None]:
+    async def save_result(self, job_id: str, revision: Provenance) -> Saved:
         """Save a job's text as a new draft or revision, unless the thread moved on.
 
         Re-reads the thread under a row lock: if newer messages arrived since the job was
         queued, nothing is saved and the job is discarded as stale. A redelivered job whose
-        result is already saved changes nothing.
+        result is already saved changes nothing. See :func:`draft_service.db.jobs.save_result`.
 
-        Returns:
-            ``("done", draft_id)`` or ``("discarded", reason)``.
+        Args:
+            job_id: The job.
+            revision: The revision's columns: content, provider, model, prompt_version,
+                prompt_tokens, completion_tokens, status, finish_reason, provenance.
         """
-        revision = {
-            "content": content,
-            "provider": provider,
-            "model": model,
-            "prompt_version": prompt_version,
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-        }
         try:
             return await jobs.save_result(self._engine, job_id, revision)
         except IntegrityError:
             # Another delivery of this job saved first (unique job ids on drafts/revisions).
             job = await self.job(job_id)
-            return "done", job.draft_id
+            return Saved(job.status, job.draft_id)
 
     async def give_up(self, job_id: str, deliveries: int, error: str) -> bool:
         """Fail a job the queue gave up on after ``deliveries`` deliveries.

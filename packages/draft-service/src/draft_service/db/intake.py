@@ -2,9 +2,10 @@
 
 This is the service's hottest path, so it runs cached Core statements on one connection with
 as few round trips as the semantics allow: an upsert of the thread that takes its row lock and
-bumps its version; for an existing thread only, a lookup of the known message ids and the
-update superseding its open draft; the insert of the new messages; the job insert. A batch of
-only known ids rolls the bump back and returns the thread's latest job.
+bumps its version; for an existing thread only, a lookup of the known message ids; the insert
+of the new messages; the job insert. The thread's open draft stays current until the new job
+saves its successor (see :func:`draft_service.db.jobs.save_result`). A batch of only known ids
+rolls the bump back and returns the thread's latest job, queued again when it had failed.
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ from sqlalchemy import Integer, Table, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api_core.sqltypes import UTCDateTime
-from draft_service.db.schema import Draft, Job, Message, Thread, utcnow
+from draft_service.db.schema import Job, Message, Thread, utcnow
 from draft_service.models import MessageIn, SendMessagesRequest
 
 __all__ = ["SendResult", "add_messages"]
 
 _threads: Table = Thread.__table__  # type: ignore[assignment]
 _messages: Table = Message.__table__  # type: ignore[assignment]
-_drafts: Table = Draft.__table__  # type: ignore[assignment]
 _jobs: Table = Job.__table__  # type: ignore[assignment]
 
 
@@ -36,6 +36,9 @@ class SendResult:
     job_id: str
     thread_id: int
     new_message_ids: tuple[str, ...]
+    version: int = 0
+    requeued: bool = False
+    """A resend found the thread's latest job failed and queued it again."""
 
 
 # Same SQL on PostgreSQL and SQLite (3.35+). A text() statement is compiled once and cached;
@@ -57,14 +60,14 @@ _KNOWN = select(_messages.c.message_id).where(
     _messages.c.message_id.in_(bindparam("ids", expanding=True)),
 )
 _INSERT_MESSAGES = insert(_messages)
-_SUPERSEDE = (
-    update(_drafts)
-    .where(_drafts.c.thread_id == bindparam("t_id"), _drafts.c.status == "open")
-    .values(status="superseded", updated_at=bindparam("now"))
+_REQUEUE = (
+    update(_jobs)
+    .where(_jobs.c.id == bindparam("j_id"), _jobs.c.status == "failed")
+    .values(status="queued", attempts=0, error=None, updated_at=bindparam("now"))
 )
 _INSERT_JOB = insert(_jobs)
 _LATEST_JOB = (
-    select(_jobs.c.id)
+    select(_jobs.c.id, _jobs.c.status)
     .where(_jobs.c.thread_id == bindparam("t_id"), _jobs.c.kind == "draft")
     .order_by(_jobs.c.created_at.desc(), _jobs.c.thread_version.desc())
     .limit(1)
@@ -74,9 +77,10 @@ _LATEST_JOB = (
 async def add_messages(engine: AsyncEngine, req: SendMessagesRequest) -> SendResult:
     """Store the messages not seen before and queue a draft job for the thread.
 
-    A batch with only known message ids changes nothing and returns the thread's latest
-    draft job. Otherwise the thread's version grows, its open draft is superseded and a new
-    job drafts the new version. Concurrent sends to one thread serialise on the thread row.
+    A batch with only known message ids returns the thread's latest draft job and changes
+    nothing, unless that job failed: then it is queued again (``requeued``). Otherwise the
+    thread's version grows and a new job drafts the new version. Concurrent sends to one
+    thread serialise on the thread row.
     """
     now = utcnow()
     async with engine.connect() as conn:
@@ -95,13 +99,16 @@ async def add_messages(engine: AsyncEngine, req: SendMessagesRequest) -> SendRes
             if fresh:
                 rows = [_message_row(thread_id, version, new[i]) for i in fresh]
                 await conn.execute(_INSERT_MESSAGES, rows)
-                if version > 1:
-                    await conn.execute(_SUPERSEDE, {"t_id": thread_id, "now": now})
             else:
-                latest = (await conn.execute(_LATEST_JOB, {"t_id": thread_id})).scalar_one_or_none()
+                latest = (await conn.execute(_LATEST_JOB, {"t_id": thread_id})).one_or_none()
                 if latest is not None:
                     await trans.rollback()  # undo the version bump: nothing changed
-                    return SendResult(str(latest), thread_id, ())
+                    requeued = False
+                    if latest.status == "failed":
+                        async with conn.begin():
+                            params = {"j_id": latest.id, "now": now}
+                            requeued = bool((await conn.execute(_REQUEUE, params)).rowcount)
+                    return SendResult(str(latest.id), thread_id, (), version - 1, requeued)
             job_id = str(uuid.uuid4())
             job = {
                 "id": job_id,
@@ -123,7 +130,7 @@ async def add_messages(engine: AsyncEngine, req: SendMessagesRequest) -> SendRes
             if trans.is_active:
                 await trans.rollback()
             raise
-    return SendResult(job_id, thread_id, fresh)
+    return SendResult(job_id, thread_id, fresh, version)
 
 
 def _message_row(thread_id: int, version: int, m: MessageIn) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, Text, bindparam, func, insert, select, update
@@ -26,7 +27,7 @@ from draft_service.db.records import (
 from draft_service.db.schema import Draft, Job, Message, Revision, Thread, utcnow
 from draft_service.errors import JobNotFoundError, StaleDraftError
 
-__all__ = ["Provenance", "give_up", "save_result", "start_job"]
+__all__ = ["Provenance", "Saved", "give_up", "save_result", "start_job"]
 
 _threads: Table = Thread.__table__  # type: ignore[assignment]
 _messages: Table = Message.__table__  # type: ignore[assignment]
@@ -34,10 +35,10 @@ _drafts: Table = Draft.__table__  # type: ignore[assignment]
 _revisions: Table = Revision.__table__  # type: ignore[assignment]
 _jobs: Table = Job.__table__  # type: ignore[assignment]
 
-_FINAL = ("done", "failed", "discarded")
+_FINAL = ("done", "truncated", "failed", "discarded")
 Provenance = dict[str, Any]
 """The revision's content and provenance columns: content, provider, model, prompt_version,
-prompt_tokens, completion_tokens."""
+prompt_tokens, completion_tokens, status, finish_reason, provenance."""
 
 _j = _jobs.c
 _START = (
@@ -65,7 +66,7 @@ _THREAD = (
     .order_by(_m.sent_at, _m.id)
 )
 _LATEST_TEXT = (
-    select(_drafts.c.status, _revisions.c.content)
+    select(_drafts.c.status, _revisions.c.content, _revisions.c.id)
     .select_from(_drafts.outerjoin(_revisions, _revisions.c.draft_id == _drafts.c.id))
     .where(_drafts.c.id == bindparam("d_id"))
     .order_by(_revisions.c.number.desc())
@@ -100,6 +101,16 @@ _DRAFT_TOP = (
 )
 _INSERT_DRAFT = insert(_drafts)
 _INSERT_REVISION = insert(_revisions)
+_SUPERSEDE_OTHERS = (
+    update(_drafts)
+    .where(
+        _drafts.c.thread_id == bindparam("t_id"),
+        _drafts.c.status == "open",
+        _drafts.c.id != bindparam("d_id"),
+    )
+    .values(status="superseded", updated_at=bindparam("now"))
+    .returning(_drafts.c.id)
+)
 _TOUCH_DRAFT = (
     update(_drafts).where(_drafts.c.id == bindparam("d_id")).values(updated_at=bindparam("now"))
 )
@@ -153,15 +164,15 @@ async def start_job(
         user_id, thread_name, version = rows[0][:3]
         thread = ThreadState(job.thread_id, user_id, thread_name, version)
         messages = tuple(StoredMessage(*r[3:]) for r in rows if r[3] is not None)
-        draft_status = current_text = None
+        draft_status = current_text = revision_id = None
         if job.draft_id is not None:
             found = (await conn.execute(_LATEST_TEXT, {"d_id": job.draft_id})).one_or_none()
             if found is not None:
-                draft_status, current_text = found
+                draft_status, current_text, revision_id = found
         earlier: tuple[EarlierThread, ...] = ()
         if indexed is not None:
             earlier = await _unindexed(conn, thread, indexed(user_id))
-        return JobContext(job, thread, messages, draft_status, current_text, earlier)
+        return JobContext(job, thread, messages, draft_status, current_text, earlier, revision_id)
 
 
 async def _unindexed(
@@ -179,30 +190,49 @@ async def _unindexed(
     )
 
 
-async def save_result(
-    engine: AsyncEngine, job_id: str, revision: Provenance
-) -> tuple[str, str | None]:
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """What saving a job's result did.
+
+    Attributes:
+        status: The job's final status: ``done``, ``truncated`` or ``discarded``.
+        draft_id: The draft written to (``None`` when discarded).
+        reason: Why it was discarded.
+        superseded: Drafts of the thread this draft replaced.
+    """
+
+    status: str
+    draft_id: str | None = None
+    reason: str | None = None
+    superseded: tuple[str, ...] = ()
+
+
+async def save_result(engine: AsyncEngine, job_id: str, revision: Provenance) -> Saved:
     """Save a job's text as a new draft or revision, unless the thread or draft moved on.
 
-    Returns:
-        ``("done", draft_id)`` or ``("discarded", reason)``.
+    A ready first draft supersedes the thread's other open drafts in the same transaction, so a
+    thread's current draft stays current until its successor is saved. A revision whose
+    ``status`` is ``truncated`` is kept for the lineage but supersedes nothing, and the job
+    ends ``truncated``.
 
     Raises:
         JobNotFoundError: no such job.
         sqlalchemy.exc.IntegrityError: another delivery of the job saved first.
     """
     now = utcnow()
+    ending = "truncated" if revision.get("status") == "truncated" else "done"
     async with engine.begin() as conn:
         row = (await conn.execute(_LOCK, {"j_id": job_id})).one_or_none()
         if row is None:
             raise JobNotFoundError(job_id)
         status, kind, user_id, job_version, draft_id, feedback, thread_id, version = row
-        if status == "done":
-            return "done", draft_id
+        if status in ("done", "truncated"):
+            return Saved(status, draft_id)
         if version != job_version:
             reason = str(StaleDraftError(job_version, version))
             await _end(conn, job_id, "discarded", reason, None, now)
-            return "discarded", reason
+            return Saved("discarded", reason=reason)
+        superseded: tuple[str, ...] = ()
         if kind == "draft":
             draft_id, number, feedback = str(uuid.uuid4()), 1, None
             draft = {
@@ -216,12 +246,15 @@ async def save_result(
                 "updated_at": now,
             }
             await conn.execute(_INSERT_DRAFT, draft)
+            if ending == "done":
+                params = {"t_id": thread_id, "d_id": draft_id, "now": now}
+                superseded = tuple((await conn.execute(_SUPERSEDE_OTHERS, params)).scalars())
         else:
             draft_status, top = (await conn.execute(_DRAFT_TOP, {"d_id": draft_id})).one()
             if draft_status != "open":
                 reason = f"discarded: the draft was {draft_status} before the revision was ready"
                 await _end(conn, job_id, "discarded", reason, None, now)
-                return "discarded", reason
+                return Saved("discarded", reason=reason)
             number = (top or 0) + 1
             await conn.execute(_TOUCH_DRAFT, {"d_id": draft_id, "now": now})
         rev = {
@@ -233,8 +266,8 @@ async def save_result(
             "created_at": now,
         }
         await conn.execute(_INSERT_REVISION, rev)
-        await _end(conn, job_id, "done", None, draft_id, now)
-        return "done", draft_id
+        await _end(conn, job_id, ending, None, draft_id, now)
+        return Saved(ending, draft_id, superseded=superseded)
 
 
 async def _end(

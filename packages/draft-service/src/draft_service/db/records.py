@@ -63,6 +63,7 @@ class JobContext:
         draft_status: For a revision: the draft's status (``None`` when the draft is gone).
         current_text: For a revision: the draft's latest text.
         earlier: The user's other threads a process-local archive has yet to index.
+        revision_id: For a revision: the id of the draft's latest revision (the parent).
     """
 
     job: RunningJob
@@ -71,3 +72,4 @@ class JobContext:
     draft_status: str | None
     current_text: str | None
     earlier: tuple[EarlierThread, ...] = ()
+    revision_id: int | None = None

@@ -1,16 +1,26 @@
-"""LLM providers: ``openai`` (any OpenAI-compatible endpoint) and ``offline`` (no model)."""
+"""LLM providers: ``openai`` (any OpenAI-compatible endpoint) and ``offline`` (no model).
+
+:class:`OpenAIProvider` lives in a module that imports the ``openai`` client, so it is loaded
+on first use (attribute access or :func:`build_provider` choosing it), never by importing
+``draft_service``.
+"""
 
 from __future__ import annotations
 
-from draft_service.llm.base import Completion, DraftRequest, LLMProvider
+from typing import TYPE_CHECKING, Any
+
+from draft_service.llm.base import Completion, DeltaSink, DraftRequest, LLMProvider
 from draft_service.llm.offline import OfflineProvider
-from draft_service.llm.openai_provider import OpenAIProvider
 from draft_service.llm.retry import backoff_delay, with_retries
 from draft_service.settings import DraftSettings
 from platform_core.logging import get_logger
 
+if TYPE_CHECKING:
+    from draft_service.llm.openai_provider import OpenAIProvider
+
 __all__ = [
     "Completion",
+    "DeltaSink",
     "DraftRequest",
     "LLMProvider",
     "OfflineProvider",
@@ -23,32 +33,36 @@ __all__ = [
 _log = get_logger("draft_service.llm")
 
 
+def __getattr__(name: str) -> Any:
+    if name == "OpenAIProvider":
+        from draft_service.llm.openai_provider import OpenAIProvider
+
+        return OpenAIProvider
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def build_provider(settings: DraftSettings) -> LLMProvider:
     """The provider the settings select (``DRAFTS_LLM_PROVIDER``; ``auto`` by default).
 
     Raises:
-        ConfigurationError: ``openai`` was chosen but ``OPENROUTER_API_KEY`` is not set.
+        ConfigurationError: ``openai`` was chosen but ``DRAFTS_LLM_API_KEY`` is not set.
     """
-    from platform_core.errors import ConfigurationError
-
     choice = settings.resolved_provider()
     if choice == "offline":
         _log.warning(
             "llm_offline",
-            detail="no OPENROUTER_API_KEY: drafts are written by the deterministic offline "
-            "drafter, without any model",
+            detail="no DRAFTS_LLM_API_KEY: drafts are written by the offline drafter, without "
+            "any model, and say so in their provenance",
         )
         return OfflineProvider()
-    if settings.openrouter_api_key is None:
-        raise ConfigurationError(
-            "DRAFTS_LLM_PROVIDER=openai needs OPENROUTER_API_KEY (any non-empty value for local "
-            "servers such as Ollama)",
-            setting="OPENROUTER_API_KEY",
-        )
-    _log.info("llm_openai", base_url=settings.llm_base_url, model=settings.openrouter_model)
+    settings.require_llm_config()
+    assert settings.llm_api_key is not None  # checked just above
+    from draft_service.llm.openai_provider import OpenAIProvider
+
+    _log.info("llm_openai", base_url=settings.llm_base_url, model=settings.llm_model)
     return OpenAIProvider(
-        api_key=settings.openrouter_api_key.get_secret_value(),
-        model=settings.openrouter_model,
+        api_key=settings.llm_api_key.get_secret_value(),
+        model=settings.llm_model,
         base_url=settings.llm_base_url,
         timeout=settings.llm_timeout,
         max_tokens=settings.llm_max_tokens,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from draft_service.prompt import ChatMessage, PromptLine
+from draft_service.prompt import ChatMessage, PromptLine, Writer
 
-__all__ = ["Completion", "DraftRequest", "LLMProvider"]
+__all__ = ["Completion", "DeltaSink", "DraftRequest", "LLMProvider"]
+
+DeltaSink = Callable[[str], Awaitable[None]]
+"""Awaited with each piece of text as a streamed completion arrives."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +23,7 @@ class DraftRequest:
     """
 
     messages: Sequence[ChatMessage]
-    user_id: str
+    writer: Writer
     thread_name: str
     transcript: Sequence[PromptLine]
     current_draft: str | None = None
@@ -30,13 +33,27 @@ class DraftRequest:
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """A provider's answer and where it came from."""
+    """A provider's answer and where it came from.
+
+    Attributes:
+        content: The text.
+        provider: ``openai`` or ``offline``.
+        model: The configured model.
+        served_model: The model the server says answered (``None`` when it did not say).
+        finish_reason: ``stop``, ``length`` (the token limit cut it), ... as the server said.
+        prompt_tokens: Tokens of the prompt, when reported.
+        completion_tokens: Tokens of the answer, when reported.
+        duration_ms: How long the call took.
+    """
 
     content: str
     provider: str
     model: str
+    served_model: str | None = None
+    finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    duration_ms: float | None = None
 
 
 @runtime_checkable
@@ -44,9 +61,18 @@ class LLMProvider(Protocol):
     """Something that writes a reply for a :class:`DraftRequest`."""
 
     name: str
+    model: str
 
-    async def complete(self, request: DraftRequest) -> Completion:
-        """Write the reply.
+    async def complete(
+        self,
+        request: DraftRequest,
+        *,
+        max_tokens: int | None = None,
+        on_delta: DeltaSink | None = None,
+    ) -> Completion:
+        """Write the reply, streaming its pieces to ``on_delta`` as they arrive.
+
+        Cancelling the call closes the connection, so the server stops generating.
 
         Raises:
             LLMUnavailableError: a retryable failure (including timeouts).

@@ -1,0 +1,156 @@
+"""The service's event feed: job states, token deltas and draft changes, per channel.
+
+Channels are ``user:<user_id>`` (drafts ready, superseded, rejected), ``job:<job_id>``
+(state changes and token deltas) and ``control`` (what running jobs must stop for, read by
+every process). Each entry is a necrostack :class:`~necrostack.Event` with an id that orders
+it within its channel, so a reader resumes after the last id it saw (SSE ``Last-Event-ID``).
+
+Two implementations: :class:`MemoryFeed` (one process) and :class:`RedisFeed` (a Redis stream
+per channel, read by every API and worker process). necrostack's queue backends hand each
+event to one consumer; a feed is read by every subscriber, so it reads the streams itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from necrostack import Event
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["EventFeed", "FeedEntry", "MemoryFeed", "RedisFeed"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One event as read from a channel: its position ``id`` and the event."""
+
+    id: str
+    event: Event
+
+
+class EventFeed(Protocol):
+    """Publishes events to channels and reads them back, in order, from any position."""
+
+    async def publish(self, channel: str, event_type: str, payload: dict[str, Any]) -> str:
+        """Append an event to ``channel``; returns its id."""
+        ...
+
+    def read(self, channel: str, after: str | None = None) -> AsyncIterator[FeedEntry]:
+        """Entries of ``channel`` after id ``after`` (``None``: from now on), forever."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class MemoryFeed:
+    """An in-process feed keeping the last ``keep`` entries of each channel, and the
+    ``channels`` channels published to most recently (a job's channel is dropped long after
+    the job ended, as a Redis feed expires it).
+
+    Args:
+        keep: Entries kept per channel for readers that resume.
+        channels: Channels kept.
+    """
+
+    def __init__(self, keep: int = 1000, channels: int = 10_000) -> None:
+        self._keep = keep
+        self._max_channels = channels
+        self._seq = 0
+        self._channels: OrderedDict[str, deque[tuple[int, Event]]] = OrderedDict()
+        self._changed = asyncio.Condition()
+
+    async def publish(self, channel: str, event_type: str, payload: dict[str, Any]) -> str:
+        """Append an event; readers waiting on the channel wake up."""
+        event = Event(event_type=event_type, payload=payload)
+        async with self._changed:
+            self._seq += 1
+            entries = self._channels.setdefault(channel, deque(maxlen=self._keep))
+            self._channels.move_to_end(channel)
+            while len(self._channels) > self._max_channels:
+                self._channels.popitem(last=False)
+            entries.append((self._seq, event))
+            self._changed.notify_all()
+            return str(self._seq)
+
+    async def read(self, channel: str, after: str | None = None) -> AsyncIterator[FeedEntry]:
+        """Yield entries after ``after`` as they are published."""
+        last = self._seq if after is None else _int(after)
+        while True:
+            async with self._changed:
+                while True:
+                    entries = self._channels.get(channel, ())
+                    fresh = [(n, e) for n, e in entries if n > last]
+                    if fresh:
+                        break
+                    await self._changed.wait()
+            for n, event in fresh:
+                last = n
+                yield FeedEntry(str(n), event)
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        return 0
+
+
+class RedisFeed:
+    """A feed on Redis Streams: one stream per channel, trimmed to about ``keep`` entries.
+
+    Args:
+        client: The Redis client (``decode_responses`` off).
+        prefix: Key prefix of the streams.
+        keep: Entries kept per channel.
+        ttl: Seconds a job's channel is kept after its last event.
+    """
+
+    def __init__(self, client: Redis, prefix: str, *, keep: int = 1000, ttl: int = 3600) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._keep = keep
+        self._ttl = ttl
+
+    def _key(self, channel: str) -> str:
+        return f"{self._prefix}{channel}"
+
+    async def publish(self, channel: str, event_type: str, payload: dict[str, Any]) -> str:
+        """XADD the event (trimmed); a job channel expires ``ttl`` after its last event."""
+        event = Event(event_type=event_type, payload=payload)
+        key = self._key(channel)
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.xadd(key, {"e": event.model_dump_json()}, maxlen=self._keep, approximate=True)
+            if channel.startswith("job:"):
+                pipe.expire(key, self._ttl)
+            entry_id, *_ = await pipe.execute()
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    async def read(self, channel: str, after: str | None = None) -> AsyncIterator[FeedEntry]:
+        """XREAD the channel from ``after`` (``$``: only new entries), blocking between them."""
+        key = self._key(channel)
+        last = after or "$"
+        if last == "$":
+            # Pin the position now, so nothing published from here on is missed.
+            info = await self._client.xrevrange(key, count=1)
+            last = info[0][0].decode() if info else "0-0"
+        while True:
+            answer = await self._client.xread({key: last}, block=1000, count=100)
+            for _stream, entries in answer or ():
+                for entry_id, fields in entries:
+                    last = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                    yield FeedEntry(last, Event.model_validate_json(fields[b"e"]))
+
+    async def close(self) -> None:
+        """Close the client."""
+        await self._client.aclose()
