@@ -273,8 +273,9 @@ class Consumer:
             self._buffer.clear()
 
     async def _maintain(self) -> None:
-        """Renew claims (and leases) every ``claim_idle_ms / 3`` until closed."""
-        interval = self.settings.claim_idle_ms / 3000
+        """Renew claims (and leases) every ``claim_idle_ms / 5`` until closed: a renewal may
+        come up to four intervals late (a starved process) before anything is reclaimed."""
+        interval = self.settings.claim_idle_ms / 5000
         while True:
             await asyncio.sleep(interval)
             if self._closed:
