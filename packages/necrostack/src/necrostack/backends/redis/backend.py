@@ -30,12 +30,19 @@ from necrostack.event import TRACEPARENT, Event
 from platform_core.logging import get_logger
 from platform_core.redis import RedisSettings, create_redis
 
-__all__ = ["RedisBackend"]
+__all__ = ["RedisBackend", "create_client"]
 
 _log = get_logger("necrostack.backends.redis")
 _T = TypeVar("_T")
 _NOT_AN_EVENT = "not a valid event"
 _CLOSE_BUDGET = 5.0  # seconds close() may spend flushing acks and handing entries back
+
+
+def create_client(redis_settings: RedisSettings, settings: RedisBackendSettings) -> Any:
+    """A ``redis.asyncio.Redis``, or a ``RedisCluster`` when ``settings.cluster`` is set."""
+    if settings.cluster:
+        return _cluster_client(redis_settings)
+    return create_redis(redis_settings)
 
 
 def _cluster_client(settings: RedisSettings) -> Any:
