@@ -138,7 +138,11 @@ def with_lineage(child: Event, parent: Event, *, traced: bool = False) -> Event:
         )
     if not missing:
         return child
-    return child.model_copy(update={"metadata": {**child.metadata, **missing}})
+    copy = child.model_copy(update={"metadata": {**child.metadata, **missing}})
+    private = copy.__pydantic_private__
+    if private and private.get("_size_bound") is not None:  # keep the size bound true
+        private["_size_bound"] += sum(6 * (len(k) + len(v)) + 6 for k, v in missing.items())
+    return copy
 
 
 async def produced(

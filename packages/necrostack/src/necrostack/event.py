@@ -29,6 +29,10 @@ TRACESTATE: Final = "tracestate"
 """Metadata key: the W3C ``tracestate`` header value of the producing span."""
 
 
+# Bytes of JSON around the payload: field names, id, timestamp, punctuation.
+_ENVELOPE = 256
+
+
 def _new_id() -> str:
     # uuid.uuid4() builds a UUID object only to format it; this is the same version-4 id.
     b = bytearray(os.urandom(16))
@@ -70,8 +74,10 @@ class Event(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
     key: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
-    # An upper bound of the payload's JSON size (None: not measured, e.g. decoded from JSON).
-    _payload_bound: int | None = PrivateAttr(default=None)
+    # An upper bound of the event's JSON size, computed when it is validated (None when it
+    # was not: decoded from necrostack's own JSON, or built by model_copy(update=...), which
+    # skips validation). The memory backend's size check serialises only above it.
+    _size_bound: int | None = PrivateAttr(default=None)
 
     @field_validator("id")
     @classmethod
@@ -102,7 +108,12 @@ class Event(BaseModel):
         context = info.context
         if isinstance(context, dict) and context.get("necrostack_trusted"):
             return self  # parsed from JSON that necrostack wrote: JSON by construction
-        self._payload_bound = check_json(self.payload)
+        bound = check_json(self.payload) + _ENVELOPE + 6 * len(self.event_type)
+        for key, value in self.metadata.items():
+            bound += 6 * (len(key) + len(value)) + 6
+        if self.key is not None:
+            bound += 6 * len(self.key)
+        self._size_bound = bound
         return self
 
     @field_validator("event_type")

@@ -133,7 +133,8 @@ class Spine:
     def stats(self) -> SpineStats:
         """Counters since this Spine was built, and the backend's health when it has one."""
         health = getattr(self.backend, "health_snapshot", None)
-        return self._counters.snapshot(health() if callable(health) else None)
+        in_flight = 0 if self._current is None else 1
+        return self._counters.snapshot(in_flight, health() if callable(health) else None)
 
     def stop(self) -> None:
         """Ask :meth:`run` to stop pulling and return once the event in hand is handled.
@@ -207,6 +208,10 @@ class Spine:
         if start_event is not None:
             await backend.enqueue(start_event)
         pull, enqueue, ack = backend.pull, backend.enqueue, backend.ack
+        # Optional synchronous shortcuts (the memory backend has them): an event already
+        # waiting is taken, and an ack recorded, without a coroutine each.
+        pull_nowait = getattr(backend, "pull_nowait", None)
+        ack_nowait = getattr(backend, "ack_nowait", None)
         plan_of, logs_info = self._plan, _stdlib_log.isEnabledFor
         counters = self._counters
         # Checked once per run: without providers no span or metric work happens per event.
@@ -218,71 +223,79 @@ class Spine:
         idle_since = 0.0  # with until_idle: when the current empty spell began
         in_spell = False
         rows = counters.per_type
-        while not self._stopping:
-            if until_idle is None:
-                event = await pull(poll)
-            elif not in_spell:
-                in_spell, idle_since = True, clock()
-                event = await pull(first_wait)
-            else:
-                event = await pull(max(0.0, min(poll, until_idle - (clock() - idle_since))))
-            if event is None:
-                if until_idle is not None and clock() - idle_since >= until_idle:
-                    break
-                continue
-            if self.steps >= self.max_steps:
-                raise RuntimeError("Max steps exceeded")
-            self.steps += 1
-            in_spell = False
-            plans = plan_of(event.event_type)
-            if plans is None:
-                await self._unknown(event)
-                continue
-            counters.in_flight = 1
-            try:
-                if not fast:
-                    await self._handle(event, plans, tracer, meter)
-                    continue
-                # The fast path (async handlers, no timeout, no providers), inlined: the
-                # coroutine a call costs per event is a large share of a cheap dispatch.
-                log_each = logs_info(_INFO)
-                emitted: list[Event] | None = None
-                failed = False
-                for plan in plans:
-                    try:
-                        self._current = plan
-                        result = await plan.handle(event)
-                        out = None if result is None else await produced(result, plan.organ, event)
-                    except Exception as exc:
-                        await self._failed(event, plan, exc, None, first=not failed)
-                        failed = True
-                        if plan.keep_going:
-                            continue
+        log_each = logs_info(_INFO)  # once per run: a level set while running is not seen
+        steps, max_steps = 0, self.max_steps
+        try:
+            while not self._stopping:
+                if pull_nowait is not None and (event := pull_nowait()) is not None:
+                    pass
+                elif until_idle is None:
+                    event = await pull(poll)
+                elif not in_spell:
+                    in_spell, idle_since = True, clock()
+                    event = await pull(first_wait)
+                else:
+                    event = await pull(max(0.0, min(poll, until_idle - (clock() - idle_since))))
+                if event is None:
+                    if until_idle is not None and clock() - idle_since >= until_idle:
                         break
-                    if log_each:
-                        _log_handled(event, plan.organ, out)
-                    if out:
-                        emitted = out if emitted is None else [*emitted, *out]
-                self._current = None
-                if failed:
                     continue
-                if emitted:
-                    for new in emitted:
-                        await enqueue(new)
-                await ack(event)
-                counters.handled += 1
-                row = rows.get(event.event_type)
-                if row is None:
-                    row = counters.row(event.event_type)
-                row[0] += 1
-            except asyncio.CancelledError:
-                if not self._forced:
-                    raise
-                await self._interrupted(event)
-                break
-            finally:
-                counters.in_flight = 0
-                self._current = None
+                if steps >= max_steps:
+                    raise RuntimeError("Max steps exceeded")
+                steps += 1
+                in_spell = False
+                event_type = event.event_type
+                plans = plan_of(event_type)
+                if plans is None:
+                    await self._unknown(event)
+                    continue
+                try:
+                    if not fast:
+                        await self._handle(event, plans, tracer, meter)
+                        continue
+                    # The fast path (async handlers, no timeout, no providers), inlined: the
+                    # coroutine a call costs per event is a large share of a cheap dispatch.
+                    emitted: list[Event] | None = None
+                    failed = False
+                    for plan in plans:
+                        self._current = plan
+                        try:
+                            result = await plan.handle(event)
+                            out = None
+                            if result is not None:
+                                out = await produced(result, plan.organ, event)
+                        except Exception as exc:
+                            await self._failed(event, plan, exc, None, first=not failed)
+                            failed = True
+                            if plan.keep_going:
+                                continue
+                            break
+                        if log_each:
+                            _log_handled(event, plan.organ, out)
+                        if out:
+                            emitted = out if emitted is None else [*emitted, *out]
+                    self._current = None
+                    if failed:
+                        continue
+                    if emitted:
+                        for new in emitted:
+                            await enqueue(new)
+                    if ack_nowait is not None:
+                        ack_nowait(event)
+                    else:
+                        await ack(event)
+                    row = rows.get(event_type)
+                    if row is None:
+                        row = counters.row(event_type)
+                    row[0] += 1
+                except asyncio.CancelledError:
+                    if not self._forced:
+                        raise
+                    await self._interrupted(event)
+                    break
+        finally:
+            self.steps = steps
+            self._current = None
         return self.steps
 
     async def dispatch(self, event: Event) -> list[Event]:
@@ -299,13 +312,11 @@ class Spine:
         if plans is None:
             await self._unknown(event)
             return []
-        self._counters.in_flight = 1
         try:
             sent = await self._handle(
                 event, plans, _tracing.active_tracer(), _metrics.active_metrics()
             )
         finally:
-            self._counters.in_flight = 0
             self._current = None
         return sent or []
 
@@ -358,9 +369,7 @@ class Spine:
                 for new in emitted:
                     await self.backend.enqueue(new)
             await self.backend.ack(event)
-        counters = self._counters
-        counters.handled += 1
-        counters.row(event.event_type)[0] += 1
+        self._counters.row(event.event_type)[0] += 1
         if meter is not None:
             meter.handled(event.event_type, "handled", _clock() - started)
         return emitted

@@ -38,7 +38,7 @@ class SpineStats:
         timed_out: Handler calls stopped by their timeout.
         abandoned: Plain handlers left running in their thread (timeout or shutdown).
         unknown: Events of a type no organ listens to.
-        in_flight: Events being handled now (0 or 1).
+        in_flight: Events whose handlers are running now (0 or 1).
         by_type: The same counters per event type.
         unknown_types: How many events of each unknown type arrived.
         backend: The backend's ``health()``, when it has one (state, circuit, last error).
@@ -64,8 +64,6 @@ class Counters:
         "abandoned",
         "dead_lettered",
         "failed",
-        "handled",
-        "in_flight",
         "per_type",
         "retried",
         "timed_out",
@@ -74,15 +72,14 @@ class Counters:
     )
 
     def __init__(self) -> None:
-        self.handled = 0
         self.failed = 0
         self.retried = 0
         self.dead_lettered = 0
         self.timed_out = 0
         self.abandoned = 0
         self.unknown = 0
-        self.in_flight = 0
-        # event type -> [handled, failed, retried, dead_lettered]
+        # event type -> [handled, failed, retried, dead_lettered]; the handled total is the
+        # sum of the rows, so the dispatch path updates one counter per event.
         self.per_type: dict[str, list[int]] = {}
         self.unknown_types: dict[str, int] = {}
 
@@ -105,17 +102,17 @@ class Counters:
             self.dead_lettered += 1
             row[3] += 1
 
-    def snapshot(self, backend: dict[str, Any] | None) -> SpineStats:
+    def snapshot(self, in_flight: int, backend: dict[str, Any] | None) -> SpineStats:
         """A frozen copy."""
         return SpineStats(
-            handled=self.handled,
+            handled=sum(row[0] for row in self.per_type.values()),
             failed=self.failed,
             retried=self.retried,
             dead_lettered=self.dead_lettered,
             timed_out=self.timed_out,
             abandoned=self.abandoned,
             unknown=self.unknown,
-            in_flight=self.in_flight,
+            in_flight=in_flight,
             by_type={t: TypeStats(*row) for t, row in self.per_type.items()},
             unknown_types=dict(self.unknown_types),
             backend=backend,
