@@ -11,7 +11,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -74,14 +73,18 @@ class Event(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
     key: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
-    # An upper bound of the event's JSON size, computed when it is validated (None when it
-    # was not: decoded from necrostack's own JSON, or built by model_copy(update=...), which
-    # skips validation). The memory backend's size check serialises only above it.
-    _size_bound: int | None = PrivateAttr(default=None)
+    # An upper bound of the event's JSON size is kept in __pydantic_private__ (as
+    # "_size_bound") when the event is validated; absent when it was not (decoded from
+    # necrostack's own JSON). The memory backend's size check serialises only above it. It is
+    # set directly rather than declared as a whose per-instance set-up costs
+    # about as much as the rest of building an event.
 
     @field_validator("id")
     @classmethod
-    def _check_id(cls, value: str) -> str:
+    def _check_id(cls, value: str, info: ValidationInfo) -> str:
+        context = info.context
+        if context is not None and context.get("necrostack_trusted"):
+            return value  # written by necrostack from a checked event
         try:
             return str(uuid.UUID(value))
         except ValueError:
@@ -113,7 +116,7 @@ class Event(BaseModel):
             bound += 6 * (len(key) + len(value)) + 6
         if self.key is not None:
             bound += 6 * len(self.key)
-        self._size_bound = bound
+        object.__setattr__(self, "__pydantic_private__", {"_size_bound": bound})
         return self
 
     @field_validator("event_type")

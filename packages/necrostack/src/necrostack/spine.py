@@ -208,8 +208,9 @@ class Spine:
         if start_event is not None:
             await backend.enqueue(start_event)
         pull, enqueue, ack = backend.pull, backend.enqueue, backend.ack
-        # Optional synchronous shortcuts (the memory backend has them): an event already
-        # waiting is taken, and an ack recorded, without a coroutine each.
+        # Optional synchronous shortcuts (the built-in backends have them): an event already
+        # in hand is taken, and an ack recorded, without a coroutine each. ack_nowait()
+        # returns False when the backend needs the awaited ack (a round trip is due).
         pull_nowait = getattr(backend, "pull_nowait", None)
         ack_nowait = getattr(backend, "ack_nowait", None)
         plan_of, logs_info = self._plan, _stdlib_log.isEnabledFor
@@ -280,9 +281,7 @@ class Spine:
                     if emitted:
                         for new in emitted:
                             await enqueue(new)
-                    if ack_nowait is not None:
-                        ack_nowait(event)
-                    else:
+                    if ack_nowait is None or not ack_nowait(event):
                         await ack(event)
                     row = rows.get(event_type)
                     if row is None:

@@ -133,10 +133,11 @@ class InMemoryBackend:
             self._made_room()
         return event
 
-    def ack_nowait(self, event: Event) -> None:
-        """:meth:`ack` without a coroutine (the Spine's shortcut)."""
+    def ack_nowait(self, event: Event) -> bool:
+        """:meth:`ack` without a coroutine (the Spine's shortcut); always done."""
         if self._failures:
             self._failures.pop(event.id, None)
+        return True
 
     async def _wait_for_room(self) -> None:
         try:

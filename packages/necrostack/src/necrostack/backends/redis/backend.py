@@ -229,6 +229,27 @@ class RedisBackend(Consumer):
             if not self._buffer and time.monotonic() >= deadline:
                 return None
 
+    def pull_nowait(self) -> Event | None:
+        """A prefetched event if one is in hand, else ``None`` (the Spine's shortcut; only
+        :meth:`pull` reads from Redis)."""
+        if not self._buffer or self._refresher is None:
+            return None
+        delivery = self._buffer.popleft()
+        self._inflight[delivery.event.id] = delivery
+        return delivery.event
+
+    def ack_nowait(self, event: Event) -> bool:
+        """Record the ack of ``event`` when no round trip is due yet; ``False`` (and nothing
+        done) when :meth:`ack` must send the batch (the Spine's shortcut)."""
+        if not self._buffer or self._unacked + 1 >= self.settings.batch_size:
+            return False
+        delivery = self._inflight.pop(event.id, None)
+        if delivery is None:
+            return False  # ack() raises the error
+        self.parts[delivery.part].to_ack.append(delivery.entry_id)
+        self._unacked += 1
+        return True
+
     async def ack(self, event: Event) -> None:
         """Acknowledge ``event``; sent with the next batch or at once if none is prefetched."""
         delivery = self._inflight.pop(event.id, None)
