@@ -71,7 +71,9 @@ class Event(BaseModel):
     timestamp: datetime = Field(default_factory=_now)
     event_type: str
     payload: dict[str, Any] = Field(default_factory=dict)
-    key: str | None = None
+    # Left out of the JSON when None, so workers of earlier versions (extra="forbid") still
+    # accept the events of unpartitioned producers during a rolling upgrade.
+    key: str | None = Field(default=None, exclude_if=lambda value: value is None)
     metadata: dict[str, str] = Field(default_factory=dict)
     # An upper bound of the event's JSON size is kept in __pydantic_private__ (as
     # "_size_bound") when the event is validated; absent when it was not (decoded from
