@@ -111,9 +111,11 @@ async def test_blocking_handler_past_the_reclaim_time_runs_once_and_sigterm_exit
     )
     record_property("rounds", ROUNDS)
     record_property("slowest_sigterm_exit_s", round(max(elapsed), 2))
-    # Within the 6 s grace (the handlers in hand had at most 4 s left) plus close() and exit;
-    # the margin is wide because the test machine may be heavily loaded. A hang fails.
-    assert max(elapsed) < 6.0 + 10.0
+    sys.stderr.write(f"\n{ROUNDS} rounds: slowest SIGTERM exit {max(elapsed):.1f} s\n")
+    # The handlers in hand had at most 4 s left (grace 6 s); close() is bounded to about 7 s.
+    # Alone, a worker exits about 3 s after SIGTERM; 40 workers stopping at once on a loaded
+    # 2-core machine took up to 19 s, hence the margin. A hang (the old bug) fails.
+    assert max(elapsed) < 6.0 + 7.0 + 17.0
 
 
 @pytest.mark.slow
