@@ -15,7 +15,9 @@ from platform_core.testing import (
     find_elasticsearch,
     find_postgres,
     find_redis,
+    find_redis_cluster,
     free_port,
+    port_open,
 )
 from platform_core.testing._resp import RespClient
 
@@ -217,3 +219,35 @@ def test_private_redis_restarts_empty_or_with_its_snapshot(private_redis: Privat
         assert client.command("GET", "k") == b"v2"  # the snapshot came back
     finally:
         client.close()
+
+
+def test_a_private_redis_cluster_has_three_masters_and_stops_every_node(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """find_redis_cluster starts 3 masters covering every slot; stop() leaves none running."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("no redis-server on PATH")
+    monkeypatch.delenv("REDIS_CLUSTER_URL", raising=False)
+    try:
+        service = find_redis_cluster()
+    except ServiceUnavailableError as exc:
+        pytest.fail(str(exc))
+    try:
+        client = RespClient(service.url)
+        try:
+            info = client.command("CLUSTER", "INFO")
+            nodes = client.command("CLUSTER", "NODES")
+        finally:
+            client.close()
+        text = info.decode() if isinstance(info, bytes) else str(info)
+        assert "cluster_state:ok" in text
+        assert "cluster_slots_assigned:16384" in text
+        listing = nodes.decode() if isinstance(nodes, bytes) else str(nodes)
+        ports = [int(line.split()[1].split("@")[0].rsplit(":", 1)[1])
+                 for line in listing.splitlines() if "master" in line]  # fmt: skip
+        assert len(ports) == 3
+    finally:
+        service.stop()
+    assert not any(port_open("127.0.0.1", port) for port in ports)

@@ -188,17 +188,20 @@ class Slow(Organ):
 
 
 async def test_slow_handler_keeps_its_claim_and_runs_once(make_backend: MakeBackend) -> None:
-    slow_backend = make_backend(consumer="slow", claim_idle_ms=150)
-    eager_backend = make_backend(consumer="eager", claim_idle_ms=150)
+    # The handler runs three times the reclaim time. (150 ms, tried before, failed on a loaded
+    # machine: both consumers share this test's event loop, and a loop stall of 150 ms let the
+    # reclaim run before the renewal.)
+    slow_backend = make_backend(consumer="slow", claim_idle_ms=500)
+    eager_backend = make_backend(consumer="eager", claim_idle_ms=500)
     seen: list[str] = []
     await slow_backend.enqueue(work(1))
-    slow = Spine([Slow(seen, 1.0)], slow_backend, poll_timeout=0.05)
+    slow = Spine([Slow(seen, 1.5)], slow_backend, poll_timeout=0.05)
     slow_task = asyncio.create_task(slow.run(until_idle=0.3))
     await eventually(lambda: asyncio.sleep(0, bool(seen)))
     # The other consumer polls (and tries to reclaim) for longer than the handler runs:
     # the slow consumer refreshes its claim, so the entry never looks abandoned.
     eager = Spine([Slow(seen, 0)], eager_backend, poll_timeout=0.05)
-    await asyncio.gather(eager.run(until_idle=1.5), slow_task)
+    await asyncio.gather(eager.run(until_idle=2.0), slow_task)
     assert len(seen) == 1
 
 

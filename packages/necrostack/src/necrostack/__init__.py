@@ -5,18 +5,23 @@ Backends are plugins in the ``necrostack.backends`` entry-point group: ``memory`
 ``necrostack[redis]``); :func:`load_backend` picks one by name.
 """
 
-from necrostack.backends.base import Backend, DeadLetter, DeadLetterHook
+from necrostack.backends.base import Backend, DeadLetter, DeadLetterHook, NackOutcome
 from necrostack.backends.memory import InMemoryBackend
 from necrostack.errors import (
     BackendError,
+    BackendFullError,
     EventDecodeError,
+    EventTooLargeError,
+    HandlerTimeoutError,
     NecroStackError,
     OrganValidationError,
+    ShutdownTimeoutError,
 )
 from necrostack.event import CAUSATION_ID, TRACEPARENT, TRACESTATE, Event
 from necrostack.loading import load_backend
-from necrostack.organ import HandlerResult, Organ
+from necrostack.organ import FailurePolicy, HandlerResult, Organ
 from necrostack.spine import Spine
+from necrostack.stats import SpineStats, TypeStats
 
 __all__ = [
     "CAUSATION_ID",
@@ -24,15 +29,23 @@ __all__ = [
     "TRACESTATE",
     "Backend",
     "BackendError",
+    "BackendFullError",
     "DeadLetter",
     "DeadLetterHook",
     "Event",
     "EventDecodeError",
+    "EventTooLargeError",
+    "FailurePolicy",
     "HandlerResult",
+    "HandlerTimeoutError",
     "InMemoryBackend",
+    "NackOutcome",
     "NecroStackError",
     "Organ",
     "OrganValidationError",
+    "ShutdownTimeoutError",
     "Spine",
+    "SpineStats",
+    "TypeStats",
     "load_backend",
 ]

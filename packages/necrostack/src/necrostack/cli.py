@@ -39,7 +39,21 @@ def _run(coro_fn: Callable[[], Awaitable[_T]]) -> _T:
         raise click.ClickException(str(exc)) from exc
 
 
+_EXTRA = "pip install 'necrostack[redis]'"
+
+
+def _require_redis() -> None:
+    """Fail with the pip command when the ``redis`` extra is not installed."""
+    try:
+        import redis  # noqa: F401
+    except ImportError as exc:
+        raise click.ClickException(
+            f"this command needs the Redis extra (missing module {exc.name!r}): {_EXTRA}"
+        ) from exc
+
+
 def _redis_parts(ctx: click.Context) -> tuple[Any, Any]:
+    _require_redis()
     from necrostack.backends.redis.settings import RedisBackendSettings
     from platform_core.redis import RedisSettings
 
@@ -88,7 +102,7 @@ def run(ctx: click.Context, demo: str, backend_name: str, until_idle: float, as_
         if backend_name == "memory":
             backend = InMemoryBackend()
         else:
-            redis_settings, settings = _redis_parts(ctx)
+            redis_settings, settings = _redis_parts(ctx)  # names the extra when missing
             backend = load_backend("redis", settings=settings, redis_settings=redis_settings)
         try:
             echo = (lambda _line: None) if as_json else click.echo
@@ -105,23 +119,12 @@ def run(ctx: click.Context, demo: str, backend_name: str, until_idle: float, as_
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def stats(ctx: click.Context, as_json: bool) -> None:
-    """Stream length, pending entries, consumers, scheduled retries and dead letters."""
-    from necrostack.backends.redis.admin import StreamAdmin
-
-    async def go() -> Any:
-        from platform_core.redis import create_redis
-
-        redis_settings, settings = _redis_parts(ctx)
-        client = create_redis(redis_settings)
-        try:
-            return await StreamAdmin(client, settings, redis_settings).stats()
-        finally:
-            await client.aclose()
-
-    result = _run(go)
+    """Lag, pending and dead letters per group (and partition), retries and consumers."""
+    result = _admin_call(ctx, lambda admin: admin.stats())
     if as_json:
         click.echo(json.dumps(asdict(result), indent=2))
         return
+    console = Console()
     table = Table(title=f"stream {result.stream}")
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -129,8 +132,19 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         value = getattr(result, name)
         table.add_row(name.replace("_", " "), "?" if value is None else str(value))
     table.add_row("consumers", str(len(result.consumers)))
-    console = Console()
+    table.add_row("partitions", str(len(result.partitions)))
     console.print(table)
+    gtable = Table(title="groups")
+    for col in ("partition", "group", "lag", "pending", "consumers", "retries", "dead letters"):
+        gtable.add_column(col)
+    for part in result.partitions:
+        for g in part.groups:
+            gtable.add_row(
+                str(part.partition), g.group, "?" if g.lag is None else str(g.lag),
+                str(g.pending), str(g.consumers), str(part.scheduled_retries),
+                str(part.dead_letters),
+            )  # fmt: skip
+    console.print(gtable)
     if result.consumers:
         ctable = Table(title="consumers")
         for col in ("name", "pending", "idle ms"):
@@ -146,13 +160,11 @@ def dlq() -> None:
 
 
 def _admin_call(ctx: click.Context, fn: Callable[[Any], Awaitable[_T]]) -> _T:
-    from necrostack.backends.redis.admin import StreamAdmin
+    redis_settings, settings = _redis_parts(ctx)
+    from necrostack.backends.redis import StreamAdmin, create_client
 
     async def go() -> _T:
-        from platform_core.redis import create_redis
-
-        redis_settings, settings = _redis_parts(ctx)
-        client = create_redis(redis_settings)
+        client = create_client(redis_settings, settings)
         try:
             return await fn(StreamAdmin(client, settings, redis_settings))
         finally:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Sequence
-from typing import ClassVar, TypeAlias
+from typing import ClassVar, Literal, TypeAlias
 
 from necrostack.event import Event
 
-__all__ = ["HandlerResult", "Organ"]
+__all__ = ["FailurePolicy", "HandlerResult", "Organ"]
 
 HandlerResult: TypeAlias = Event | Sequence[Event] | None
 """What a handler returns: one event, several, or none (also as an awaitable)."""
+
+FailurePolicy: TypeAlias = Literal["stop", "continue"]
+"""What a handler's failure does to the other handlers of the same event."""
 
 
 class Organ(ABC):
@@ -19,7 +22,17 @@ class Organ(ABC):
 
     Subclasses set ``listens_to`` to the event types they handle and implement
     :meth:`handle`, either as a plain or an ``async`` method. ``listens_to`` is checked by
-    the :class:`~necrostack.Spine` when the organ is registered.
+    the :class:`~necrostack.Spine` when the organ is registered. A plain ``def handle`` runs
+    in the Spine's bounded thread pool, never on the event loop, so it may block.
+
+    Attributes:
+        timeout: Seconds one call of :meth:`handle` may take (``None``: the Spine's
+            ``handler_timeout``). An ``async`` handler past it is cancelled; a plain one is
+            abandoned in its thread and reported. Either way the event is nacked with a
+            :class:`~necrostack.HandlerTimeoutError`.
+        on_failure: ``"stop"`` (default): when this handler fails, the organs after it do
+            not run for this event. ``"continue"``: they still run. In both cases the event
+            is nacked and nothing the handlers returned is enqueued.
 
     Args:
         name: How logs name this organ; the class name when omitted.
@@ -32,6 +45,8 @@ class Organ(ABC):
     """
 
     listens_to: ClassVar[list[str]] = []
+    timeout: float | None = None
+    on_failure: FailurePolicy = "stop"
 
     def __init__(self, name: str | None = None) -> None:
         self.name: str = name if name is not None else type(self).__name__

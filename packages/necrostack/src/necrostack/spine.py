@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import inspect
+import asyncio
+import contextlib
 import logging
+import signal
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
-from necrostack import _tracing
+from necrostack import _metrics, _tracing
+from necrostack._guard import Plan, call, plan_for, produced, validate_organ
+from necrostack._threads import HandlerThreads
 from necrostack.backends.base import Backend
-from necrostack.errors import OrganValidationError
-from necrostack.event import CAUSATION_ID, TRACEPARENT, TRACESTATE, Event
+from necrostack.errors import HandlerTimeoutError, ShutdownTimeoutError
+from necrostack.event import Event
 from necrostack.organ import Organ
+from necrostack.stats import Counters, SpineStats
 from platform_core.logging import get_logger
 
 if TYPE_CHECKING:
-    from opentelemetry.trace import Tracer
+    from opentelemetry.trace import Span, Tracer
 
 __all__ = ["Spine"]
 
@@ -27,62 +32,8 @@ _log = get_logger("necrostack.spine")
 _stdlib_log = logging.getLogger("necrostack.spine")
 _INFO = logging.INFO
 _clock = time.monotonic
-_INHERITED = (TRACEPARENT, TRACESTATE)
-_PLAIN_RESULTS = (Event, list, tuple)
-
-
-def _validate(organ: object) -> Organ:
-    if not isinstance(organ, Organ):
-        raise OrganValidationError(
-            repr(organ), f"expected an Organ instance, got {type(organ).__name__}"
-        )
-    listens = organ.listens_to
-    if not isinstance(listens, list | tuple):
-        raise OrganValidationError(
-            organ.name, f"listens_to must be a list of event-type strings, got {listens!r}"
-        )
-    bad = [item for item in listens if not isinstance(item, str)]
-    if bad:
-        raise OrganValidationError(
-            organ.name, f"listens_to must hold only strings; not strings: {bad!r}"
-        )
-    return organ
-
-
-def _as_events(result: object, organ: Organ) -> list[Event]:
-    # handlers are user code: check what really came back
-    if result is None:
-        return []
-    if isinstance(result, Event):
-        return [result]
-    if isinstance(result, Sequence) and not isinstance(result, str | bytes):
-        events = list(result)
-        if all(isinstance(item, Event) for item in events):
-            return events
-    raise TypeError(
-        f"organ {organ.name!r} returned {type(result).__name__}; "
-        "handle() must return an Event, a sequence of Events or None"
-    )
-
-
-def _with_lineage(child: Event, parent: Event, *, traced: bool = False) -> Event:
-    """Fill the causation id and trace context from ``parent`` where ``child`` has none.
-
-    When ``traced``, the trace context is left out: the child is stamped when it is enqueued,
-    inside the handle span, so its trace continues from that span (parent and child).
-    """
-    missing = {CAUSATION_ID: parent.id} if CAUSATION_ID not in child.metadata else {}
-    if not traced:
-        missing.update(
-            {
-                k: parent.metadata[k]
-                for k in _INHERITED
-                if k in parent.metadata and k not in child.metadata
-            }
-        )
-    if not missing:
-        return child
-    return child.model_copy(update={"metadata": {**child.metadata, **missing}})
+UnknownPolicy = Literal["ack", "dead_letter"]
+_NACK_BUDGET = 5.0  # seconds a nack at forced shutdown may take before the entry is left
 
 
 class Spine:
@@ -90,22 +41,40 @@ class Spine:
 
     The Spine keeps no queue: every event waits in the backend. After all handlers of an
     event ran, the events they returned are enqueued and the event is acked. If a handler
-    raises, the error is logged with the event and organ, nothing it or its siblings returned
-    is enqueued, and the event is nacked so the backend's retry policy decides what follows.
+    raises or times out, the error is logged with the event and organ, nothing the handlers
+    returned is enqueued, and the event is nacked so the backend's retry policy decides what
+    follows. The organs after the failing one run only if its ``on_failure`` is
+    ``"continue"``.
+
+    ``async def`` handlers run on the event loop; plain ``def`` handlers run on a bounded pool
+    of daemon threads, never on the loop, so a blocking handler cannot stall the backend's
+    claim renewal or the loop's other work.
 
     With a tracer provider installed (and ``opentelemetry-api`` importable), each event is
-    handled inside a CONSUMER span ``necrostack handle <event_type>`` that continues the trace
-    in the event's metadata, and the events the handlers return are published from inside it.
+    handled inside a CONSUMER span ``necrostack handle <event_type>``; with a meter provider,
+    counters and a handling-latency histogram are recorded.
 
     Args:
-        organs: The handlers, validated here (``listens_to`` must hold only strings).
+        organs: The handlers, validated here.
         backend: Where events come from and go to.
         max_steps: Most events one :meth:`run` handles; one more raises
             ``RuntimeError("Max steps exceeded")``.
         poll_timeout: Seconds each ``pull`` waits; bounds how fast :meth:`stop` is noticed.
+        handler_timeout: Default seconds a handler may run (an organ's ``timeout`` wins);
+            ``None`` for no limit.
+        shutdown_timeout: Seconds :meth:`stop` waits for the event in hand; past it, the
+            handler is cancelled (async) or abandoned (plain) and the event nacked with a
+            :class:`~necrostack.ShutdownTimeoutError`.
+        handler_threads: Threads for plain handlers (abandoned ones included).
+        unknown_events: What happens to an event no organ listens to: ``"ack"`` (counted and
+            logged once per type) or ``"dead_letter"`` (also moved to the dead letters; the
+            backend must have a ``dead_letter`` method, as the built-in ones do).
 
     Raises:
-        OrganValidationError: an organ is not an :class:`Organ` or has a bad ``listens_to``.
+        OrganValidationError: an organ is malformed (``listens_to``, ``timeout``,
+            ``on_failure``).
+        ValueError: a bad argument, or ``unknown_events="dead_letter"`` on a backend that
+            cannot dead-letter.
     """
 
     def __init__(
@@ -115,36 +84,90 @@ class Spine:
         max_steps: int = 10_000,
         *,
         poll_timeout: float = 0.5,
+        handler_timeout: float | None = None,
+        shutdown_timeout: float = 30.0,
+        handler_threads: int = 4,
+        unknown_events: UnknownPolicy = "ack",
     ) -> None:
-        self.organs: tuple[Organ, ...] = tuple(_validate(o) for o in organs)
-        table = {
-            t: tuple(o for o in self.organs if t in o.listens_to)
-            for t in {t for o in self.organs for t in o.listens_to}
-        }
+        if handler_timeout is not None and not handler_timeout > 0:
+            raise ValueError(f"handler_timeout must be positive, got {handler_timeout!r}")
+        if not shutdown_timeout >= 0:
+            raise ValueError(f"shutdown_timeout must be >= 0, got {shutdown_timeout!r}")
+        if unknown_events not in ("ack", "dead_letter"):
+            raise ValueError(
+                f"unknown_events must be 'ack' or 'dead_letter', got {unknown_events!r}"
+            )
+        if unknown_events == "dead_letter" and not hasattr(backend, "dead_letter"):
+            raise ValueError(
+                f"unknown_events='dead_letter' needs a backend with dead_letter(); "
+                f"{type(backend).__name__} has none"
+            )
+        self.organs: tuple[Organ, ...] = tuple(validate_organ(o) for o in organs)
+        types = {t for o in self.organs for t in o.listens_to}
+        table = {t: tuple(o for o in self.organs if t in o.listens_to) for t in types}
         self._routes: Mapping[str, tuple[Organ, ...]] = MappingProxyType(table)
-        # A mappingproxy's get() looks the dict's get() up and calls it on every call; the
-        # dispatch path uses the dict's own (read-only by convention: nothing mutates it).
-        self._route = table.get
+        plans = {t: tuple(plan_for(o, handler_timeout) for o in os) for t, os in table.items()}
+        # A mappingproxy's get() looks the dict's get() up on every call; the dispatch path
+        # uses the dict's own (read-only by convention: nothing mutates it).
+        self._plan = plans.get
+        self._all_fast = all(p.fast for ps in plans.values() for p in ps)
         self.backend = backend
         self.max_steps = max_steps
         self.poll_timeout = poll_timeout
+        self.handler_timeout = handler_timeout
+        self.shutdown_timeout = shutdown_timeout
+        self.unknown_events: UnknownPolicy = unknown_events
         self.steps = 0
+        self._threads = HandlerThreads(handler_threads)
+        self._counters = Counters()
         self._stopping = False
+        self._forced = False
+        self._task: asyncio.Task[Any] | None = None
+        self._grace: asyncio.TimerHandle | None = None
+        self._current: Plan | None = None
 
     def routes(self, event_type: str) -> tuple[Organ, ...]:
         """The organs that handle ``event_type``, in registration order."""
         return self._routes.get(event_type, ())
 
-    def stop(self) -> None:
-        """Ask :meth:`run` to return once the event in hand is handled and acked.
+    def stats(self) -> SpineStats:
+        """Counters since this Spine was built, and the backend's health when it has one."""
+        health = getattr(self.backend, "health_snapshot", None)
+        in_flight = 0 if self._current is None else 1
+        return self._counters.snapshot(in_flight, health() if callable(health) else None)
 
-        A stop asked before :meth:`run` begins makes that run return at once; the request is
-        cleared when a run returns, so the spine can be run again.
+    def stop(self) -> None:
+        """Ask :meth:`run` to stop pulling and return once the event in hand is handled.
+
+        If that takes longer than ``shutdown_timeout``, the handler is cancelled (async) or
+        abandoned (plain) and the event is nacked. A stop asked before :meth:`run` begins
+        makes that run return at once; the request is cleared when a run returns. Safe to
+        call from a handler's thread or a signal handler.
         """
         self._stopping = True
+        task = self._task
+        if task is not None and not task.done():
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                task.get_loop().call_soon_threadsafe(self._arm_grace)
+
+    def _arm_grace(self) -> None:
+        task = self._task
+        if self._grace is None and task is not None and not task.done():
+            self._grace = task.get_loop().call_later(self.shutdown_timeout, self._force_stop)
+
+    def _force_stop(self) -> None:
+        # Only a handler call is interrupted; enqueue and ack are bounded by the backend.
+        task = self._task
+        if self._current is not None and task is not None and not task.done():
+            self._forced = True
+            task.cancel()
 
     async def run(
-        self, start_event: Event | None = None, *, until_idle: float | None = None
+        self,
+        start_event: Event | None = None,
+        *,
+        until_idle: float | None = None,
+        handle_signals: bool = False,
     ) -> int:
         """Enqueue ``start_event`` (if given) and dispatch until stopped.
 
@@ -152,6 +175,7 @@ class Spine:
             start_event: An event to enqueue first.
             until_idle: Return when the backend yields nothing for this many seconds; run
                 until :meth:`stop` when ``None``.
+            handle_signals: Call :meth:`stop` on SIGTERM and SIGINT while running.
 
         Returns:
             How many events this call handled.
@@ -159,10 +183,24 @@ class Spine:
         Raises:
             RuntimeError: ``"Max steps exceeded"`` when more than ``max_steps`` events arrive.
         """
+        self._task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
+        for sig in signals:
+            loop.add_signal_handler(sig, self.stop)
+        if self._stopping:
+            self._arm_grace()
         try:
             return await self._run(start_event, until_idle)
         finally:
-            self._stopping = False
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+            if self._grace is not None:
+                self._grace.cancel()
+            self._grace = None
+            self._task = None
+            self._stopping = self._forced = False
+            self._threads.shutdown()
 
     async def _run(self, start_event: Event | None, until_idle: float | None) -> int:
         self.steps = 0
@@ -170,149 +208,247 @@ class Spine:
         if start_event is not None:
             await backend.enqueue(start_event)
         pull, enqueue, ack = backend.pull, backend.enqueue, backend.ack
-        route, logs_info = self._route, _stdlib_log.isEnabledFor
-        # Checked once per run: without a tracer provider no span work happens per event.
+        # Optional synchronous shortcuts (the built-in backends have them): an event already
+        # in hand is taken, and an ack recorded, without a coroutine each. ack_nowait()
+        # returns False when the backend needs the awaited ack (a round trip is due).
+        pull_nowait = getattr(backend, "pull_nowait", None)
+        ack_nowait = getattr(backend, "ack_nowait", None)
+        plan_of, logs_info = self._plan, _stdlib_log.isEnabledFor
+        counters = self._counters
+        # Checked once per run: without providers no span or metric work happens per event.
         tracer = _tracing.active_tracer()
+        meter = _metrics.active_metrics()
+        fast = self._all_fast and tracer is None and meter is None
         poll, clock = self.poll_timeout, _clock
-        # The first pull of an empty spell may wait the whole spell (capped by poll_timeout);
-        # only later pulls of the same spell need the clock arithmetic.
         first_wait = poll if until_idle is None else max(0.0, min(poll, until_idle))
         idle_since = 0.0  # with until_idle: when the current empty spell began
         in_spell = False
-        # The body of dispatch(), inlined: the coroutine it costs per event is a large share of
-        # the whole dispatch of a cheap handler. Keep the two in step (tests cover both).
-        while not self._stopping:
-            if until_idle is None:
-                event = await pull(poll)
-            elif not in_spell:
-                in_spell, idle_since = True, clock()
-                event = await pull(first_wait)
-            else:
-                event = await pull(max(0.0, min(poll, until_idle - (clock() - idle_since))))
-            if event is None:
-                if until_idle is not None and clock() - idle_since >= until_idle:
-                    break
-                continue
-            if self.steps >= self.max_steps:
-                raise RuntimeError("Max steps exceeded")
-            self.steps += 1
-            in_spell = False
-            organs = route(event.event_type, ())
-            if not organs:
-                await ack(event)
-                continue
-            if tracer is not None:
-                await self._dispatch_traced(tracer, event, organs)
-                continue
-            log_each = logs_info(_INFO)
-            emitted: list[Event] | None = None
-            for organ in organs:
+        rows = counters.per_type
+        log_each = logs_info(_INFO)  # once per run: a level set while running is not seen
+        steps, max_steps = 0, self.max_steps
+        try:
+            while not self._stopping:
+                if pull_nowait is not None and (event := pull_nowait()) is not None:
+                    pass
+                elif until_idle is None:
+                    event = await pull(poll)
+                elif not in_spell:
+                    in_spell, idle_since = True, clock()
+                    event = await pull(first_wait)
+                else:
+                    event = await pull(max(0.0, min(poll, until_idle - (clock() - idle_since))))
+                if event is None:
+                    if until_idle is not None and clock() - idle_since >= until_idle:
+                        break
+                    continue
+                if steps >= max_steps:
+                    raise RuntimeError("Max steps exceeded")
+                steps += 1
+                in_spell = False
+                event_type = event.event_type
+                plans = plan_of(event_type)
+                if plans is None:
+                    await self._unknown(event)
+                    continue
                 try:
-                    result = organ.handle(event)
-                    produced = None if result is None else await _produced(result, organ, event)
-                except Exception as exc:
-                    await self._failed(event, organ, exc)
+                    if not fast:
+                        await self._handle(event, plans, tracer, meter)
+                        continue
+                    # The fast path (async handlers, no timeout, no providers), inlined: the
+                    # coroutine a call costs per event is a large share of a cheap dispatch.
+                    emitted: list[Event] | None = None
+                    failed = False
+                    for plan in plans:
+                        self._current = plan
+                        try:
+                            result = await plan.handle(event)
+                            out = None
+                            if result is not None:
+                                out = await produced(result, plan.organ, event)
+                        except Exception as exc:
+                            await self._failed(event, plan, exc, None, first=not failed)
+                            failed = True
+                            if plan.keep_going:
+                                continue
+                            break
+                        if log_each:
+                            _log_handled(event, plan.organ, out)
+                        if out:
+                            emitted = out if emitted is None else [*emitted, *out]
+                    self._current = None
+                    if failed:
+                        continue
+                    if emitted:
+                        for new in emitted:
+                            await enqueue(new)
+                    if ack_nowait is None or not ack_nowait(event):
+                        await ack(event)
+                    row = rows.get(event_type)
+                    if row is None:
+                        row = counters.row(event_type)
+                    row[0] += 1
+                except asyncio.CancelledError:
+                    if not self._forced:
+                        raise
+                    await self._interrupted(event)
                     break
-                if log_each:
-                    _log_handled(event, organ, produced)
-                if produced:
-                    emitted = produced if emitted is None else [*emitted, *produced]
-            else:
-                if emitted:
-                    for new in emitted:
-                        await enqueue(new)
-                await ack(event)
+        finally:
+            self.steps = steps
+            self._current = None
         return self.steps
 
     async def dispatch(self, event: Event) -> list[Event]:
         """Run every listening organ on ``event``, then enqueue their events and ack.
 
-        :meth:`run` does the same for each event it pulls, with this body inlined (so
-        overriding this method does not change what :meth:`run` does).
+        :meth:`run` does the same for each event it pulls (so overriding this method does not
+        change what :meth:`run` does). An event no organ listens to is treated as
+        ``unknown_events`` says.
 
         Returns:
-            The events enqueued (empty when a handler raised and the event was nacked).
+            The events enqueued (empty when a handler failed and the event was nacked).
         """
-        tracer = _tracing.active_tracer()
-        if tracer is not None:
-            organs = self._route(event.event_type, ())
-            if organs:
-                return await self._dispatch_traced(tracer, event, organs)
-        log_each = _stdlib_log.isEnabledFor(_INFO)
-        emitted: list[Event] = []
-        for organ in self._route(event.event_type, ()):
-            try:
-                result = organ.handle(event)
-                produced = None if result is None else await _produced(result, organ, event)
-            except Exception as exc:
-                await self._failed(event, organ, exc)
-                return []
-            if log_each:
-                _log_handled(event, organ, produced)
-            if produced:
-                emitted.extend(produced)
-        for new in emitted:
-            await self.backend.enqueue(new)
-        await self.backend.ack(event)
-        return emitted
+        plans = self._plan(event.event_type)
+        if plans is None:
+            await self._unknown(event)
+            return []
+        try:
+            sent = await self._handle(
+                event, plans, _tracing.active_tracer(), _metrics.active_metrics()
+            )
+        finally:
+            self._current = None
+        return sent or []
 
-    async def _dispatch_traced(
-        self, tracer: Tracer, event: Event, organs: tuple[Organ, ...]
-    ) -> list[Event]:
-        """:meth:`dispatch` inside a CONSUMER span continuing the event's trace; the events
-        the handlers return are published (PRODUCER spans) from inside it."""
-        log_each = _stdlib_log.isEnabledFor(_INFO)
-        emitted: list[Event] = []
-        with _tracing.handling(tracer, event, organs) as span:
-            for organ in organs:
+    async def _handle(
+        self,
+        event: Event,
+        plans: tuple[Plan, ...],
+        tracer: Tracer | None,
+        meter: _metrics.Metrics | None,
+    ) -> list[Event] | None:
+        """Handle one event through the guarded path; ``None`` when it was nacked."""
+        started = _clock()
+        with contextlib.ExitStack() as stack:
+            span = (
+                stack.enter_context(_tracing.handling(tracer, event, tuple(p.organ for p in plans)))
+                if tracer is not None
+                else None
+            )
+            log_each = _stdlib_log.isEnabledFor(_INFO)
+            emitted: list[Event] = []
+            failed = False
+            for plan in plans:
+                self._current = plan
                 try:
-                    result = organ.handle(event)
-                    produced = (
+                    result = await call(plan, event, self._threads)
+                    out = (
                         None
                         if result is None
-                        else await _produced(result, organ, event, traced=True)
+                        else await produced(result, plan.organ, event, traced=tracer is not None)
                     )
                 except Exception as exc:
-                    _tracing.record_failure(span, organ, exc)
-                    await self._failed(event, organ, exc)
-                    return []
+                    await self._failed(event, plan, exc, span, first=not failed)
+                    failed = True
+                    if plan.keep_going:
+                        continue
+                    break
                 if log_each:
-                    _log_handled(event, organ, produced)
-                if produced:
-                    emitted.extend(produced)
-            enqueue = self.backend.enqueue
-            sent = [await _tracing.enqueue_traced(tracer, enqueue, new) for new in emitted]
+                    _log_handled(event, plan.organ, out)
+                if out:
+                    emitted.extend(out)
+            self._current = None
+            if failed:
+                if meter is not None:
+                    meter.handled(event.event_type, "failed", _clock() - started)
+                return None
+            if tracer is not None:
+                enqueue = self.backend.enqueue
+                emitted = [await _tracing.enqueue_traced(tracer, enqueue, e) for e in emitted]
+            else:
+                for new in emitted:
+                    await self.backend.enqueue(new)
             await self.backend.ack(event)
-        return sent
+        self._counters.row(event.event_type)[0] += 1
+        if meter is not None:
+            meter.handled(event.event_type, "handled", _clock() - started)
+        return emitted
 
-    async def _failed(self, event: Event, organ: Organ, exc: Exception) -> None:
+    async def _failed(
+        self, event: Event, plan: Plan, exc: Exception, span: Span | None, *, first: bool
+    ) -> None:
+        """Log a handler's failure; the first failure of an event nacks it."""
+        counters = self._counters
+        if isinstance(exc, HandlerTimeoutError):
+            counters.timed_out += 1
+            if not plan.is_async:
+                counters.abandoned += 1
+                _log.error(
+                    "handler abandoned after its timeout; its thread runs on",
+                    event_id=event.id,
+                    organ=plan.organ.name,
+                    timeout_s=exc.seconds,
+                    threads_busy=self._threads.busy,
+                )
         _log.exception(
             "handler failed",
             event_id=event.id,
             event_type=event.event_type,
-            organ=organ.name,
+            organ=plan.organ.name,
             error=repr(exc),
         )
-        await self.backend.nack(event, exc)
+        if span is not None:
+            _tracing.record_failure(span, plan.organ, exc)
+        if first:
+            outcome = await self.backend.nack(event, exc)
+            counters.nacked(event.event_type, outcome)
+            if outcome is not None and (meter := _metrics.active_metrics()) is not None:
+                meter.outcome(event.event_type, "retried" if outcome == "retry" else outcome)
+
+    async def _interrupted(self, event: Event) -> None:
+        """The grace period ran out with ``event`` in hand: nack it, within a bound."""
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        plan = self._current
+        name = plan.organ.name if plan is not None else "?"
+        if plan is not None and not plan.is_async:
+            self._counters.abandoned += 1
+        error = ShutdownTimeoutError(name, self.shutdown_timeout)
+        _log.error("shutdown grace period ran out", event_id=event.id, organ=name)
+        try:
+            async with asyncio.timeout(_NACK_BUDGET):
+                outcome = await self.backend.nack(event, error)
+            self._counters.nacked(event.event_type, outcome)
+        except Exception as exc:  # the entry stays pending and is reclaimed later
+            _log.error("nack at shutdown failed", event_id=event.id, error=repr(exc))
+
+    async def _unknown(self, event: Event) -> None:
+        counters = self._counters
+        counters.unknown += 1
+        seen = counters.unknown_types.get(event.event_type, 0)
+        counters.unknown_types[event.event_type] = seen + 1
+        if not seen:
+            _log.warning(
+                "no organ listens to this event type",
+                event_type=event.event_type,
+                event_id=event.id,
+                action=self.unknown_events,
+            )
+        if self.unknown_events == "dead_letter":
+            await self.backend.dead_letter(  # type: ignore[attr-defined]
+                event, f"no organ listens to event type {event.event_type!r}"
+            )
+            counters.dead_lettered += 1
+            counters.row(event.event_type)[3] += 1
+        else:
+            await self.backend.ack(event)
 
 
-async def _produced(
-    result: object, organ: Organ, parent: Event, *, traced: bool = False
-) -> list[Event] | None:
-    """What a handler's non-``None`` result means: its events, with lineage filled in."""
-    if not isinstance(result, _PLAIN_RESULTS) and inspect.isawaitable(result):
-        result = await result
-        if result is None:
-            return None
-    events = _as_events(result, organ)
-    return [_with_lineage(e, parent, traced=traced) for e in events] if events else None
-
-
-def _log_handled(event: Event, organ: Organ, produced: list[Event] | None) -> None:
+def _log_handled(event: Event, organ: Organ, out: list[Event] | None) -> None:
     _log.info(
         "event handled",
         event_id=event.id,
         event_type=event.event_type,
         organ=organ.name,
-        emitted=len(produced) if produced else 0,
+        emitted=len(out) if out else 0,
     )

@@ -1,10 +1,11 @@
 """Test support: real-service discovery and the pytest fixtures built on it.
 
-The fixtures (``redis_url``, ``redis_key_prefix``, ``private_redis``, ``postgres_url``,
-``elasticsearch_url``, ``es_index_prefix``) are registered automatically through the
-``pytest11`` entry point.
+The fixtures (``redis_url``, ``redis_key_prefix``, ``private_redis``, ``redis_cluster_url``,
+``postgres_url``, ``elasticsearch_url``, ``es_index_prefix``) are registered automatically
+through the ``pytest11`` entry point.
 """
 
+from platform_core.testing.cluster import find_redis_cluster
 from platform_core.testing.private import PrivateRedis
 from platform_core.testing.services import (
     Service,
@@ -26,6 +27,7 @@ __all__ = [
     "find_elasticsearch",
     "find_postgres",
     "find_redis",
+    "find_redis_cluster",
     "free_port",
     "port_open",
     "postgres_binary",

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from platform_core.testing._resp import RespClient
+from platform_core.testing.cluster import find_redis_cluster
 from platform_core.testing.private import PrivateRedis
 from platform_core.testing.services import (
     Service,
@@ -111,6 +112,19 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_service(request: pytest.FixtureRequest) -> Iterator[Service]:
+    """A Redis Cluster for this session (``REDIS_CLUSTER_URL``, or 3 private masters)."""
+    yield from _session_service(request, "Redis Cluster", find_redis_cluster)
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster_service: Service) -> str:
+    """URL of one node of a running Redis Cluster; pair with ``redis_key_prefix``-style
+    unique key names (the cluster is shared by the session)."""
+    return redis_cluster_service.url
 
 
 # --- PostgreSQL --------------------------------------------------------------------------

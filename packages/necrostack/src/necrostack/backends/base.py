@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
 from necrostack.event import Event
 
-__all__ = ["Backend", "DeadLetter", "DeadLetterHook"]
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "Backend", "DeadLetter", "DeadLetterHook", "NackOutcome"]
+
+DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
+"""The publish size limit of the built-in backends: an event's JSON form, in bytes."""
+
+NackOutcome: TypeAlias = Literal["retry", "dead_letter"]
+"""What a backend did with a nacked event."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,13 @@ class Backend(Protocol):
         """Mark ``event`` (returned by :meth:`pull`) as fully handled."""
         ...
 
-    async def nack(self, event: Event, error: BaseException) -> None:
-        """Report that handling ``event`` failed with ``error``; retry or dead-letter it."""
+    async def nack(self, event: Event, error: BaseException) -> NackOutcome | None:
+        """Report that handling ``event`` failed with ``error``; retry or dead-letter it.
+
+        Returns:
+            ``"retry"`` or ``"dead_letter"`` (the built-in backends), or ``None`` when the
+            backend does not say; the Spine's statistics count it accordingly.
+        """
         ...
 
     async def close(self) -> None:

@@ -36,3 +36,20 @@ for i = 3, #ARGV do
 end
 return refreshed
 """
+
+# Keep a partition lease this consumer holds. KEYS: owner. ARGV: consumer, lease_ms.
+RENEW_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# Give a partition lease back, only if this consumer still holds it. KEYS: owner. ARGV: consumer.
+RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""

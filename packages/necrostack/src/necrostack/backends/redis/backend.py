@@ -1,4 +1,5 @@
-"""The Redis Streams backend: consumer groups, reclaim, retries with backoff, dead letters."""
+"""The Redis Streams backend: consumer groups, reclaim, retries with backoff, dead letters,
+partitions on a single Redis or a Redis Cluster."""
 
 from __future__ import annotations
 
@@ -7,58 +8,76 @@ import functools
 import json
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from necrostack import _metrics
 from necrostack._tracing import active_tracer, publishing, publishing_many
 from necrostack.backends._hooks import notify_dead_letter
-from necrostack.backends.base import DeadLetter, DeadLetterHook
-from necrostack.backends.redis._codec import dead_letter_fields, decode_entry, encode_event
-from necrostack.backends.redis._resilience import TRANSIENT, call_resiliently
-from necrostack.backends.redis._scripts import PROMOTE_DUE, REFRESH_CLAIMS
+from necrostack.backends.base import DeadLetter, DeadLetterHook, NackOutcome
+from necrostack.backends.redis._codec import dead_letter_fields, encode_event
+from necrostack.backends.redis._consumer import Consumer
+from necrostack.backends.redis._leases import LeaseKeeper
+from necrostack.backends.redis._partitions import partition_of
+from necrostack.backends.redis._resilience import CircuitBreaker, call_resiliently
+from necrostack.backends.redis._state import Delivery, PartState
 from necrostack.backends.redis.settings import RedisBackendSettings
-from necrostack.errors import BackendError, EventDecodeError
+from necrostack.errors import BackendError
 from necrostack.event import TRACEPARENT, Event
 from platform_core.logging import get_logger
 from platform_core.redis import RedisSettings, create_redis
 
-__all__ = ["RedisBackend"]
+__all__ = ["RedisBackend", "create_client"]
 
 _log = get_logger("necrostack.backends.redis")
 _T = TypeVar("_T")
-Fields = dict[bytes, bytes]
 _NOT_AN_EVENT = "not a valid event"
+_CLOSE_BUDGET = 5.0  # seconds close() may spend flushing acks and handing entries back
 
 
-@dataclass
-class _Delivery:
-    entry_id: bytes
-    fields: Fields
-    event: Event
-    deliveries: int
+def create_client(redis_settings: RedisSettings, settings: RedisBackendSettings) -> Any:
+    """A ``redis.asyncio.Redis``, or a ``RedisCluster`` when ``settings.cluster`` is set."""
+    if settings.cluster:
+        return _cluster_client(redis_settings)
+    return create_redis(redis_settings)
 
 
-class RedisBackend:
-    """At-least-once event delivery on a Redis stream shared by any number of workers.
+def _cluster_client(settings: RedisSettings) -> Any:
+    from redis.asyncio.cluster import RedisCluster
+
+    return RedisCluster.from_url(
+        settings.url,
+        socket_timeout=settings.socket_timeout,
+        socket_connect_timeout=settings.connect_timeout,
+        decode_responses=False,
+    )
+
+
+class RedisBackend(Consumer):
+    """At-least-once event delivery on Redis streams shared by any number of workers.
 
     Every worker reads through one consumer group, so each entry goes to one consumer. An
     entry is acknowledged (XACK) only after the Spine acks it; one whose consumer died is
-    reclaimed (XAUTOCLAIM) after ``claim_idle_ms``, while a consumer still working refreshes
-    its claim so a slow handler is not run twice. A failed entry is retried after an
-    exponential backoff and dead-lettered after ``max_deliveries``; an entry that is not a
-    valid event is dead-lettered at once.
+    reclaimed (XAUTOCLAIM) after ``claim_idle_ms``, while a consumer still working renews
+    its claim (a task of its own, on the event loop that plain handlers never block) so a
+    slow handler is not run twice. A failed entry is retried after an exponential backoff
+    and dead-lettered after ``max_deliveries``; an entry that is not a valid event is
+    dead-lettered at once.
+
+    With ``partitions`` above 1 (or on a Redis Cluster) events are spread over that many
+    streams by their ``key`` (else their id), each partition is leased to one consumer at a
+    time, and events with the same key keep their order.
 
     Acks are sent in batches: the ids of handled events are flushed when the prefetched
     batch is used up, so after a crash at most ``batch_size`` handled events run again.
 
     Args:
         settings: Backend settings; read from ``NECROSTACK_*`` when omitted.
-        client: A ``redis.asyncio.Redis`` to use (not closed by :meth:`close`); built from
-            ``redis_settings`` when omitted.
+        client: A ``redis.asyncio.Redis`` or ``RedisCluster`` to use (not closed by
+            :meth:`close`); built from ``redis_settings`` when omitted.
         redis_settings: Connection settings; read from ``REDIS_*`` when omitted.
         on_dead_letter: Awaited with each event given up on (its handler failed, or its
             consumers crashed, ``max_deliveries`` times) once it is in the dead-letter stream.
@@ -70,56 +89,93 @@ class RedisBackend:
         self,
         settings: RedisBackendSettings | None = None,
         *,
-        client: Redis | None = None,
+        client: Redis | Any | None = None,
         redis_settings: RedisSettings | None = None,
         on_dead_letter: DeadLetterHook | None = None,
         **overrides: Any,
     ) -> None:
         if settings is not None and overrides:
             settings = RedisBackendSettings.load(**{**settings.model_dump(), **overrides})
-        self.settings = settings or RedisBackendSettings.load(**overrides)
-        prefix = ""
+        self.settings = settings = settings or RedisBackendSettings.load(**overrides)
         if client is None:
             redis_settings = redis_settings or RedisSettings.load()
-            client = create_redis(redis_settings)
+            client = (
+                _cluster_client(redis_settings)
+                if settings.cluster
+                else create_redis(redis_settings)
+            )
             self._owns_client = True
         else:
             self._owns_client = False
-        if redis_settings is not None:
-            prefix = redis_settings.key_prefix
-        self.client: Redis = client
-        self.stream, self.dead_letter_stream, self.retry_key = self.settings.keys(prefix)
-        self.group = self.settings.group
-        self.consumer = self.settings.consumer
+        prefix = redis_settings.key_prefix if redis_settings is not None else ""
+        self.cluster = settings.cluster or type(client).__name__ == "RedisCluster"
+        self.client: Any = client
+        self.group = settings.group
+        self.consumer = settings.consumer
         self.on_dead_letter = on_dead_letter
-        self._promote = client.register_script(PROMOTE_DUE)
-        self._refresh = client.register_script(REFRESH_CLAIMS)
-        self._buffer: deque[_Delivery] = deque()
-        self._inflight: dict[str, _Delivery] = {}
-        self._to_ack: list[bytes] = []
+        keys = settings.layout(prefix, tagged=self.cluster)
+        self.leased = len(keys) > 1 or self.cluster
+        self.parts = [PartState(k, owned=not self.leased) for k in keys]
+        self.stream, self.dead_letter_stream, self.retry_key = (
+            keys[0].stream,
+            keys[0].dead,
+            keys[0].retry,
+        )
+        self.streams = [k.stream for k in keys]
+        self._by_stream = {k.stream.encode(): i for i, k in enumerate(keys)}
+        self._leases = (
+            LeaseKeeper(
+                client,
+                self.parts,
+                self.consumer,
+                f"{prefix}{settings.stream}:members",
+                settings.claim_idle_ms,
+            )
+            if self.leased
+            else None
+        )
+        self.breaker = CircuitBreaker()
+        self._buffer: deque[Delivery] = deque()
+        self._inflight: dict[str, Delivery] = {}
+        self._unacked = 0
         self._group_ready = False
-        self._recover_own = True
         self._last_reclaim = 0.0
         self._refresher: asyncio.Task[None] | None = None
         self._closed = False
+        self._gauges: list[tuple[str, str, int, int | None]] = []
+        self._init_scripts()
+        _metrics.watch_streams(self)
 
     # --- producing ------------------------------------------------------------------
 
     async def enqueue(self, event: Event) -> None:
-        """Append ``event`` to the stream (XADD, trimmed to about ``maxlen``).
+        """Append ``event`` to its partition's stream (XADD, trimmed to about ``maxlen``).
 
         With tracing on and no ``traceparent`` in its metadata, the event is stamped with a
         ``necrostack publish <event_type>`` PRODUCER span that wraps the XADD.
+
+        Raises:
+            EventTooLargeError: the event is over ``max_event_bytes`` as JSON; nothing is
+                written.
         """
         if (tracer := active_tracer()) is not None and TRACEPARENT not in event.metadata:
             with publishing(tracer, event) as stamped:
-                await self._call("XADD", lambda: self._xadd(self.client, stamped))
+                await self._publish(stamped)
             return
-        await self._call("XADD", lambda: self._xadd(self.client, event))
+        await self._publish(event)
+
+    async def _publish(self, event: Event) -> None:
+        fields = encode_event(event, limit=self.settings.max_event_bytes)
+        stream = self.streams[partition_of(event, len(self.parts))]
+        maxlen = self.settings.maxlen or None
+        await self._call(
+            "XADD", lambda: self.client.xadd(stream, fields, maxlen=maxlen, approximate=True)
+        )
 
     async def enqueue_many(self, events: Iterable[Event]) -> None:
         """Append several events in one round trip (pipelined XADD), each in its own publish
-        span when tracing is on."""
+        span when tracing is on. Every event is checked first: when one is too large,
+        nothing is written."""
         batch = list(events)
         tracer = active_tracer()
         if tracer is not None and batch:
@@ -129,27 +185,26 @@ class RedisBackend:
         await self._enqueue_batch(batch)
 
     async def _enqueue_batch(self, batch: list[Event]) -> None:
+        limit, n, streams = self.settings.max_event_bytes, len(self.parts), self.streams
+        encoded = [(streams[partition_of(e, n)], encode_event(e, limit=limit)) for e in batch]
+        maxlen = self.settings.maxlen or None
 
         async def send() -> None:
             async with self.client.pipeline(transaction=False) as pipe:
-                for event in batch:
-                    await self._xadd(pipe, event)
+                for stream, fields in encoded:
+                    pipe.xadd(stream, fields, maxlen=maxlen, approximate=True)
                 await pipe.execute()
 
-        if batch:
+        if encoded:
             await self._call("XADD (pipelined)", send)
-
-    async def _xadd(self, target: Any, event: Event) -> Any:
-        maxlen = self.settings.maxlen or None
-        return await target.xadd(self.stream, encode_event(event), maxlen=maxlen, approximate=True)
 
     # --- consuming ------------------------------------------------------------------
 
     async def pull(self, timeout: float = 1.0) -> Event | None:  # noqa: ASYNC109 - protocol API
         """Return the next event for this consumer, or ``None`` after ``timeout`` seconds.
 
-        Prefetched entries are handed out first; otherwise due retries are promoted, stale
-        entries of dead consumers reclaimed, and new entries read (XREADGROUP ... BLOCK).
+        Prefetched entries are handed out first; otherwise due retries are promoted, entries
+        abandoned by dead consumers reclaimed, and new entries read (XREADGROUP ... BLOCK).
 
         Raises:
             DependencyUnavailableError: Redis stayed unreachable for ``reconnect_timeout``.
@@ -161,35 +216,64 @@ class RedisBackend:
                 delivery = self._buffer.popleft()
                 self._inflight[delivery.event.id] = delivery
                 return delivery.event
-            if time.monotonic() - self._last_reclaim >= self._reclaim_every:
-                await self._call("XAUTOCLAIM", self._reclaim)
-                if self._buffer:
-                    continue
+            await self._claim_abandoned()
+            if self._buffer:
+                continue
+            readable = [p for p in self.parts if p.owned and not p.releasing]
             remaining = deadline - time.monotonic()
-            block_ms = int(min(max(remaining, 0.0), 0.5) * 1000)
-            await self._call("XREADGROUP", functools.partial(self._read, block_ms))
+            if readable:
+                block_ms = int(min(max(remaining, 0.0), 0.5) * 1000)
+                await self._call("XREADGROUP", functools.partial(self._read, readable, block_ms))
+            elif remaining > 0:
+                await asyncio.sleep(min(remaining, 0.05))  # every partition is leased elsewhere
             if not self._buffer and time.monotonic() >= deadline:
                 return None
+
+    def pull_nowait(self) -> Event | None:
+        """A prefetched event if one is in hand, else ``None`` (the Spine's shortcut; only
+        :meth:`pull` reads from Redis)."""
+        if not self._buffer or self._refresher is None:
+            return None
+        delivery = self._buffer.popleft()
+        self._inflight[delivery.event.id] = delivery
+        return delivery.event
+
+    def ack_nowait(self, event: Event) -> bool:
+        """Record the ack of ``event`` when no round trip is due yet; ``False`` (and nothing
+        done) when :meth:`ack` must send the batch (the Spine's shortcut)."""
+        if not self._buffer or self._unacked + 1 >= self.settings.batch_size:
+            return False
+        delivery = self._inflight.pop(event.id, None)
+        if delivery is None:
+            return False  # ack() raises the error
+        self.parts[delivery.part].to_ack.append(delivery.entry_id)
+        self._unacked += 1
+        return True
 
     async def ack(self, event: Event) -> None:
         """Acknowledge ``event``; sent with the next batch or at once if none is prefetched."""
         delivery = self._inflight.pop(event.id, None)
         if delivery is None:
             raise BackendError(f"ack of event {event.id} that this backend did not hand out")
-        self._to_ack.append(delivery.entry_id)
-        if not self._buffer or len(self._to_ack) >= self.settings.batch_size:
+        self.parts[delivery.part].to_ack.append(delivery.entry_id)
+        self._unacked += 1
+        if not self._buffer or self._unacked >= self.settings.batch_size:
             await self._flush_acks()
 
-    async def nack(self, event: Event, error: BaseException) -> None:
+    async def nack(self, event: Event, error: BaseException) -> NackOutcome:
         """Schedule ``event`` for a retry after a backoff, or dead-letter it when it has had
         ``max_deliveries`` deliveries. Either way its stream entry is acknowledged in the same
-        transaction, so it is never both pending and scheduled."""
+        transaction, so it is never both pending and scheduled.
+
+        Returns:
+            ``"retry"`` or ``"dead_letter"``.
+        """
         delivery = self._inflight.pop(event.id, None)
         if delivery is None:
             raise BackendError(f"nack of event {event.id} that this backend did not hand out")
         if delivery.deliveries >= self.settings.max_deliveries:
             await self._dead_letter(delivery, "max deliveries reached", repr(error))
-            return
+            return "dead_letter"
         delay = min(
             self.settings.retry_backoff_base * 2 ** (delivery.deliveries - 1),
             self.settings.retry_backoff_cap,
@@ -202,11 +286,12 @@ class RedisBackend:
             }
         )
         due_ms = int((time.time() + delay) * 1000)
+        keys = self.parts[delivery.part].keys
 
         async def schedule() -> None:
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.zadd(self.retry_key, {member: due_ms})
-                pipe.xack(self.stream, self.group, delivery.entry_id)
+                pipe.zadd(keys.retry, {member: due_ms})
+                pipe.xack(keys.stream, self.group, delivery.entry_id)
                 await pipe.execute()
 
         await self._call("ZADD retry", schedule)
@@ -218,133 +303,127 @@ class RedisBackend:
             retry_in_s=round(delay, 3),
             error=repr(error),
         )
+        return "retry"
+
+    async def dead_letter(self, event: Event, reason: str) -> None:
+        """Move ``event`` (handed out by :meth:`pull`) to the dead letters at once, with
+        ``reason`` as its error (the Spine does this for an unknown event type)."""
+        delivery = self._inflight.pop(event.id, None)
+        if delivery is None:
+            raise BackendError(
+                f"dead_letter of event {event.id} that this backend did not hand out"
+            )
+        await self._dead_letter(delivery, "given up by the consumer", reason)
 
     async def close(self) -> None:
-        """Flush pending acks, stop refreshing claims and close the connection if owned.
+        """Stop renewing claims, flush pending acks, hand prefetched entries back and close
+        the connection if owned. Takes at most a few seconds, whatever Redis does.
 
-        Prefetched entries that were never handed out stay pending and are reclaimed by
-        another consumer after ``claim_idle_ms``.
+        Prefetched entries that were never handed out are made reclaimable at once (their
+        idle time is set past ``claim_idle_ms``, or their partition lease is given back).
+        An event still in hand stays pending and is redelivered after ``claim_idle_ms``.
         """
         if self._closed:
             return
         self._closed = True
-        if self._refresher is not None:
-            self._refresher.cancel()
-            await asyncio.gather(self._refresher, return_exceptions=True)
-            self._refresher = None
+        refresher, self._refresher = self._refresher, None
+        if refresher is not None:
+            refresher.cancel()
+            await asyncio.wait({refresher}, timeout=2.0)
         try:
-            await self._flush_acks()
+            async with asyncio.timeout(_CLOSE_BUDGET):
+                await self._flush_acks()
+                await self._hand_back()
+        except Exception as exc:  # Redis is down: what is unacked is redelivered later
+            _log.error(
+                "close could not flush acks or hand entries back; they will be redelivered",
+                stream=self.stream,
+                error=repr(exc),
+            )
         finally:
             if self._owns_client:
                 await self.client.aclose()
 
-    # --- internals ------------------------------------------------------------------
+    # --- visibility -----------------------------------------------------------------
 
-    @property
-    def _reclaim_every(self) -> float:
-        return max(self.settings.claim_idle_ms / 2000, 0.05)
+    def health_snapshot(self) -> dict[str, Any]:
+        """The backend's state without a round trip: ``status`` (``ok``, ``degraded`` while
+        the circuit is half open, ``down`` while it is open), the circuit, and partitions."""
+        circuit = self.breaker.snapshot()
+        status = {"closed": "ok", "half_open": "degraded"}.get(str(circuit["state"]), "down")
+        return {
+            "status": "closed" if self._closed else status,
+            "backend": "redis",
+            "stream": self.stream,
+            "group": self.group,
+            "consumer": self.consumer,
+            "partitions": len(self.parts),
+            "owned_partitions": [p.keys.index for p in self.parts if p.owned],
+            "in_hand": len(self._buffer) + len(self._inflight),
+            "circuit": circuit,
+        }
+
+    async def health(self) -> dict[str, Any]:
+        """:meth:`health_snapshot` plus a PING (``ping_ms``, or ``status: down`` with the
+        error when Redis does not answer within 2 s)."""
+        found = self.health_snapshot()
+        start = time.perf_counter()
+        try:
+            async with asyncio.timeout(2.0):
+                await self.client.ping()
+        except Exception as exc:
+            found.update(status="down", error=repr(exc))
+            return found
+        found["ping_ms"] = round((time.perf_counter() - start) * 1000, 3)
+        return found
+
+    def gauge_values(self) -> list[tuple[str, str, int, int | None]]:
+        """``(stream, group, pending, lag)`` per partition, as last read (for the gauges)."""
+        return list(self._gauges)
+
+    # --- internals ------------------------------------------------------------------
 
     async def _start(self) -> None:
         if self._closed:
             raise BackendError("the backend is closed; create a new RedisBackend")
         if not self._group_ready:
             await self._call("XGROUP CREATE", self._create_group)
+            if self._leases is not None:
+                await self._call("partition leases", self._balance)
         if self._refresher is None or self._refresher.done():
-            self._refresher = asyncio.create_task(self._refresh_loop())
+            self._refresher = asyncio.create_task(self._maintain())
 
     async def _create_group(self) -> None:
-        try:
-            await self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        for stream in self.streams:
+            try:
+                await self.client.xgroup_create(stream, self.group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
         self._group_ready = True
 
-    def _held_ids(self) -> set[bytes]:
-        held = {d.entry_id for d in self._buffer}
-        held.update(d.entry_id for d in self._inflight.values())
-        held.update(self._to_ack)
-        return held
+    async def _balance(self) -> None:
+        assert self._leases is not None
+        await self._leases.balance(self._holds, self._flush_acks, self._lost)
 
-    async def _read(self, block_ms: int) -> None:
-        async with self.client.pipeline(transaction=False) as pipe:
-            await self._promote(
-                keys=[self.retry_key, self.stream],
-                args=[int(time.time() * 1000), self.settings.batch_size, self.settings.maxlen],
-                client=pipe,
-            )
-            # After a (re)connect, first collect what the server already gave this consumer.
-            start = "0" if self._recover_own else ">"
-            pipe.xreadgroup(
-                self.group,
-                self.consumer,
-                {self.stream: start},
-                count=self.settings.batch_size,
-                block=None if start == "0" or block_ms <= 0 else block_ms,
-            )
-            _, reply = await pipe.execute()
-        self._recover_own = False
-        held = self._held_ids()
-        for _stream, entries in reply or []:
-            await self._accept(
-                [(eid, f) for eid, f in entries if f and eid not in held], reclaimed=False
-            )
-
-    async def _reclaim(self) -> None:
-        self._last_reclaim = time.monotonic()
-        reply = await self.client.xautoclaim(
-            self.stream,
-            self.group,
-            self.consumer,
-            min_idle_time=self.settings.claim_idle_ms,
-            start_id="0-0",
-            count=self.settings.batch_size,
+    def _holds(self, part: PartState) -> bool:
+        i = part.keys.index
+        return any(d.part == i for d in self._buffer) or any(
+            d.part == i for d in self._inflight.values()
         )
-        entries = [(eid, f) for eid, f in reply[1] if f]
-        if len(reply) > 2 and reply[2]:
-            _log.error(
-                "pending entries were trimmed before being handled",
-                stream=self.stream,
-                lost=len(reply[2]),
-                hint="raise NECROSTACK_MAXLEN or add workers",
-            )
-        if entries:
-            _log.warning("reclaimed stale entries", stream=self.stream, count=len(entries))
-            await self._accept(entries, reclaimed=True)
 
-    async def _accept(self, entries: Sequence[tuple[bytes, Fields]], *, reclaimed: bool) -> None:
-        counts: dict[bytes, int] = {}
-        if reclaimed and entries:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for eid, _ in entries:
-                    pipe.xpending_range(self.stream, self.group, eid, eid, 1)
-                for (eid, _), info in zip(entries, await pipe.execute(), strict=True):
-                    counts[eid] = int(info[0]["times_delivered"]) if info else 1
-        for eid, fields in entries:
-            try:
-                event, attempts = decode_entry(fields)
-            except EventDecodeError as exc:
-                await self._dead_letter(
-                    _Delivery(eid, fields, Event(event_type="?"), counts.get(eid, 1)),
-                    _NOT_AN_EVENT,
-                    exc.reason,
-                )
-                continue
-            delivery = _Delivery(eid, fields, event, attempts + counts.get(eid, 1))
-            if delivery.deliveries > self.settings.max_deliveries:
-                await self._dead_letter(
-                    delivery,
-                    "max deliveries reached",
-                    "delivered without an ack: the consumer crashed or stalled each time",
-                )
-                continue
-            self._buffer.append(delivery)
+    def _lost(self, part: PartState) -> None:
+        # Another consumer leases it now and will claim these; handing them out would break
+        # the order of their keys.
+        i = part.keys.index
+        self._buffer = deque(d for d in self._buffer if d.part != i)
 
-    async def _dead_letter(self, delivery: _Delivery, reason: str, error: str) -> None:
+    async def _dead_letter(self, delivery: Delivery, reason: str, error: str) -> None:
+        keys = self.parts[delivery.part].keys
         entry = dead_letter_fields(
             delivery.fields,
             entry_id=delivery.entry_id,
-            stream=self.stream,
+            stream=keys.stream,
             reason=reason,
             error=error,
             deliveries=delivery.deliveries,
@@ -354,12 +433,12 @@ class RedisBackend:
         async def move() -> None:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.xadd(
-                    self.dead_letter_stream,
-                    entry,  # type: ignore[arg-type]
+                    keys.dead,
+                    entry,
                     maxlen=self.settings.dead_letter_maxlen or None,
                     approximate=True,
                 )
-                pipe.xack(self.stream, self.group, delivery.entry_id)
+                pipe.xack(keys.stream, self.group, delivery.entry_id)
                 await pipe.execute()
 
         await self._call("XADD dead letter", move)
@@ -375,32 +454,6 @@ class RedisBackend:
             dead = DeadLetter(delivery.event, error, delivery.deliveries)
             await notify_dead_letter(self.on_dead_letter, dead)
 
-    async def _flush_acks(self) -> None:
-        if not self._to_ack:
-            return
-        ids = list(self._to_ack)
-
-        async def send() -> None:
-            await self.client.xack(self.stream, self.group, *ids)
-
-        await self._call("XACK", send)
-        del self._to_ack[: len(ids)]
-
-    async def _refresh_loop(self) -> None:
-        interval = self.settings.claim_idle_ms / 3000
-        while True:
-            await asyncio.sleep(interval)
-            ids = [d.entry_id for d in self._buffer]
-            ids += [d.entry_id for d in self._inflight.values()]
-            ids += self._to_ack
-            if not ids:
-                continue
-            try:
-                await self._refresh(keys=[self.stream], args=[self.group, self.consumer, *ids])
-            except (*TRANSIENT, ResponseError) as exc:
-                # The next pull reconnects and reports; a missed refresh only risks a duplicate.
-                _log.warning("claim refresh failed", stream=self.stream, error=repr(exc))
-
     async def _call(self, what: str, fn: Callable[[], Awaitable[_T]]) -> _T:
         return await call_resiliently(
             fn,
@@ -408,8 +461,10 @@ class RedisBackend:
             give_up_after=self.settings.reconnect_timeout,
             on_disconnect=self._lost_connection,
             on_missing_group=self._create_group,
+            breaker=self.breaker,
         )
 
     def _lost_connection(self) -> None:
         # The server may have delivered entries whose reply never arrived: collect them first.
-        self._recover_own = True
+        for part in self.parts:
+            part.recover = True

@@ -10,6 +10,7 @@ from typing import Any, Self
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from necrostack.backends.redis._partitions import Partition, layout
 from platform_core.settings import load_settings
 
 __all__ = ["RedisBackendSettings"]
@@ -59,6 +60,23 @@ class RedisBackendSettings(BaseSettings):
     dead_letter_maxlen: int = Field(
         default=100_000, ge=0, description="Approximate dead-letter stream cap; 0 = unbounded."
     )
+    partitions: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="Stream keys the events are spread over by their key (else their id). "
+        "Above 1, each partition is read by one consumer at a time, which keeps the order "
+        "of events with the same key.",
+    )
+    cluster: bool = Field(
+        default=False,
+        description="REDIS_URL names a node of a Redis Cluster (redis.asyncio.cluster).",
+    )
+    max_event_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        description="Largest event, as JSON, that enqueue accepts.",
+    )
     reconnect_timeout: float = Field(
         default=60.0,
         gt=0,
@@ -75,7 +93,22 @@ class RedisBackendSettings(BaseSettings):
         return load_settings(cls, **overrides)
 
     def keys(self, prefix: str = "") -> tuple[str, str, str]:
-        """The stream, dead-letter stream and retry schedule keys, with ``prefix`` applied."""
-        stream = prefix + self.stream
-        dead = prefix + (self.dead_letter_stream or f"{self.stream}:dead")
-        return stream, dead, f"{stream}:retry"
+        """The stream, dead-letter stream and retry schedule keys of partition 0 (the only
+        one unless ``partitions`` is above 1), with ``prefix`` applied."""
+        part = self.layout(prefix)[0]
+        return part.stream, part.dead, part.retry
+
+    def layout(self, prefix: str = "", *, tagged: bool | None = None) -> tuple[Partition, ...]:
+        """Every partition's keys, with ``prefix`` applied.
+
+        Args:
+            prefix: The Redis key prefix.
+            tagged: Force the hash-tagged layout; defaults to ``cluster``.
+        """
+        return layout(
+            prefix,
+            self.stream,
+            self.dead_letter_stream,
+            self.partitions,
+            tagged=self.cluster if tagged is None else tagged,
+        )
