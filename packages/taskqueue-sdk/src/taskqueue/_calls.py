@@ -169,8 +169,15 @@ def delete_task(task_id: Id) -> Call[None]:
 
 
 def claim(req: ClaimRequest) -> Call[ClaimResponse]:
-    """``POST /api/workers/claim`` (not repeated: a lost answer's leases simply lapse)."""
-    return Call("POST", "/api/workers/claim", model(ClaimResponse), body=req.to_payload())
+    """``POST /api/workers/claim`` (not repeated: a lost answer's leases simply lapse); the
+    read timeout grows by the long poll's ``wait``."""
+    return Call(
+        "POST",
+        "/api/workers/claim",
+        model(ClaimResponse),
+        body=req.to_payload(),
+        extra_timeout=req.wait,
+    )
 
 
 def heartbeat(task_id: Id, req: HeartbeatRequest) -> Call[HeartbeatResponse]:
@@ -185,9 +192,9 @@ def heartbeat(task_id: Id, req: HeartbeatRequest) -> Call[HeartbeatResponse]:
     )
 
 
-def complete(task_id: Id, worker_id: str, result: TaskResult) -> Call[Task]:
-    """``POST /api/tasks/{id}/complete`` with an idempotency key."""
-    req = CompleteRequest(worker_id=worker_id, result=result)
+def complete(task_id: Id, worker_id: str, lease_token: str, result: TaskResult) -> Call[Task]:
+    """``POST /api/tasks/{id}/complete`` (idempotent by lease token; also keyed)."""
+    req = CompleteRequest(worker_id=worker_id, lease_token=lease_token, result=result)
     return Call(
         "POST",
         f"/api/tasks/{_id(task_id)}/complete",
@@ -199,7 +206,7 @@ def complete(task_id: Id, worker_id: str, result: TaskResult) -> Call[Task]:
 
 
 def fail(task_id: Id, req: FailRequest) -> Call[Task]:
-    """``POST /api/tasks/{id}/fail`` with an idempotency key."""
+    """``POST /api/tasks/{id}/fail`` (idempotent by lease token; also keyed)."""
     return Call(
         "POST",
         f"/api/tasks/{_id(task_id)}/fail",

@@ -13,7 +13,13 @@ from pydantic import ValidationError as PydanticValidationError
 from platform_core.logging import get_logger
 from taskqueue import errors
 from taskqueue._base import resolve
-from taskqueue._http import Call, classify_transport_error, decide, error_from_response
+from taskqueue._http import (
+    Call,
+    classify_transport_error,
+    decide,
+    error_from_response,
+    request_timeout,
+)
 from taskqueue.retry import RetryConfig
 
 T = TypeVar("T")
@@ -78,7 +84,12 @@ class SyncClientCore:
             cause: Exception | None = None
             try:
                 response = self._http.request(
-                    call.method, call.path, content=content, params=call.params, headers=headers
+                    call.method,
+                    call.path,
+                    content=content,
+                    params=call.params,
+                    headers=headers,
+                    timeout=request_timeout(self._http.timeout, call),
                 )
             except httpx.TransportError as exc:
                 outcome = classify_transport_error(exc, call, policy)
