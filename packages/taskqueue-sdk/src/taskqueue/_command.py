@@ -105,7 +105,7 @@ class RunningCommand:
                 start_new_session=True,
             )
         except OSError as exc:
-            self._cleanup()
+            await self._cleanup()
             return f"could not start the command in {cwd}: {exc}"
         return None
 
@@ -124,7 +124,7 @@ class RunningCommand:
             if proc.returncode is None:
                 await self.stop(self._stopped or "stopped")
             await readers
-            self._cleanup()
+            await self._cleanup()
         code = proc.returncode
         error = self._stopped
         if error is None and code is not None and code < 0:
@@ -154,10 +154,10 @@ class RunningCommand:
             os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
 
-    def _cleanup(self) -> None:
+    async def _cleanup(self) -> None:
         if self._temp is not None:
             temp, self._temp = self._temp, None
-            try:
-                shutil.rmtree(temp)
+            try:  # in a thread: removing a directory can take milliseconds on a busy disk
+                await asyncio.to_thread(shutil.rmtree, temp)
             except OSError as exc:  # the command may have made files we cannot delete
                 _log.warning("taskqueue.worker.workdir_not_removed", path=temp, error=str(exc))
