@@ -119,11 +119,11 @@ class Runtime:
         return self.settings.redis_url is None
 
     async def announce(self, changes: list[Change]) -> None:
-        """Publish one event per changed task, and wake long-polling claims when one of them
-        may have made a task runnable."""
+        """Publish one event per changed task, and wake long-polling claims when a task
+        entered Pending (a completion that unblocks dependents wakes them in the route)."""
         for change in changes:
             wire = change.task.to_wire()
-            if wire["status"] in ("Pending", "Completed"):
+            if wire["status"] == "Pending":
                 if wire.get("run_after"):
                     due = datetime.fromisoformat(wire["run_after"]) - utcnow()
                     self.wakeup.notify_at(due.total_seconds())

@@ -1,10 +1,10 @@
 """Wake long-polling claims when a task may have become runnable.
 
 A claim with ``wait`` that finds nothing waits on :class:`Wakeup` and tries again when woken.
-Within one process every announced change that can make a task runnable (a task entering
-``Pending``, or ``Completed`` which may unblock dependents) wakes the waiters at once, and a
-retry held back until ``run_after`` wakes them when that time comes. On PostgreSQL a trigger
-(migration 0004) sends ``NOTIFY taskqueue_runnable`` at the commit of such a change, and one
+Within one process every change that can make a task runnable (a task entering ``Pending``,
+or a completion some task waits on) wakes the waiters at once, and a retry held back until
+``run_after`` wakes them when that time comes. On PostgreSQL a trigger (migration 0004) sends
+``NOTIFY taskqueue_runnable`` at the commit of such a change, and one
 ``LISTEN`` connection per server process wakes its waiters, so a task created through any
 process is picked up in milliseconds. Waiters also re-check every ``poll_interval`` seconds
 (short on SQLite, where nothing crosses processes; long on PostgreSQL, as a safety net).
@@ -27,7 +27,7 @@ __all__ = ["NOTIFY_CHANNEL", "Wakeup"]
 
 NOTIFY_CHANNEL = "taskqueue_runnable"
 _SQLITE_POLL = 0.2
-_POSTGRES_POLL = 2.0
+_POSTGRES_POLL = 10.0
 _RECONNECT = 1.0
 
 _log = get_logger(__name__)

@@ -88,6 +88,8 @@ async def complete(
             task_id, body.worker_id, body.lease_token, body.result.model_dump(mode="json")
         )
         await runtime.announce(changes)
+        if changes and await runtime.tasks.has_dependents(task_id):
+            runtime.wakeup.notify()  # tasks waiting on this one may be runnable now
         return json_response(task_model(task))
 
     return await idempotent(request, caller, produce)

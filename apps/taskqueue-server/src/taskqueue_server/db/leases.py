@@ -171,6 +171,16 @@ class LeaseOperations(TaskStoreBase):
             rows = sorted(leased, key=lambda r: (-r.priority_rank, r.created_at, r.id))
             return await self._stored(session, rows), expired
 
+    async def has_dependents(self, task_id: uuid.UUID) -> bool:
+        """True when some task waits on ``task_id``."""
+        async with self._readers() as session:
+            found = await session.scalar(
+                select(TaskDependencyRow.task_id)
+                .where(TaskDependencyRow.depends_on_id == task_id)
+                .limit(1)
+            )
+        return found is not None
+
     async def _locked(self, session: AsyncSession, task_id: uuid.UUID) -> TaskRow:
         """The row, locked until the transaction ends (PostgreSQL; SQLite's BEGIN IMMEDIATE
         already excludes every other writer)."""

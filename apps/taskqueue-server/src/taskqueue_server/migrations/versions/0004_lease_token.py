@@ -21,6 +21,12 @@ depends_on: str | None = None
 _NOTIFY_FUNCTION = """
 CREATE OR REPLACE FUNCTION taskqueue_notify_runnable() RETURNS trigger AS $$
 BEGIN
+    -- A completed task matters to claimers only when tasks wait on it.
+    IF NEW.status = 'Completed' AND NOT EXISTS (
+        SELECT 1 FROM task_dependencies WHERE depends_on_id = NEW.id
+    ) THEN
+        RETURN NULL;
+    END IF;
     PERFORM pg_notify('taskqueue_runnable', '');
     RETURN NULL;
 END;
