@@ -121,6 +121,7 @@ class Runtime:
     async def announce(self, changes: list[Change]) -> None:
         """Publish one event per changed task, and wake long-polling claims when a task
         entered Pending (a completion that unblocks dependents wakes them in the route)."""
+        runnable = 0
         for change in changes:
             wire = change.task.to_wire()
             if wire["status"] == "Pending":
@@ -128,8 +129,10 @@ class Runtime:
                     due = datetime.fromisoformat(wire["run_after"]) - utcnow()
                     self.wakeup.notify_at(due.total_seconds())
                 else:
-                    self.wakeup.notify()
+                    runnable += 1
             await self.publisher.publish(change.event_type, wire)
+        if runnable:
+            self.wakeup.notify(runnable)
 
     async def claim_waiting(
         self,
@@ -156,20 +159,25 @@ class Runtime:
         deadline = loop.time() + wait
         waited = False
         while True:
-            woken = self.wakeup.signal()
-            leased, expired = await self.tasks.claim(
-                worker_id, limit, lease_seconds, project_id=project_id
-            )
-            await self.announce(expired)
-            if leased and waited and gone is not None and await gone():
-                await self._hand_back(worker_id, leased)  # nobody will read this answer
-                return []
-            remaining = deadline - loop.time()
-            if leased or remaining <= 0 or self.closing:
-                return leased
-            waited = True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(woken.wait(), min(remaining, self.wakeup.poll_interval))
+            woken = self.wakeup.waiter()
+            try:
+                leased, expired = await self.tasks.claim(
+                    worker_id, limit, lease_seconds, project_id=project_id
+                )
+                await self.announce(expired)
+                if leased and waited and gone is not None and await gone():
+                    await self._hand_back(worker_id, leased)  # nobody will read this answer
+                    return []
+                remaining = deadline - loop.time()
+                if leased or remaining <= 0 or self.closing:
+                    return leased
+                waited = True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        asyncio.shield(woken), min(remaining, self.wakeup.poll_interval)
+                    )
+            finally:
+                self.wakeup.discard(woken)
             if gone is not None and await gone():
                 return []
 

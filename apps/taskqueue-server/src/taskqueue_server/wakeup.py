@@ -8,15 +8,24 @@ or a completion some task waits on) wakes the waiters at once, and a retry held 
 ``LISTEN`` connection per server process wakes its waiters, so a task created through any
 process is picked up in milliseconds. Waiters also re-check every ``poll_interval`` seconds
 (short on SQLite, where nothing crosses processes; long on PostgreSQL, as a safety net).
+
+No thundering herd: a change in this process wakes as many waiters as tasks became runnable
+(one new task wakes one idle worker's claim, not all of them). Notifications from other
+processes wake every waiter (they do not say how many tasks); the trigger sends the
+connection's ``application_name`` (unique per server process, see
+:func:`taskqueue_server.db.engine.create_engine`) so a process ignores its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from platform_core.logging import get_logger
 
@@ -34,7 +43,7 @@ _log = get_logger(__name__)
 
 
 class Wakeup:
-    """A broadcast signal: :meth:`signal` is taken before a claim, awaited after it.
+    """Wakes waiting claims: :meth:`waiter` is taken before a claim, awaited after it.
 
     Args:
         engine: The server's engine; on PostgreSQL :meth:`start` listens for notifications.
@@ -42,35 +51,54 @@ class Wakeup:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._event = asyncio.Event()
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._listener: asyncio.Task[None] | None = None
         self._timers: set[asyncio.TimerHandle] = set()
         self.listening = False
         self.postgres = engine.dialect.name == "postgresql"
+        self.name = ""  # this process's application_name, read when listening starts
 
     @property
     def poll_interval(self) -> float:
         """Seconds a waiter sleeps at most before it claims again without being woken."""
         return _POSTGRES_POLL if self.postgres and self.listening else _SQLITE_POLL
 
-    def signal(self) -> asyncio.Event:
-        """The event the next :meth:`notify` sets. Take it BEFORE claiming, so a task created
-        between the claim and the wait still wakes the waiter."""
-        return self._event
+    def waiter(self) -> asyncio.Future[None]:
+        """A future a later :meth:`notify` resolves. Take it BEFORE claiming, so a task
+        created between the claim and the wait still wakes the waiter; :meth:`discard` it
+        after."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        return future
 
-    def notify(self) -> None:
-        """Wake every waiter."""
-        event, self._event = self._event, asyncio.Event()
-        event.set()
+    def discard(self, future: asyncio.Future[None]) -> None:
+        """Forget a waiter. If it was woken but did not need it (its claim found tasks
+        anyway), the wakeup goes to the next waiter."""
+        if future.done():
+            if not future.cancelled():
+                self.notify(1)
+            return
+        future.cancel()
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(future)
+
+    def notify(self, count: int | None = None) -> None:
+        """Wake ``count`` waiters, oldest first (every waiter when None)."""
+        left = len(self._waiters) if count is None else count
+        while left > 0 and self._waiters:
+            future = self._waiters.popleft()
+            if not future.done():
+                future.set_result(None)
+                left -= 1
 
     def notify_at(self, delay: float) -> None:
-        """Wake every waiter ``delay`` seconds from now (a retry's ``run_after``)."""
+        """Wake one waiter ``delay`` seconds from now (a retry's ``run_after``)."""
         loop = asyncio.get_running_loop()
         handle: asyncio.TimerHandle
 
         def fire() -> None:
             self._timers.discard(handle)
-            self.notify()
+            self.notify(1)
 
         handle = loop.call_later(max(delay, 0.0), fire)
         self._timers.add(handle)
@@ -86,12 +114,17 @@ class Wakeup:
         url = make_url(self._engine.url).set(drivername="postgresql")
         dsn = url.render_as_string(hide_password=False)
 
-        def woken(*_: Any) -> None:
-            self.notify()
+        def woken(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            if payload != self.name:  # this process already woke its own waiters
+                self.notify()
 
         while True:
             conn: Any = None
             try:
+                async with self._engine.connect() as pooled:
+                    self.name = str(
+                        await pooled.scalar(text("SELECT current_setting('application_name')"))
+                    )
                 conn = await asyncpg.connect(dsn)
                 await conn.add_listener(NOTIFY_CHANNEL, woken)
                 self.listening = True
@@ -100,7 +133,7 @@ class Wakeup:
                 conn.add_termination_listener(_setter(closed))
                 await closed.wait()
                 _log.warning("wakeup listener connection closed; reconnecting")
-            except (OSError, asyncpg.PostgresError) as exc:
+            except (OSError, asyncpg.PostgresError, DBAPIError) as exc:
                 _log.warning("wakeup listener cannot connect; retrying", error=str(exc))
             finally:
                 self.listening = False

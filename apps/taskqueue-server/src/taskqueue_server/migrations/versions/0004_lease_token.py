@@ -27,7 +27,8 @@ BEGIN
     ) THEN
         RETURN NULL;
     END IF;
-    PERFORM pg_notify('taskqueue_runnable', '');
+    -- The payload names the server process (its application_name), which ignores its own.
+    PERFORM pg_notify('taskqueue_runnable', current_setting('application_name'));
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql
