@@ -277,7 +277,7 @@ def start_worker(server: ServerProcess, key: str, log: Path, *args: str) -> subp
     env.update(TASKQUEUE_BASE_URL=server.url, TASKQUEUE_API_KEY=key)
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "taskqueue.cli", "worker", "--poll-interval", "0.2", *args],
+            [sys.executable, "-m", "taskqueue.cli", "worker", *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -68,7 +68,12 @@ async def test_eight_http_claimers_run_each_task_exactly_once_on_postgres(
                     return
                 for task in leased:
                     runs[str(task.id)] += 1
-                    await client.complete_task(task.id, f"claimer-{n}", TaskResult(exit_code=0))
+                    await client.complete_task(
+                        task.id,
+                        f"claimer-{n}",
+                        TaskResult(exit_code=0),
+                        lease_token=task.lease_token,
+                    )
 
         await asyncio.gather(*(claimer(n) for n in range(CLAIMERS)))
         completed = await client.list_tasks(TaskFilters(status=TaskStatus.COMPLETED), limit=1)
@@ -95,5 +100,7 @@ async def test_restart_with_pending_and_leased_tasks_loses_nothing(
         assert after[leased.id].worker_id == "survivor"
         pending = [t for t in after.values() if t.status is TaskStatus.PENDING]
         assert len(pending) == 2
-        done = await client.complete_task(leased.id, "survivor", TaskResult(exit_code=0))
+        done = await client.complete_task(
+            leased.id, "survivor", TaskResult(exit_code=0), lease_token=leased.lease_token
+        )
         assert done.status is TaskStatus.COMPLETED

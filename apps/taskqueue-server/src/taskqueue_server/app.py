@@ -35,7 +35,13 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = 'Bearer realm="taskqueue"'
     return problem_response(
-        request, exc.status, title=exc.title, detail=exc.message, headers=headers, **exc.extra
+        request,
+        exc.status,
+        title=exc.title,
+        detail=exc.message,
+        type=exc.type,
+        headers=headers,
+        **exc.extra,
     )
 
 

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from platform_core.errors import PlatformError
+from taskqueue.models.workers import LEASE_LOST_TYPE
 
 __all__ = [
     "AuthenticationError",
@@ -52,6 +53,7 @@ class TaskQueueServerError(PlatformError):
 
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
+    type: ClassVar[str] = "about:blank"
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -142,9 +144,11 @@ class IdempotencyInProgressError(ConflictError):
 
 
 class LeaseError(ConflictError):
-    """A worker reported on a task whose lease it does not hold (expired or someone else's)."""
+    """A worker reported with a lease token that is not the task's current lease (it expired
+    and was handed back or re-issued, or the task was cancelled)."""
 
-    title = "Lease not held"
+    title = "Lease lost"
+    type = LEASE_LOST_TYPE
 
 
 class InvalidIdempotencyKeyError(TaskQueueServerError):

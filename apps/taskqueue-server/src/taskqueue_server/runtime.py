@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import os
 import socket
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
@@ -19,12 +22,15 @@ from taskqueue_server.db.apikeys import ApiKeyStore
 from taskqueue_server.db.engine import create_engine, read_session_factory, session_factory
 from taskqueue_server.db.idempotency import IdempotencyStore
 from taskqueue_server.db.projects import ProjectStore
+from taskqueue_server.db.schema import utcnow
+from taskqueue_server.db.task_base import StoredTask
 from taskqueue_server.db.tasks import Change, TaskStore
 from taskqueue_server.db.webhooks import WebhookStore
 from taskqueue_server.delivery import DeliverySender, WebhookFanout
 from taskqueue_server.events import EventPublisher, create_backend
 from taskqueue_server.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from taskqueue_server.settings import ServerSettings
+from taskqueue_server.wakeup import Wakeup
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -52,7 +58,9 @@ class Runtime:
     limiter: RateLimiter
     backend: Backend
     publisher: EventPublisher
+    wakeup: Wakeup
     redis: Redis | None = None
+    closing: bool = False
     _background: list[asyncio.Task[object]] = field(default_factory=list)
     _spine: Spine | None = None
     _sender: DeliverySender | None = None
@@ -101,6 +109,7 @@ class Runtime:
             limiter=limiter,
             backend=backend,
             publisher=EventPublisher(backend),
+            wakeup=Wakeup(engine),
             redis=redis,
         )
 
@@ -110,9 +119,77 @@ class Runtime:
         return self.settings.redis_url is None
 
     async def announce(self, changes: list[Change]) -> None:
-        """Publish one event per changed task."""
+        """Publish one event per changed task, and wake long-polling claims when a task
+        entered Pending (a completion that unblocks dependents wakes them in the route)."""
+        runnable = 0
         for change in changes:
-            await self.publisher.publish(change.event_type, change.task.to_wire())
+            wire = change.task.to_wire()
+            if wire["status"] == "Pending":
+                if wire.get("run_after"):
+                    due = datetime.fromisoformat(wire["run_after"]) - utcnow()
+                    self.wakeup.notify_at(due.total_seconds())
+                else:
+                    runnable += 1
+            await self.publisher.publish(change.event_type, wire)
+        if runnable:
+            self.wakeup.notify(runnable)
+
+    async def claim_waiting(
+        self,
+        worker_id: str,
+        limit: int,
+        lease_seconds: float,
+        project_id: uuid.UUID | None,
+        wait: float,
+        gone: Callable[[], Awaitable[bool]] | None = None,
+    ) -> list[StoredTask]:
+        """Claim; when nothing is runnable, wait up to ``wait`` seconds for a wakeup (see
+        :mod:`taskqueue_server.wakeup`) and claim again.
+
+        Args:
+            worker_id: The claimer.
+            limit: The most tasks to lease.
+            lease_seconds: Lease length.
+            project_id: Only this project's tasks, when set.
+            wait: Seconds to wait for a runnable task (0: answer at once).
+            gone: Tells whether the claimer hung up (checked before each retry, so no task
+                is leased to a request nobody reads).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        waited = False
+        while True:
+            woken = self.wakeup.waiter()
+            try:
+                leased, expired = await self.tasks.claim(
+                    worker_id, limit, lease_seconds, project_id=project_id
+                )
+                await self.announce(expired)
+                if leased and waited and gone is not None and await gone():
+                    await self._hand_back(worker_id, leased)  # nobody will read this answer
+                    return []
+                remaining = deadline - loop.time()
+                if leased or remaining <= 0 or self.closing:
+                    return leased
+                waited = True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        asyncio.shield(woken), min(remaining, self.wakeup.poll_interval)
+                    )
+            finally:
+                self.wakeup.discard(woken)
+            if gone is not None and await gone():
+                return []
+
+    async def _hand_back(self, worker_id: str, leased: list[StoredTask]) -> None:
+        """Return tasks just leased to a claimer that hung up, not counting an attempt."""
+        for stored in leased:
+            token = stored.row.lease_token
+            assert token is not None
+            _, changes = await self.tasks.fail(
+                stored.row.id, worker_id, token, {"error": "claimer hung up"}, requeue=True
+            )
+            await self.announce(changes)
 
     async def check_database(self) -> None:
         """Readiness: the database answers."""
@@ -122,6 +199,7 @@ class Runtime:
     def start_background(self, *, deliver: bool) -> None:
         """Start lease expiry, and (when ``deliver``) the event fan-out and webhook sender."""
         self._background.append(asyncio.create_task(self._expire_loop()))
+        self.wakeup.start()
         if deliver:
             self._spine = Spine([WebhookFanout(self.webhooks)], self.backend, max_steps=2**62)
             self._sender = DeliverySender(self.webhooks, self.settings)
@@ -139,6 +217,8 @@ class Runtime:
 
     async def close(self) -> None:
         """Stop the loops and release connections."""
+        self.closing = True
+        await self.wakeup.close()
         if self._spine is not None:
             self._spine.stop()
         if self._sender is not None:

@@ -55,6 +55,13 @@ class ServerSettings(ApiSettings):
         default=600, ge=1, description="Requests per API key per minute before 429."
     )
     max_page_size: int = Field(default=500, ge=1, description="Largest `limit` on list routes.")
+    claim_wait_max: float = Field(
+        default=30.0,
+        ge=0,
+        le=30.0,
+        description="Longest a claim's long poll (`wait`) is held, in seconds; lower it when "
+        "a proxy in front of the API closes idle requests sooner.",
+    )
     lease_sweep_interval: float = Field(
         default=2.0,
         gt=0,

@@ -73,6 +73,7 @@ class AiohttpTransport:
         content: bytes | None,
         params: dict[str, str] | None,
         headers: dict[str, str],
+        extra_timeout: float = 0.0,
     ) -> RawResponse:
         """Send one request and read the whole answer.
 
@@ -83,9 +84,15 @@ class AiohttpTransport:
         if self._session is None:
             self._session = self._open()
         url = self._opts.base_url + path
+        timeout = None
+        if extra_timeout and self._opts.timeout.read is not None:
+            seconds = self._opts.timeout.read
+            timeout = aio.ClientTimeout(
+                total=None, connect=seconds, sock_read=seconds + extra_timeout
+            )
         try:
             async with self._session.request(
-                method, url, data=content, params=params, headers=headers
+                method, url, data=content, params=params, headers=headers, timeout=timeout
             ) as response:
                 body = await response.read()
                 return RawResponse(response.status, response.headers, body, response.reason or "")

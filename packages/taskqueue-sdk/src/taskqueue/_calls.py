@@ -175,8 +175,15 @@ def delete_task(task_id: Id) -> Call[None]:
 
 
 def claim(req: ClaimRequest) -> Call[ClaimResponse]:
-    """``POST /api/workers/claim`` (not repeated: a lost answer's leases simply lapse)."""
-    return Call("POST", "/api/workers/claim", model(ClaimResponse), body=req.to_payload())
+    """``POST /api/workers/claim`` (not repeated: a lost answer's leases simply lapse); the
+    read timeout grows by the long poll's ``wait``."""
+    return Call(
+        "POST",
+        "/api/workers/claim",
+        model(ClaimResponse),
+        body=req.to_payload(),
+        extra_timeout=req.wait,
+    )
 
 
 def heartbeat(task_id: Id, req: HeartbeatRequest) -> Call[HeartbeatResponse]:
@@ -191,28 +198,29 @@ def heartbeat(task_id: Id, req: HeartbeatRequest) -> Call[HeartbeatResponse]:
     )
 
 
-def complete(task_id: Id, worker_id: str, result: TaskResult) -> Call[Task]:
-    """``POST /api/tasks/{id}/complete`` with an idempotency key."""
-    req = CompleteRequest(worker_id=worker_id, result=result)
+def complete(task_id: Id, worker_id: str, lease_token: str, result: TaskResult) -> Call[Task]:
+    """``POST /api/tasks/{id}/complete``: idempotent by lease token, so it is safe to repeat
+    without an idempotency key (which would cost the server two more writes per report)."""
+    req = CompleteRequest(worker_id=worker_id, lease_token=lease_token, result=result)
     return Call(
         "POST",
         f"/api/tasks/{_id(task_id)}/complete",
         model(Task),
         body=req.to_payload(),
         not_found=errors.TaskNotFoundError,
-        idempotency_key=new_idempotency_key(),
+        safe_to_repeat=True,
     )
 
 
 def fail(task_id: Id, req: FailRequest) -> Call[Task]:
-    """``POST /api/tasks/{id}/fail`` with an idempotency key."""
+    """``POST /api/tasks/{id}/fail``: idempotent by lease token, safe to repeat."""
     return Call(
         "POST",
         f"/api/tasks/{_id(task_id)}/fail",
         model(Task),
         body=req.to_payload(),
         not_found=errors.TaskNotFoundError,
-        idempotency_key=new_idempotency_key(),
+        safe_to_repeat=True,
     )
 
 

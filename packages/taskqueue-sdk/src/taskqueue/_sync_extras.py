@@ -12,6 +12,7 @@ from taskqueue import _calls
 from taskqueue._calls import Id, coerce
 from taskqueue._sync_core import SyncClientCore
 from taskqueue.models import (
+    ClaimedTask,
     ClaimRequest,
     FailRequest,
     HeartbeatRequest,
@@ -43,9 +44,23 @@ class SyncClientExtras(SyncClientCore):
         lease_seconds: int = 60,
         project_id: Id | None = None,
         *,
+        wait: float = 0,
         retry: RetryConfig | None = None,
-    ) -> list[Task]:
-        """Lease up to ``max_tasks`` runnable tasks for this worker (empty when none)."""
+    ) -> list[ClaimedTask]:
+        """Lease up to ``max_tasks`` runnable tasks for this worker (empty when none).
+
+        Args:
+            worker_id: This worker's name.
+            max_tasks: The most tasks to lease.
+            lease_seconds: Lease length without a heartbeat.
+            project_id: Only this project's tasks, when set.
+            wait: Long poll: when nothing is runnable, let the server hold the request up to
+                this many seconds (at most 30) until a task becomes runnable.
+            retry: Overrides the client's retry policy for this call.
+
+        Returns:
+            The leased tasks, each with the ``lease_token`` its reports must present.
+        """
         req = coerce(
             ClaimRequest,
             None,
@@ -53,6 +68,7 @@ class SyncClientExtras(SyncClientCore):
             max_tasks=max_tasks,
             lease_seconds=lease_seconds,
             project_id=project_id,
+            wait=wait,
         )
         return (self._send(_calls.claim(req), retry)).tasks
 
@@ -62,17 +78,38 @@ class SyncClientExtras(SyncClientCore):
         worker_id: str,
         lease_seconds: int = 60,
         *,
+        lease_token: str,
         retry: RetryConfig | None = None,
     ) -> HeartbeatResponse:
-        """Extend the lease on a running task; see ``cancel_requested`` in the answer."""
-        req = coerce(HeartbeatRequest, None, worker_id=worker_id, lease_seconds=lease_seconds)
+        """Extend the lease on a running task; see ``cancel_requested`` in the answer.
+
+        Raises:
+            LeaseLostError: ``lease_token`` is no longer the task's lease.
+        """
+        req = coerce(
+            HeartbeatRequest,
+            None,
+            worker_id=worker_id,
+            lease_token=lease_token,
+            lease_seconds=lease_seconds,
+        )
         return self._send(_calls.heartbeat(task_id, req), retry)
 
     def complete_task(
-        self, task_id: Id, worker_id: str, result: TaskResult, *, retry: RetryConfig | None = None
+        self,
+        task_id: Id,
+        worker_id: str,
+        result: TaskResult,
+        *,
+        lease_token: str,
+        retry: RetryConfig | None = None,
     ) -> Task:
-        """Report a successful run."""
-        return self._send(_calls.complete(task_id, worker_id, result), retry)
+        """Report a successful run (repeating the same report is harmless).
+
+        Raises:
+            LeaseLostError: ``lease_token`` is no longer the task's lease.
+        """
+        return self._send(_calls.complete(task_id, worker_id, lease_token, result), retry)
 
     def fail_task(
         self,
@@ -80,12 +117,24 @@ class SyncClientExtras(SyncClientCore):
         worker_id: str,
         result: TaskResult,
         *,
+        lease_token: str,
         attempts: int = 1,
         requeue: bool = False,
         retry: RetryConfig | None = None,
     ) -> Task:
-        """Report a failed run (``requeue=True`` hands the task back unfinished)."""
-        req = FailRequest(worker_id=worker_id, result=result, attempts=attempts, requeue=requeue)
+        """Report a failed attempt; the server retries it later or fails it
+        (``requeue=True`` hands the task back unfinished, not counting the attempt).
+
+        Raises:
+            LeaseLostError: ``lease_token`` is no longer the task's lease.
+        """
+        req = FailRequest(
+            worker_id=worker_id,
+            lease_token=lease_token,
+            result=result,
+            attempts=attempts,
+            requeue=requeue,
+        )
         return self._send(_calls.fail(task_id, req), retry)
 
     # --- projects --------------------------------------------------------------------------

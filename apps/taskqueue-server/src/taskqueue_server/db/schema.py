@@ -105,6 +105,9 @@ class TaskRow(Base):
     available_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None]
+    # The current lease's secret; kept after the holder's report (so a replay is recognised),
+    # cleared when the lease is taken back without one.
+    lease_token: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_tasks_runnable", "status", "priority_rank", "created_at"),

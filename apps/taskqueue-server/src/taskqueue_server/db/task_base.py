@@ -201,6 +201,7 @@ class TaskStoreBase:
         if status in ("Pending", "Completed", "Failed"):
             row.lease_owner = None
             row.lease_expires_at = None
+            row.lease_token = None
 
     async def _changes(self, session: AsyncSession, rows: Sequence[TaskRow]) -> list[Change]:
         return [Change(t, event_for(t.row.status)) for t in await self._stored(session, rows)]
@@ -259,4 +260,13 @@ def task_wire(r: Any, dependencies: Sequence[uuid.UUID]) -> dict[str, Any]:
         "lease_expires_at": (
             r.lease_expires_at.isoformat() if r.status == "Running" and r.lease_expires_at else None
         ),
+        "run_after": _run_after(r),
     }
+
+
+def _run_after(r: Any) -> str | None:
+    """When a Pending task held back after a failed attempt becomes runnable again."""
+    available = getattr(r, "available_at", None)
+    if r.status != "Pending" or available is None or available <= r.updated_at:
+        return None
+    return str(available.isoformat())

@@ -51,6 +51,9 @@ from taskqueue.models.webhooks import (
     WebhookSubscription,
 )
 from taskqueue.models.workers import (
+    CLAIM_WAIT_MAX_SECONDS,
+    LEASE_LOST_TYPE,
+    ClaimedTask,
     ClaimRequest,
     ClaimResponse,
     CompleteRequest,
@@ -60,6 +63,8 @@ from taskqueue.models.workers import (
 )
 
 __all__ = [
+    "CLAIM_WAIT_MAX_SECONDS",
+    "LEASE_LOST_TYPE",
     "TERMINAL_STATUSES",
     "WORKFLOW_PHASES",
     "AdvancePhaseRequest",
@@ -69,6 +74,7 @@ __all__ = [
     "CancelRequest",
     "ClaimRequest",
     "ClaimResponse",
+    "ClaimedTask",
     "CompleteRequest",
     "DeliveryStatus",
     "FailRequest",

@@ -101,6 +101,7 @@ class Task(WireModel):
         attempts: Runs started so far.
         worker_id: The worker holding the task's lease, while Running.
         lease_expires_at: When that lease lapses unless heartbeated.
+        run_after: While Pending after a failed attempt: when it becomes runnable again.
     """
 
     id: UUID
@@ -130,6 +131,7 @@ class Task(WireModel):
     attempts: int = Field(default=0, ge=0)
     worker_id: str | None = None
     lease_expires_at: AwareDatetime | None = None
+    run_after: AwareDatetime | None = None
 
     @property
     def is_terminal(self) -> bool:
