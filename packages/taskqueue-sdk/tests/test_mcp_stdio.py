@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any, BinaryIO
 import pytest
 from mcp import Client, StdioServerParameters
 
-from platform_core.testing.services import free_port
+from platform_core.testing.services import Service, free_port
 
 pytest.importorskip("taskqueue_server", reason="the real server is the peer these tests need")
 
@@ -39,16 +40,34 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def api(postgres_url: str, tmp_path: Path) -> Iterator[Api]:
-    """A real server on a fresh PostgreSQL database, with an API key made by its CLI."""
+@pytest.fixture(scope="module")
+def database(postgres_service: Service) -> Iterator[str]:
+    """A fresh PostgreSQL database for this module's server (starting one costs seconds, so
+    the tests share it; each reads back only what it created)."""
+    import psycopg
+
+    name = f"mcp_stdio_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_service.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = postgres_service.url.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(postgres_service.url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def api(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """A real server on PostgreSQL, with an API key made by its CLI."""
     port = free_port()
     env = _env(
-        TASKQUEUE_DATABASE_URL=postgres_url,
+        TASKQUEUE_DATABASE_URL=database,
         TASKQUEUE_PORT=str(port),
         TASKQUEUE_LOG_LEVEL="WARNING",
         TASKQUEUE_RATE_LIMIT_PER_MINUTE="100000",
     )
+    tmp_path = tmp_path_factory.mktemp("mcp-stdio")
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "taskqueue_server", "serve"], env=env, stdout=log, stderr=log
@@ -216,3 +235,36 @@ async def test_bad_arguments_are_tool_errors_naming_the_field(api: Api) -> None:
     assert [e["loc"] for e in problem["errors"]] == [["query", "limit"]]
     assert _problem(unknown)["status"] == 404
     assert "Traceback" not in json.dumps(problem)
+
+
+_BLOCK_MCP = "import sys; sys.modules['mcp'] = None; "
+
+
+def test_import_taskqueue_does_not_need_mcp_and_the_missing_extra_is_named() -> None:
+    plain = subprocess.run(
+        [sys.executable, "-c", _BLOCK_MCP + "import taskqueue, taskqueue.cli; print('ok')"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    missing = subprocess.run(
+        [sys.executable, "-c", _BLOCK_MCP + "import taskqueue.mcp"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    command = subprocess.run(
+        [sys.executable, "-c", _BLOCK_MCP + "from taskqueue.cli import main; main()", "mcp"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=_env(),
+    )
+    assert (plain.returncode, plain.stdout.strip()) == (0, "ok"), plain.stderr
+    assert missing.returncode == 1
+    assert "pip install 'taskqueue-sdk[mcp]'" in missing.stderr
+    assert command.returncode == 1
+    assert "pip install 'taskqueue-sdk[mcp]'" in command.stderr

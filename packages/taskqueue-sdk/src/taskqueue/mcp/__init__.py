@@ -11,7 +11,7 @@ from __future__ import annotations
 
 try:
     import mcp as _mcp  # noqa: F401
-except ImportError as exc:  # pragma: no cover - exercised in an install without the extra
+except ImportError as exc:
     raise ImportError(
         "taskqueue.mcp needs the mcp extra (missing module "
         f"{exc.name!r}): pip install 'taskqueue-sdk[mcp]'",
