@@ -14,6 +14,9 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from taskqueue_server.app import create_server_app
+from taskqueue_server.settings import ServerSettings
+
 if TYPE_CHECKING:
     from conftest import ServerProcess
 
@@ -168,3 +171,25 @@ async def test_bad_arguments_are_tool_errors_naming_the_field(
     assert (limit["status"], limit["errors"][0]["loc"]) == (422, ["query", "limit"])
     names = [t["name"] for t in listed.structured_content["tasks"]]  # type: ignore[index]
     assert "orphan" not in names
+
+
+async def test_the_app_serves_mcp_again_after_a_restart_of_its_lifespan(sqlite_url: str) -> None:
+    app = create_server_app(ServerSettings.load(database_url=sqlite_url))
+    seen: list[int] = []
+    for _ in range(2):
+        async with app.router.lifespan_context(app):
+            key = (await app.state.runtime.api_keys.create("tests")).key
+            transport = httpx2.ASGITransport(app=app)
+            async with (
+                httpx2.AsyncClient(
+                    transport=transport, base_url="http://tq", headers={"X-API-Key": key}
+                ) as http,
+                Client(streamable_http_client("http://tq/mcp", http_client=http)) as client,
+            ):
+                made = await client.call_tool(
+                    "create_task", {"task": {"name": "again", "command": "true"}}
+                )
+                stats = await client.call_tool("get_stats", {})
+            assert not made.is_error, made.content
+            seen.append(stats.structured_content["tasks_total"])  # type: ignore[index]
+    assert seen == [1, 2]

@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials
-from mcp.server.mcpserver import Context
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -66,22 +65,25 @@ def mount_mcp(app: FastAPI, path: str = "/mcp") -> None:
             yield client
 
     server = create_mcp_server(caller_client)
-    server.streamable_http_app(
-        streamable_http_path="/",
-        stateless_http=True,
-        json_response=True,
-        # Callers authenticate with an API key in a header, never with ambient browser
-        # credentials, so DNS rebinding gains an attacker nothing; any Host may reach it.
-        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-    )
-    manager = server.session_manager
 
-    endpoint = _Endpoint(manager)
+    def new_manager() -> None:
+        server.streamable_http_app(
+            stateless_http=True,
+            json_response=True,
+            # Callers authenticate with an API key in a header, never with ambient browser
+            # credentials, so DNS rebinding gains an attacker nothing; any Host may reach it.
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+
+    new_manager()
+    endpoint = _Endpoint(server)
     outer = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
-        async with outer(a) as state, manager.run():
+        # A session manager runs once; each start of the app gets a fresh one.
+        new_manager()
+        async with outer(a) as state, server.session_manager.run():
             yield state
 
     app.router.lifespan_context = lifespan
@@ -92,8 +94,8 @@ class _Endpoint:
     """The ASGI endpoint: the caller's key is checked by the API's own dependency, then the
     request goes to the MCP session manager."""
 
-    def __init__(self, manager: StreamableHTTPSessionManager) -> None:
-        self._manager = manager
+    def __init__(self, server: MCPServer) -> None:
+        self._server = server
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -114,4 +116,4 @@ class _Endpoint:
             )
             await response(scope, receive, send)
             return
-        await self._manager.handle_request(scope, receive, send)
+        await self._server.session_manager.handle_request(scope, receive, send)
