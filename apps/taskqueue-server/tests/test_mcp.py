@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import httpx2
-from mcp import Client
+import pytest
+from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
 from taskqueue_server.app import create_server_app
@@ -161,6 +162,8 @@ async def test_bad_arguments_are_tool_errors_naming_the_field(
         )
         bad_limit = await client.call_tool("list_tasks", {"limit": 0})
         listed = await client.call_tool("list_tasks", {"filters": {"status": "Pending"}})
+        with pytest.raises(MCPError) as no_task:
+            await client.read_resource("taskqueue://tasks/00000000-0000-0000-0000-000000000000")
 
     assert no_name.is_error
     assert "task.name" in no_name.content[0].text  # type: ignore[union-attr]
@@ -171,6 +174,8 @@ async def test_bad_arguments_are_tool_errors_naming_the_field(
     assert (limit["status"], limit["errors"][0]["loc"]) == (422, ["query", "limit"])
     names = [t["name"] for t in listed.structured_content["tasks"]]  # type: ignore[index]
     assert "orphan" not in names
+    assert no_task.value.error.code == -32602  # invalid params: no such resource
+    assert json.loads(no_task.value.error.message)["status"] == 404
 
 
 async def test_the_app_serves_mcp_again_after_a_restart_of_its_lifespan(sqlite_url: str) -> None:
