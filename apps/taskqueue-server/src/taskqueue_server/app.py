@@ -17,6 +17,7 @@ from taskqueue_server.errors import (
     RateLimitedError,
     TaskQueueServerError,
 )
+from taskqueue_server.mcp import mount_mcp
 from taskqueue_server.migrate import upgrade
 from taskqueue_server.runtime import Runtime
 from taskqueue_server.settings import ServerSettings
@@ -126,4 +127,5 @@ def create_server_app(
     app.add_exception_handler(TaskQueueServerError, _server_error)
     app.add_exception_handler(DataError, _data_error)
     app.state.web = install_web(app, runtime, settings)
+    mount_mcp(app)
     return app
