@@ -114,7 +114,7 @@ async def stdio_client(api: Api, key: str, *args: str) -> AsyncIterator[Client]:
 def start_worker(api: Api, log: BinaryIO) -> subprocess.Popen[bytes]:
     """Start a real ``taskqueue worker`` process against ``api``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "taskqueue.cli", "worker", "--poll-interval", "0.2"],
+        [sys.executable, "-m", "taskqueue.cli", "worker"],
         env=_env(TASKQUEUE_BASE_URL=api.url, TASKQUEUE_API_KEY=api.key),
         stdout=log,
         stderr=log,
