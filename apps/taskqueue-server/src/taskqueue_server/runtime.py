@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api_core.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from necrostack import Backend, Spine
 from platform_core.logging import get_logger
 from platform_core.redis import RedisSettings, create_redis
@@ -23,7 +24,6 @@ from taskqueue_server.db.tasks import Change, TaskStore
 from taskqueue_server.db.webhooks import WebhookStore
 from taskqueue_server.delivery import DeliverySender, WebhookFanout
 from taskqueue_server.events import EventPublisher, create_backend
-from taskqueue_server.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from taskqueue_server.settings import ServerSettings
 
 if TYPE_CHECKING:

@@ -1,7 +1,8 @@
 """api-core: FastAPI infrastructure shared by the platform's services.
 
 ``create_app`` and settings; specifications compiled to SQL and query-parameter filters;
-protocols, ``Result`` and a SQLAlchemy repository; caching; OpenTelemetry; CQRS buses; health.
+protocols, ``Result`` and a SQLAlchemy repository; caching; OpenTelemetry; CQRS buses; health;
+the "storable value" check and fixed-window rate limiters.
 """
 
 from api_core.app import create_app
@@ -34,6 +35,7 @@ from api_core.protocols import (
     Timestamped,
     UnitOfWork,
 )
+from api_core.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from api_core.repository import SQLAlchemyRepository, SQLAlchemyUnitOfWork
 from api_core.result import Err, Ok, Result, UnwrapError
 from api_core.settings import ApiSettings, CorsSettings, HealthSettings, TelemetrySettings
@@ -48,6 +50,13 @@ from api_core.specifications import (
     or_,
     specification_from_query,
 )
+from api_core.storable import (
+    StorableStr,
+    UnstorableValueError,
+    check_storable,
+    check_storable_str,
+    storable_json,
+)
 from api_core.telemetry import (
     Telemetry,
     extract_trace_context,
@@ -60,6 +69,14 @@ from api_core.telemetry import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "InProcessRateLimiter",
+    "RateLimiter",
+    "RedisRateLimiter",
+    "StorableStr",
+    "UnstorableValueError",
+    "check_storable",
+    "check_storable_str",
+    "storable_json",
     "ApiCoreError",
     "ApiSettings",
     "AsyncRepository",

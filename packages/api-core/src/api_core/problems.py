@@ -77,10 +77,22 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     )
 
 
+def _printable(value: Any) -> Any:
+    # A location or message may echo the client's text; a lone surrogate in it (e.g. a bad
+    # mapping key) cannot be encoded as UTF-8, so it is written as its escape instead.
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        {
+            "loc": [_printable(part) for part in e.get("loc", ())],
+            "msg": _printable(e.get("msg", "")),
+            "type": e.get("type", ""),
+        }
         for e in exc.errors()
     ]
     return problem_response(
