@@ -50,6 +50,7 @@ class Runtime:
     api_keys: ApiKeyStore
     idempotency: IdempotencyStore
     limiter: RateLimiter
+    auth_failures: RateLimiter
     backend: Backend
     publisher: EventPublisher
     redis: Redis | None = None
@@ -75,13 +76,18 @@ class Runtime:
         dialect = engine.dialect.name
         redis: Redis | None = None
         limiter: RateLimiter
+        auth_failures: RateLimiter
         if settings.redis_url is not None:
             redis = create_redis(RedisSettings.load(url=settings.redis_url.get_secret_value()))
             limiter = RedisRateLimiter(
                 redis, settings.rate_limit_per_minute, settings.redis_key_prefix
             )
+            auth_failures = RedisRateLimiter(
+                redis, settings.auth_failures_per_minute, f"{settings.redis_key_prefix}authfail:"
+            )
         else:
             limiter = InProcessRateLimiter(settings.rate_limit_per_minute)
+            auth_failures = InProcessRateLimiter(settings.auth_failures_per_minute)
         backend = create_backend(
             settings, consumer=consumer or f"{socket.gethostname()}-{os.getpid()}"
         )
@@ -99,6 +105,7 @@ class Runtime:
                 lock_seconds=settings.idempotency_lock_seconds,
             ),
             limiter=limiter,
+            auth_failures=auth_failures,
             backend=backend,
             publisher=EventPublisher(backend),
             redis=redis,
@@ -112,7 +119,8 @@ class Runtime:
     async def announce(self, changes: list[Change]) -> None:
         """Publish one event per changed task."""
         for change in changes:
-            await self.publisher.publish(change.event_type, change.task.to_wire())
+            task = change.task
+            await self.publisher.publish(change.event_type, task.to_wire(), task.row.tenant_id)
 
     async def check_database(self) -> None:
         """Readiness: the database answers."""

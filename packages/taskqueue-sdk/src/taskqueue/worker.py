@@ -185,7 +185,7 @@ class Worker:
 
     async def _attempt(self, task: Task) -> TaskResult:
         started = time.monotonic()
-        env = {**os.environ, **task.environment}
+        env = {**os.environ, **task.environment, **task.secret_environment}
         try:
             proc = await asyncio.create_subprocess_shell(
                 task.command,
