@@ -273,6 +273,11 @@ async def test_project_restricted_keys_see_only_their_projects(
         stats = (await http.get("/api/stats", headers=producer)).json()
         assert stats["tasks_total"] == 1
         assert stats["projects_total"] == 1
+        # Subscriptions carry every project's events: not for a restricted key, even an admin.
+        limited_admin = await new_key(http, "t", Role.ADMIN, [uuid.UUID(mine["id"])])
+        hooks = await http.get("/api/webhooks", headers=limited_admin)
+        assert hooks.status_code == 403
+        assert "restricted to projects" in hooks.json()["detail"]
 
 
 @pytest.mark.parametrize("role", [Role.PRODUCER, Role.READER, Role.WORKER])

@@ -31,7 +31,7 @@ from taskqueue_server.api.deps import (
 )
 from taskqueue_server.db.tenancy import TenantScope
 from taskqueue_server.db.webhooks import WebhookStore, webhook_to_wire
-from taskqueue_server.errors import InvalidInputError
+from taskqueue_server.errors import ForbiddenError, InvalidInputError
 from taskqueue_server.inputs import check_body
 from taskqueue_server.ssrf import check_webhook_url
 
@@ -69,6 +69,13 @@ def check_caller_secret(secret: SecretStr | None) -> None:
 
 
 def _webhooks(request: Request, scope: TenantScope) -> WebhookStore:
+    if scope.projects is not None:
+        # A subscription receives every event of the tenant, so a key that may see only some
+        # projects cannot manage subscriptions or read their delivery logs.
+        raise ForbiddenError(
+            "an API key restricted to projects cannot manage webhooks (they carry events of "
+            "every project of the tenant)"
+        )
     return get_runtime(request).webhooks.scoped(scope)
 
 
@@ -81,6 +88,7 @@ def _webhooks(request: Request, scope: TenantScope) -> WebhookStore:
 async def create_webhook(request: Request, body: WebhookCreateRequest, caller: Manager) -> Response:
     """Subscribe a URL to event types. The response carries the signing secret (only here)."""
     runtime = get_runtime(request)
+    hooks = _webhooks(request, caller)
     check_body(body.model_dump(exclude={"secret"}), runtime.settings)
     check_caller_secret(body.secret)
     url = str(body.url)
@@ -88,9 +96,7 @@ async def create_webhook(request: Request, body: WebhookCreateRequest, caller: M
 
     async def produce() -> Response:
         secret = body.secret.get_secret_value() if body.secret else generate_secret()
-        row = await _webhooks(request, caller).create(
-            url, secret, [str(e) for e in body.events], body.description
-        )
+        row = await hooks.create(url, secret, [str(e) for e in body.events], body.description)
         model = WebhookSubscription.model_validate({**webhook_to_wire(row), "secret": secret})
         return json_response(model, 201)
 
