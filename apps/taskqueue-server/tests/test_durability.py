@@ -13,6 +13,7 @@ from taskqueue import AsyncTaskQueueClient
 from taskqueue.models import TaskFilters, TaskResult, TaskStatus
 from taskqueue_server.db.engine import create_engine, session_factory
 from taskqueue_server.db.tasks import TaskStore
+from taskqueue_server.db.tenancy import TenantScope
 from taskqueue_server.migrate import upgrade
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ async def test_eight_concurrent_claimers_never_share_any_of_2000_tasks_on_postgr
     # through the store on eight connections; the HTTP test below runs them through the server.
     engine = create_engine(postgres_url)
     await upgrade(engine)
-    store = TaskStore(session_factory(engine), engine.dialect.name)
+    store = TaskStore(session_factory(engine), engine.dialect.name).scoped(TenantScope("t"))
     runs: Counter[uuid.UUID] = Counter()
     try:
         await store.create_many([{"name": f"t{i}", "command": "true"} for i in range(2_000)])

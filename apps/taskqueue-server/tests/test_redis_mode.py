@@ -11,9 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from platform_core.redis import RedisSettings, create_redis
 from taskqueue import AsyncTaskQueueClient
-from taskqueue_server.ratelimit import RedisRateLimiter
 
 if TYPE_CHECKING:
     from conftest import Receiver, ServerProcess
@@ -52,23 +50,6 @@ async def test_serve_publishes_and_deliver_process_sends_webhooks(
         deliver.terminate()
         code = deliver.wait(timeout=30)
     assert code == 0, log.read_text()
-
-
-async def test_redis_rate_limit_is_shared_between_limiters(
-    redis_url: str, redis_key_prefix: str
-) -> None:
-    client = create_redis(RedisSettings.load(url=redis_url))
-    try:
-        first = RedisRateLimiter(client, per_minute=2, prefix=redis_key_prefix)
-        second = RedisRateLimiter(client, per_minute=2, prefix=redis_key_prefix)
-        assert await first.hit("key") is None
-        assert await second.hit("key") is None
-        retry_after = await first.hit("key")
-        assert retry_after is not None
-        assert 1 <= retry_after <= 61
-        assert await second.hit("other-key") is None
-    finally:
-        await client.aclose()
 
 
 def test_deliver_without_redis_is_a_usage_error(

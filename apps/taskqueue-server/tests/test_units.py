@@ -21,7 +21,6 @@ from taskqueue_server.errors import (
     UnsafeWebhookURLError,
 )
 from taskqueue_server.migrate import current_revision, head_revision
-from taskqueue_server.ratelimit import InProcessRateLimiter
 from taskqueue_server.settings import ServerSettings
 from taskqueue_server.ssrf import check_webhook_url
 
@@ -46,13 +45,6 @@ async def test_ssrf_guard_refuses_non_public_targets(url: str) -> None:
 async def test_ssrf_guard_allows_loopback_when_configured() -> None:
     await check_webhook_url("http://127.0.0.1:9/hook", allow_private=True)
     await check_webhook_url("http://8.8.8.8/hook", allow_private=False)
-
-
-async def test_in_process_limiter_counts_per_caller() -> None:
-    limiter = InProcessRateLimiter(per_minute=2)
-    assert [await limiter.hit("a") for _ in range(2)] == [None, None]
-    assert await limiter.hit("a") is not None
-    assert await limiter.hit("b") is None
 
 
 async def test_api_keys_are_hashed_and_revocable(engine: AsyncEngine) -> None:

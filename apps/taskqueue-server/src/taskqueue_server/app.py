@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,7 +11,7 @@ from sqlalchemy.exc import DataError
 
 from api_core import HealthRegistry, create_app, problem_response
 from platform_core.logging import get_logger
-from taskqueue_server.api import projects, tasks, webhooks, workers
+from taskqueue_server.api import keys, projects, tasks, webhooks, workers
 from taskqueue_server.errors import (
     AuthenticationError,
     IdempotencyInProgressError,
@@ -89,6 +90,9 @@ def create_server_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # aiosqlite logs every statement with its parameters at DEBUG: task environments
+        # (secret values too) would reach the logs.
+        logging.getLogger("aiosqlite").setLevel(logging.INFO)
         if settings.auth_disabled:
             _log.warning(
                 "authentication is disabled: anyone who can reach the server can use it",
@@ -115,7 +119,7 @@ def create_server_app(
     app = create_app(
         settings,
         health=health,
-        routers=[tasks.router, workers.router, projects.router, webhooks.router],
+        routers=[tasks.router, workers.router, projects.router, webhooks.router, keys.router],
         lifespan=lifespan,
         # Spans and metrics cost time on every request; record them only when exported.
         instrument=settings.telemetry.enabled,

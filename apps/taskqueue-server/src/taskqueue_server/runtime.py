@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api_core.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from necrostack import Backend, Spine
 from platform_core.logging import get_logger
 from platform_core.redis import RedisSettings, create_redis
@@ -28,7 +29,6 @@ from taskqueue_server.db.tasks import Change, TaskStore
 from taskqueue_server.db.webhooks import WebhookStore
 from taskqueue_server.delivery import DeliverySender, WebhookFanout
 from taskqueue_server.events import EventPublisher, create_backend
-from taskqueue_server.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from taskqueue_server.settings import ServerSettings
 from taskqueue_server.wakeup import Wakeup
 
@@ -56,6 +56,7 @@ class Runtime:
     api_keys: ApiKeyStore
     idempotency: IdempotencyStore
     limiter: RateLimiter
+    auth_failures: RateLimiter
     backend: Backend
     publisher: EventPublisher
     wakeup: Wakeup
@@ -83,13 +84,18 @@ class Runtime:
         dialect = engine.dialect.name
         redis: Redis | None = None
         limiter: RateLimiter
+        auth_failures: RateLimiter
         if settings.redis_url is not None:
             redis = create_redis(RedisSettings.load(url=settings.redis_url.get_secret_value()))
             limiter = RedisRateLimiter(
                 redis, settings.rate_limit_per_minute, settings.redis_key_prefix
             )
+            auth_failures = RedisRateLimiter(
+                redis, settings.auth_failures_per_minute, f"{settings.redis_key_prefix}authfail:"
+            )
         else:
             limiter = InProcessRateLimiter(settings.rate_limit_per_minute)
+            auth_failures = InProcessRateLimiter(settings.auth_failures_per_minute)
         backend = create_backend(
             settings, consumer=consumer or f"{socket.gethostname()}-{os.getpid()}"
         )
@@ -107,6 +113,7 @@ class Runtime:
                 lock_seconds=settings.idempotency_lock_seconds,
             ),
             limiter=limiter,
+            auth_failures=auth_failures,
             backend=backend,
             publisher=EventPublisher(backend),
             wakeup=Wakeup(engine),
@@ -123,19 +130,21 @@ class Runtime:
         entered Pending (a completion that unblocks dependents wakes them in the route)."""
         runnable = 0
         for change in changes:
-            wire = change.task.to_wire()
+            task = change.task
+            wire = task.to_wire()
             if wire["status"] == "Pending":
                 if wire.get("run_after"):
                     due = datetime.fromisoformat(wire["run_after"]) - utcnow()
                     self.wakeup.notify_at(due.total_seconds())
                 else:
                     runnable += 1
-            await self.publisher.publish(change.event_type, wire)
+            await self.publisher.publish(change.event_type, wire, task.row.tenant_id)
         if runnable:
             self.wakeup.notify(runnable)
 
     async def claim_waiting(
         self,
+        store: TaskStore,
         worker_id: str,
         limit: int,
         lease_seconds: float,
@@ -147,6 +156,7 @@ class Runtime:
         :mod:`taskqueue_server.wakeup`) and claim again.
 
         Args:
+            store: The task store bound to the claimer's tenant scope.
             worker_id: The claimer.
             limit: The most tasks to lease.
             lease_seconds: Lease length.
@@ -161,12 +171,12 @@ class Runtime:
         while True:
             woken = self.wakeup.waiter()
             try:
-                leased, expired = await self.tasks.claim(
+                leased, expired = await store.claim(
                     worker_id, limit, lease_seconds, project_id=project_id
                 )
                 await self.announce(expired)
                 if leased and waited and gone is not None and await gone():
-                    await self._hand_back(worker_id, leased)  # nobody will read this answer
+                    await self._hand_back(store, worker_id, leased)  # nobody will read this answer
                     return []
                 remaining = deadline - loop.time()
                 if leased or remaining <= 0 or self.closing:
@@ -181,12 +191,12 @@ class Runtime:
             if gone is not None and await gone():
                 return []
 
-    async def _hand_back(self, worker_id: str, leased: list[StoredTask]) -> None:
+    async def _hand_back(self, store: TaskStore, worker_id: str, leased: list[StoredTask]) -> None:
         """Return tasks just leased to a claimer that hung up, not counting an attempt."""
         for stored in leased:
             token = stored.row.lease_token
             assert token is not None
-            _, changes = await self.tasks.fail(
+            _, changes = await store.fail(
                 stored.row.id, worker_id, token, {"error": "claimer hung up"}, requeue=True
             )
             await self.announce(changes)

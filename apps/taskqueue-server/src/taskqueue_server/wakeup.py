@@ -3,7 +3,7 @@
 A claim with ``wait`` that finds nothing waits on :class:`Wakeup` and tries again when woken.
 Within one process every change that can make a task runnable (a task entering ``Pending``,
 or a completion some task waits on) wakes the waiters at once, and a retry held back until
-``run_after`` wakes them when that time comes. On PostgreSQL a trigger (migration 0004) sends
+``run_after`` wakes them when that time comes. On PostgreSQL a trigger (migration 0005) sends
 ``NOTIFY taskqueue_runnable`` at the commit of such a change, and one
 ``LISTEN`` connection per server process wakes its waiters, so a task created through any
 process is picked up in milliseconds. Waiters also re-check every ``poll_interval`` seconds

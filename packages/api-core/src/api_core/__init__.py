@@ -1,7 +1,8 @@
 """api-core: FastAPI infrastructure shared by the platform's services.
 
 ``create_app`` and settings; specifications compiled to SQL and query-parameter filters;
-protocols, ``Result`` and a SQLAlchemy repository; caching; OpenTelemetry; CQRS buses; health.
+protocols, ``Result`` and a SQLAlchemy repository; caching; OpenTelemetry; CQRS buses; health;
+the "storable value" check and fixed-window rate limiters.
 
 Names are imported on first use (PEP 562), so ``import api_core`` costs next to nothing and an
 app pays only for what it touches: a plain ``create_app`` service never loads SQLAlchemy, the
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
         Timestamped,
         UnitOfWork,
     )
+    from api_core.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
     from api_core.repository import SQLAlchemyRepository, SQLAlchemyUnitOfWork
     from api_core.result import Err, Ok, Result, UnwrapError
     from api_core.settings import ApiSettings, CorsSettings, HealthSettings, TelemetrySettings
@@ -58,6 +60,13 @@ if TYPE_CHECKING:
         or_,
         specification_from_query,
     )
+    from api_core.storable import (
+        StorableStr,
+        UnstorableValueError,
+        check_storable,
+        check_storable_str,
+        storable_json,
+    )
     from api_core.telemetry import (
         Telemetry,
         extract_trace_context,
@@ -70,6 +79,14 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "InProcessRateLimiter",
+    "RateLimiter",
+    "RedisRateLimiter",
+    "StorableStr",
+    "UnstorableValueError",
+    "check_storable",
+    "check_storable_str",
+    "storable_json",
     "ApiCoreError",
     "ApiSettings",
     "AsyncRepository",
@@ -134,6 +151,14 @@ __all__ = [
 ]
 
 _EXPORTS = {
+    "InProcessRateLimiter": "api_core.ratelimit",
+    "RateLimiter": "api_core.ratelimit",
+    "RedisRateLimiter": "api_core.ratelimit",
+    "StorableStr": "api_core.storable",
+    "UnstorableValueError": "api_core.storable",
+    "check_storable": "api_core.storable",
+    "check_storable_str": "api_core.storable",
+    "storable_json": "api_core.storable",
     "ApiCoreError": "api_core.errors",
     "ApiSettings": "api_core.settings",
     "AsyncRepository": "api_core.protocols",

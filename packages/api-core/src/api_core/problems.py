@@ -11,11 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match
 
 from api_core.errors import InvalidFilterError, ProblemError
 from platform_core.logging import get_logger
 
-__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem_response"]
+__all__ = ["PROBLEM_JSON", "allowed_methods", "install_problem_handlers", "problem_response"]
 
 PROBLEM_JSON = "application/problem+json"
 _log = get_logger(__name__)
@@ -66,21 +67,58 @@ def problem_response(
     )
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app accepts on the request's path.
+
+    Starlette answers 405 with the methods of the first route whose path matched; a path
+    served by several routes (``GET`` and ``POST /items``) needs all of them in ``Allow``.
+    Each method is tried against the app's routes with the routes' own matching.
+    """
+    router = getattr(request.app, "router", None)
+    routes: list[BaseRoute] = list(getattr(router, "routes", []))
+    allowed: list[str] = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
+
+
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    detail = exc.detail if isinstance(exc.detail, str) else None
+    detail: str | None = exc.detail if isinstance(exc.detail, str) else None
     extra: dict[str, Any] = {} if isinstance(exc.detail, str) else {"errors": exc.detail}
     if exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=exc.headers)
-    return problem_response(
-        request, exc.status_code, detail=detail, headers=dict(exc.headers or {}), **extra
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+            if detail in (None, "Method Not Allowed"):
+                detail = f"{request.method} is not allowed here; use {', '.join(allowed)}"
+    return problem_response(request, exc.status_code, detail=detail, headers=headers, **extra)
+
+
+def _printable(value: Any) -> Any:
+    # A location or message may echo the client's text; a lone surrogate in it (e.g. a bad
+    # mapping key) cannot be encoded as UTF-8, so it is written as its escape instead.
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        {
+            "loc": [_printable(part) for part in e.get("loc", ())],
+            "msg": _printable(e.get("msg", "")),
+            "type": e.get("type", ""),
+        }
         for e in exc.errors()
     ]
     return problem_response(

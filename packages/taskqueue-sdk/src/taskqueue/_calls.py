@@ -16,6 +16,9 @@ from taskqueue import errors
 from taskqueue._http import Call, model, new_idempotency_key, nothing
 from taskqueue.models import (
     AdvancePhaseRequest,
+    ApiKey,
+    ApiKeyCreateRequest,
+    ApiKeyList,
     BatchCreateRequest,
     BatchResult,
     CancelRequest,
@@ -323,3 +326,27 @@ def redeliver(webhook_id: Id, delivery_id: Id) -> Call[WebhookDelivery]:
 def stats() -> Call[Stats]:
     """``GET /api/stats``."""
     return Call("GET", "/api/stats", model(Stats))
+
+
+# --- API keys (admin) ----------------------------------------------------------------------
+
+
+def create_api_key(req: ApiKeyCreateRequest, key: str | None) -> Call[ApiKey]:
+    """``POST /api/keys``."""
+    return Call(
+        "POST",
+        "/api/keys",
+        model(ApiKey),
+        body=req.to_payload(),
+        idempotency_key=key or new_idempotency_key(),
+    )
+
+
+def list_api_keys() -> Call[ApiKeyList]:
+    """``GET /api/keys``."""
+    return Call("GET", "/api/keys", model(ApiKeyList))
+
+
+def revoke_api_key(key_id: Id) -> Call[None]:
+    """``DELETE /api/keys/{id}``."""
+    return Call("DELETE", f"/api/keys/{_id(key_id)}", nothing)

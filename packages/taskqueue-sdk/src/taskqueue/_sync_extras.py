@@ -12,6 +12,9 @@ from taskqueue import _calls
 from taskqueue._calls import Id, coerce
 from taskqueue._sync_core import SyncClientCore
 from taskqueue.models import (
+    ApiKey,
+    ApiKeyCreateRequest,
+    ApiKeyRole,
     ClaimedTask,
     ClaimRequest,
     FailRequest,
@@ -232,3 +235,32 @@ class SyncClientExtras(SyncClientCore):
     def get_stats(self, *, retry: RetryConfig | None = None) -> Stats:
         """Return counts across the queue."""
         return self._send(_calls.stats(), retry)
+
+    # --- API keys (admin) ------------------------------------------------------------------
+
+    def create_api_key(
+        self,
+        name: str,
+        role: ApiKeyRole | str = ApiKeyRole.PRODUCER,
+        *,
+        projects: Sequence[Id] | None = None,
+        idempotency_key: str | None = None,
+        retry: RetryConfig | None = None,
+    ) -> ApiKey:
+        """Create a key in the caller's tenant (admin); ``key`` is set only in this answer."""
+        req = coerce(
+            ApiKeyCreateRequest,
+            None,
+            name=name,
+            role=role,
+            projects=None if projects is None else [str(p) for p in projects],
+        )
+        return self._send(_calls.create_api_key(req, idempotency_key), retry)
+
+    def list_api_keys(self, *, retry: RetryConfig | None = None) -> list[ApiKey]:
+        """Return the tenant's keys, active and revoked (admin; never their secrets)."""
+        return (self._send(_calls.list_api_keys(), retry)).keys
+
+    def revoke_api_key(self, key_id: Id, *, retry: RetryConfig | None = None) -> None:
+        """Revoke one of the tenant's keys (admin)."""
+        self._send(_calls.revoke_api_key(key_id), retry)

@@ -2,7 +2,8 @@
 
 Up to ``concurrency`` tasks run at once. Claims long-poll (the server holds an empty claim up
 to ``claim_wait`` seconds and answers as soon as a task becomes runnable). Each command runs
-through the shell with the task's ``environment`` added to the worker's, in the task's
+through the shell with the task's ``environment`` and ``secret_environment`` (whose values only
+the claim response carries) added to the worker's, in the task's
 ``working_directory`` or the worker's ``work_dir`` or else a fresh temporary directory
 (removed afterwards), in its own process group, stopped after its ``timeout``.
 
@@ -285,6 +286,7 @@ class Worker:
                 command=task.command,
                 environment={
                     **task.environment,
+                    **task.secret_environment,
                     INSTANCE_VARIABLE: self.instance,
                     "TASKQUEUE_TASK_ID": str(task.id),
                     "TASKQUEUE_WORKER_ID": self.config.worker_id,

@@ -20,7 +20,7 @@ from taskqueue.models import (
 )
 from taskqueue_server.api.deps import (
     PROBLEM_RESPONSES,
-    Caller,
+    Worker,
     authenticate,
     get_runtime,
     idempotent,
@@ -28,6 +28,7 @@ from taskqueue_server.api.deps import (
 )
 from taskqueue_server.api.tasks import task_model
 from taskqueue_server.db.task_base import StoredTask
+from taskqueue_server.inputs import check_body, clean_output
 
 __all__ = ["claimed_model", "router"]
 
@@ -35,21 +36,25 @@ router = APIRouter(tags=["workers"], dependencies=[Depends(authenticate)])
 
 
 def claimed_model(stored: StoredTask) -> ClaimedTask:
-    """A leased task as its claimer sees it: the task plus the lease token."""
+    """A leased task as its claimer sees it: the task (with its secret environment values:
+    the worker holding the lease is their one reader) plus the lease token."""
     token = stored.row.lease_token
     assert token is not None, "a leased row always has a token"
-    return ClaimedTask.model_validate({**stored.to_wire(), "lease_token": token})
+    return ClaimedTask.model_validate({**stored.to_wire(reveal_secrets=True), "lease_token": token})
 
 
 @router.post("/api/workers/claim", response_model=ClaimResponse, responses=PROBLEM_RESPONSES)
-async def claim(request: Request, body: ClaimRequest) -> Response:
-    """Lease up to ``max_tasks`` runnable tasks, highest priority then oldest first.
+async def claim(request: Request, body: ClaimRequest, caller: Worker) -> Response:
+    """Lease up to ``max_tasks`` runnable tasks of the key's tenant, highest priority then
+    oldest first. The only answer that carries ``secret_environment`` values.
 
     With ``wait`` > 0 and nothing runnable, the request is held until a task may have become
     runnable (or ``wait`` seconds pass) and the claim is tried again.
     """
     runtime = get_runtime(request)
+    check_body(body, runtime.settings)
     leased = await runtime.claim_waiting(
+        runtime.tasks.scoped(caller),
         body.worker_id,
         body.max_tasks,
         body.lease_seconds,
@@ -65,10 +70,15 @@ async def claim(request: Request, body: ClaimRequest) -> Response:
 @router.post(
     "/api/tasks/{task_id}/heartbeat", response_model=HeartbeatResponse, responses=PROBLEM_RESPONSES
 )
-async def heartbeat(request: Request, task_id: uuid.UUID, body: HeartbeatRequest) -> Response:
+async def heartbeat(
+    request: Request, task_id: uuid.UUID, body: HeartbeatRequest, caller: Worker
+) -> Response:
     """Extend the lease; ``cancel_requested`` tells the worker to stop."""
-    expires, cancelled = await get_runtime(request).tasks.heartbeat(
-        task_id, body.worker_id, body.lease_token, body.lease_seconds
+    check_body(body, get_runtime(request).settings)
+    expires, cancelled = (
+        await get_runtime(request)
+        .tasks.scoped(caller)
+        .heartbeat(task_id, body.worker_id, body.lease_token, body.lease_seconds)
     )
     return json_response(
         HeartbeatResponse(task_id=task_id, lease_expires_at=expires, cancel_requested=cancelled)
@@ -77,15 +87,18 @@ async def heartbeat(request: Request, task_id: uuid.UUID, body: HeartbeatRequest
 
 @router.post("/api/tasks/{task_id}/complete", response_model=Task, responses=PROBLEM_RESPONSES)
 async def complete(
-    request: Request, task_id: uuid.UUID, body: CompleteRequest, caller: Caller
+    request: Request, task_id: uuid.UUID, body: CompleteRequest, caller: Worker
 ) -> Response:
     """Record a successful run; the task becomes Completed. A replay (same token) gets the
-    task back unchanged."""
+    task back unchanged. NUL characters and lone surrogates in the output tails become
+    U+FFFD; anything else unstorable is a 422."""
     runtime = get_runtime(request)
+    result = clean_output(body.result.model_dump(mode="json"))
+    check_body({"worker_id": body.worker_id, "result": result}, runtime.settings)
 
     async def produce() -> Response:
-        task, changes = await runtime.tasks.complete(
-            task_id, body.worker_id, body.lease_token, body.result.model_dump(mode="json")
+        task, changes = await runtime.tasks.scoped(caller).complete(
+            task_id, body.worker_id, body.lease_token, result
         )
         await runtime.announce(changes)
         if changes and await runtime.tasks.has_dependents(task_id):
@@ -96,17 +109,19 @@ async def complete(
 
 
 @router.post("/api/tasks/{task_id}/fail", response_model=Task, responses=PROBLEM_RESPONSES)
-async def fail(request: Request, task_id: uuid.UUID, body: FailRequest, caller: Caller) -> Response:
+async def fail(request: Request, task_id: uuid.UUID, body: FailRequest, caller: Worker) -> Response:
     """Record a failed attempt: Pending again ``retry_delay`` seconds later while attempts
     remain, else Failed; ``requeue`` hands the task back without counting the attempt."""
     runtime = get_runtime(request)
+    result = clean_output(body.result.model_dump(mode="json"))
+    check_body({"worker_id": body.worker_id, "result": result}, runtime.settings)
 
     async def produce() -> Response:
-        task, changes = await runtime.tasks.fail(
+        task, changes = await runtime.tasks.scoped(caller).fail(
             task_id,
             body.worker_id,
             body.lease_token,
-            body.result.model_dump(mode="json"),
+            result,
             runs=body.attempts,
             requeue=body.requeue,
         )

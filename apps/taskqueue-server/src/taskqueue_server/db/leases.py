@@ -109,6 +109,7 @@ class LeaseOperations(TaskStoreBase):
         )
         if project_id is not None:
             candidates = candidates.where(TaskRow.project_id == project_id)
+        candidates = candidates.where(self._tenant_where())  # tenant filter
         if self._skip_locked:
             candidates = candidates.with_for_update(skip_locked=True, of=TaskRow)
         picked = candidates.cte("picked")
@@ -183,11 +184,13 @@ class LeaseOperations(TaskStoreBase):
 
     async def _locked(self, session: AsyncSession, task_id: uuid.UUID) -> TaskRow:
         """The row, locked until the transaction ends (PostgreSQL; SQLite's BEGIN IMMEDIATE
-        already excludes every other writer)."""
+        already excludes every other writer); another tenant's task (or, for a key restricted
+        to projects, another project's) is unknown, as in ``_load``."""
+        scope = self.scope
         row = await session.get(
             TaskRow, task_id, populate_existing=True, with_for_update=self._skip_locked or None
         )
-        if row is None:
+        if row is None or not scope.owns(row.tenant_id, row.project_id):  # tenant filter
             raise NotFoundError("task", task_id)
         return row
 
@@ -326,31 +329,35 @@ class LeaseOperations(TaskStoreBase):
     # --- stats ---------------------------------------------------------------------------
 
     async def stats(self) -> dict[str, Any]:
-        """Counts by status and priority, queue depth and the oldest runnable task's age."""
+        """Counts by status and priority, queue depth and the oldest runnable task's age, over
+        this store's tenant."""
         now = utcnow()
+        mine, my_projects = self._tenant_where(), self._tenant_where(ProjectRow)  # tenant filter
         async with self._readers() as session:
             status_rows = await session.execute(
-                select(TaskRow.status, func.count()).group_by(TaskRow.status)
+                select(TaskRow.status, func.count()).where(mine).group_by(TaskRow.status)
             )
             by_status: dict[str, int] = {str(k): int(v) for k, v in status_rows}
             priority_rows = await session.execute(
-                select(TaskRow.priority, func.count()).group_by(TaskRow.priority)
+                select(TaskRow.priority, func.count()).where(mine).group_by(TaskRow.priority)
             )
             by_priority: dict[str, int] = {str(k): int(v) for k, v in priority_rows}
             type_rows = await session.execute(
-                select(TaskRow.task_type, func.count()).group_by(TaskRow.task_type)
+                select(TaskRow.task_type, func.count()).where(mine).group_by(TaskRow.task_type)
             )
             by_type: dict[str, int] = {str(k): int(v) for k, v in type_rows}
             project_rows = await session.execute(
-                select(ProjectRow.status, func.count()).group_by(ProjectRow.status)
+                select(ProjectRow.status, func.count())
+                .where(my_projects)
+                .group_by(ProjectRow.status)
             )
             projects: dict[str, int] = {str(k): int(v) for k, v in project_rows}
             workers = await session.scalar(
                 select(func.count(func.distinct(TaskRow.lease_owner))).where(
-                    TaskRow.status == "Running"
+                    TaskRow.status == "Running", mine
                 )
             )
-            runnable = self._runnable(now).subquery()
+            runnable = self._runnable(now).where(mine).subquery()
             depth = await session.scalar(select(func.count()).select_from(runnable))
             oldest = await session.scalar(
                 select(func.min(TaskRow.created_at)).where(TaskRow.id.in_(select(runnable.c.id)))

@@ -16,6 +16,7 @@ from taskqueue.models.common import (
 from taskqueue.models.enums import (
     TERMINAL_STATUSES,
     WORKFLOW_PHASES,
+    ApiKeyRole,
     DeliveryStatus,
     ProjectStatus,
     TaskPriority,
@@ -24,6 +25,7 @@ from taskqueue.models.enums import (
     WebhookEventType,
     next_phase,
 )
+from taskqueue.models.keys import ApiKey, ApiKeyCreateRequest, ApiKeyList
 from taskqueue.models.projects import (
     Project,
     ProjectCreateRequest,
@@ -31,6 +33,7 @@ from taskqueue.models.projects import (
     ProjectUpdateRequest,
 )
 from taskqueue.models.tasks import (
+    REDACTED,
     AdvancePhaseRequest,
     CancelRequest,
     Phase,
@@ -65,6 +68,11 @@ from taskqueue.models.workers import (
 __all__ = [
     "CLAIM_WAIT_MAX_SECONDS",
     "LEASE_LOST_TYPE",
+    "ApiKey",
+    "ApiKeyCreateRequest",
+    "ApiKeyList",
+    "REDACTED",
+    "ApiKeyRole",
     "TERMINAL_STATUSES",
     "WORKFLOW_PHASES",
     "AdvancePhaseRequest",
