@@ -62,6 +62,7 @@ async def create_task(request: Request, body: TaskCreateRequest, caller: Caller)
     async def produce() -> Response:
         [stored] = await runtime.tasks.create_many([_create_fields(body)])
         await runtime.publisher.publish("task.created", stored.to_wire())
+        runtime.wakeup.notify(1)  # an idle worker's long poll picks it up
         return json_response(task_model(stored), 201)
 
     return await idempotent(request, caller, produce)
@@ -81,6 +82,7 @@ async def create_tasks(request: Request, body: BatchCreateRequest, caller: Calle
         if created:
             for stored in created:
                 await runtime.publisher.publish("task.created", stored.to_wire())
+            runtime.wakeup.notify(len(created))
             results = [
                 BatchItemResult(index=i, ok=True, task=task_model(t)) for i, t in enumerate(created)
             ]
@@ -93,6 +95,7 @@ async def create_tasks(request: Request, body: BatchCreateRequest, caller: Calle
                 results.append(BatchItemResult(index=index, ok=False, error=problem))
                 continue
             await runtime.publisher.publish("task.created", stored.to_wire())
+            runtime.wakeup.notify(1)
             results.append(BatchItemResult(index=index, ok=True, task=task_model(stored)))
         return json_response(BatchResult(results=results))
 
