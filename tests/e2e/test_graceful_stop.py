@@ -32,6 +32,7 @@ def test_ctrl_c_with_a_busy_worker_stops_in_seconds_and_hands_the_task_back(
     stack.stop()  # SIGINT, as Ctrl-C in the terminal; asserts exit code 0
     took = time.monotonic() - began
     output = "\n".join(stack.output_lines())
+    print(f"\nthe stack stopped {took:.2f} s after Ctrl-C")
     assert took < 5, f"the stack took {took:.1f}s to stop"
     assert "Traceback" not in output
     assert "did not stop within" not in output

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["Runtime"]
 
 _log = get_logger(__name__)
+_HANG_UP_CHECK = 1.0
 
 
 @dataclass
@@ -182,14 +183,30 @@ class Runtime:
                 if leased or remaining <= 0 or self.closing:
                     return leased
                 waited = True
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        asyncio.shield(woken), min(remaining, self.wakeup.poll_interval)
-                    )
+                if await self._wait(woken, min(remaining, self.wakeup.poll_interval), gone):
+                    return []  # the claimer hung up while waiting
             finally:
                 self.wakeup.discard(woken)
+
+    async def _wait(
+        self,
+        woken: asyncio.Future[None],
+        seconds: float,
+        gone: Callable[[], Awaitable[bool]] | None,
+    ) -> bool:
+        """Wait for ``woken`` up to ``seconds``, checking every second whether the claimer
+        hung up (a dead worker's poll must not hold up a server shutdown); True if it did."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        while not woken.done() and not self.closing:
+            step = min(until - loop.time(), _HANG_UP_CHECK)
+            if step <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(woken), step)
             if gone is not None and await gone():
-                return []
+                return True
+        return False
 
     async def _hand_back(self, store: TaskStore, worker_id: str, leased: list[StoredTask]) -> None:
         """Return tasks just leased to a claimer that hung up, not counting an attempt."""

@@ -89,6 +89,7 @@ async def create_task(request: Request, body: TaskCreateRequest, caller: TaskWri
         rendered = _Rendered(201)
         [stored] = await tasks.create_many([_create_fields(body)], before_commit=rendered)
         await runtime.publisher.publish("task.created", stored.to_wire(), caller.tenant)
+        runtime.wakeup.notify(1)  # an idle worker's long poll picks it up
         return rendered.get()
 
     return await idempotent(request, caller, produce)
@@ -110,6 +111,7 @@ async def create_tasks(request: Request, body: BatchCreateRequest, caller: TaskW
         if created:
             for stored in created:
                 await runtime.publisher.publish("task.created", stored.to_wire(), caller.tenant)
+            runtime.wakeup.notify(len(created))
             results = [
                 BatchItemResult(index=i, ok=True, task=task_model(t)) for i, t in enumerate(created)
             ]
@@ -122,6 +124,7 @@ async def create_tasks(request: Request, body: BatchCreateRequest, caller: TaskW
                 results.append(BatchItemResult(index=index, ok=False, error=problem))
                 continue
             await runtime.publisher.publish("task.created", stored.to_wire(), caller.tenant)
+            runtime.wakeup.notify(1)
             results.append(BatchItemResult(index=index, ok=True, task=task_model(stored)))
         return json_response(BatchResult(results=results))
 
