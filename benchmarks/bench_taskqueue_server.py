@@ -409,7 +409,11 @@ async def _claim_throughput(h: Harness, base: str, key: str) -> None:
                     (
                         await client.post(
                             f"/api/tasks/{task['id']}/complete",
-                            json={"worker_id": worker_id, "result": {"exit_code": 0}},
+                            json={
+                                "worker_id": worker_id,
+                                "lease_token": task["lease_token"],
+                                "result": {"exit_code": 0},
+                            },
                         )
                     ).raise_for_status()
                     done += 1

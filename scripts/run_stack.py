@@ -19,10 +19,14 @@ Settings the launcher reads (everything else is passed through to the services, 
 ``REDIS_URL``, ``DATABASE_URL`` both set: services mode (databases ``<db>_taskqueue`` and
                                 ``<db>_drafts`` are created on the PostgreSQL server)
 ``STACK_DRAFT_WORKERS``         services mode: ``draft-service worker`` processes (default 1)
+``STACK_WORKER_SHUTDOWN_TIMEOUT`` seconds the task worker's commands get after Ctrl-C (1.5)
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` set: every service exports traces to this OTLP/HTTP endpoint
 =============================== ===========================================================
 
-Logs are prefixed by service; Ctrl-C (or SIGTERM) stops every process cleanly.
+Logs are prefixed by service. Ctrl-C (or SIGTERM) stops the stack in order: first the
+workers (the task worker gives running commands ``STACK_WORKER_SHUTDOWN_TIMEOUT`` seconds,
+default 1.5, then kills them and hands their tasks back to Pending), then the APIs, so no task
+is left Running and nothing is stopped mid-request.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ class Proc:
         env: The environment it runs with.
         health_url: When set, the launcher waits for a 200 there before going on.
         needs_taskqueue_key: The Task Queue API key is added to ``env`` before the start.
+        worker: Stopped before the APIs (it may still report to them while it stops).
     """
 
     name: str
@@ -73,6 +78,7 @@ class Proc:
     env: dict[str, str]
     health_url: str | None = None
     needs_taskqueue_key: bool = False
+    worker: bool = False
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
 
@@ -277,15 +283,24 @@ def make_plan(environ: dict[str, str] | None = None) -> Plan:
         ),
     ]
     if services_mode:
-        procs.append(Proc("webhook-delivery", [tq_server, "deliver"], tq_env))
+        procs.append(Proc("webhook-delivery", [tq_server, "deliver"], tq_env, worker=True))
         for n in range(1, _count(env, "STACK_DRAFT_WORKERS", 1) + 1):
-            procs.append(Proc(f"draft-worker-{n}", [drafts, "worker"], dr_env))
+            procs.append(Proc(f"draft-worker-{n}", [drafts, "worker"], dr_env, worker=True))
+    shutdown = env.get("STACK_WORKER_SHUTDOWN_TIMEOUT", "1.5")
+    try:
+        if float(shutdown) < 0:
+            raise ValueError(shutdown)
+    except ValueError:
+        raise StackError(
+            f"STACK_WORKER_SHUTDOWN_TIMEOUT={shutdown!r} is not a number of seconds (0 or more)"
+        ) from None
     procs.append(
         Proc(
             "task-worker",
-            [_bin("taskqueue"), "worker", "--grace-period", "10"],
+            [_bin("taskqueue"), "worker", "--shutdown-timeout", shutdown],
             worker_env,
             needs_taskqueue_key=True,
+            worker=True,
         )
     )
     return Plan(
@@ -465,29 +480,32 @@ class Supervisor:
         """Signal handler: ask the main loop to stop."""
         self._stopping.set()
 
-    def stop(self) -> None:
-        """Terminate every child (SIGTERM, then SIGKILL after 15 s) and flush their output."""
-        running = [
-            p
-            for p in [*self.plan.services, *self.plan.oneshots]
-            if p.popen is not None and p.popen.poll() is None
-        ]
+    def stop(self, worker_seconds: float = 10, api_seconds: float = 10) -> None:
+        """Stop the workers first (SIGTERM; they finish or hand back their tasks while the APIs
+        still answer), then everything else; SIGKILL what outlives its allowance. Flush the
+        output."""
+        everything = [*self.plan.services, *self.plan.oneshots]
+        self._terminate([p for p in everything if p.worker], worker_seconds)
+        self._terminate([p for p in everything if not p.worker], api_seconds)
+        for pump in self._pumps:
+            pump.join(2)
+
+    def _terminate(self, procs: list[Proc], seconds: float) -> None:
+        running = [p for p in procs if p.popen is not None and p.popen.poll() is None]
         for proc in running:
             assert proc.popen is not None
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.popen.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + seconds
         for proc in running:
             assert proc.popen is not None
             try:
                 proc.popen.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.say("stack", f"{proc.name} did not stop within 15s; killing it")
+                self.say("stack", f"{proc.name} did not stop within {seconds:g}s; killing it")
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.popen.pid, signal.SIGKILL)
                 proc.popen.wait()
-        for pump in self._pumps:
-            pump.join(2)
 
 
 def banner(plan: Plan) -> str:

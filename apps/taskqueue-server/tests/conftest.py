@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from taskqueue_server.app import create_server_app
 from taskqueue_server.db.apikeys import ApiKeyStore
 from taskqueue_server.db.engine import create_engine, session_factory
 from taskqueue_server.db.tasks import TaskStore
+from taskqueue_server.db.tenancy import Role, TenantScope
 from taskqueue_server.migrate import upgrade
 from taskqueue_server.settings import ServerSettings
 
@@ -54,8 +56,8 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def tasks(engine: AsyncEngine) -> TaskStore:
-    """The task store over the migrated database."""
-    return TaskStore(session_factory(engine), engine.dialect.name)
+    """The task store over the migrated database, bound to the default tenant (admin)."""
+    return TaskStore(session_factory(engine), engine.dialect.name).scoped(TenantScope("default"))
 
 
 def server_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -66,6 +68,7 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
         TASKQUEUE_WEBHOOK_ALLOW_PRIVATE="true",
         TASKQUEUE_LOG_LEVEL="WARNING",
         TASKQUEUE_RATE_LIMIT_PER_MINUTE="100000",
+        TASKQUEUE_AUTH_FAILURES_PER_MINUTE="100000",
         TASKQUEUE_DELIVERY_POLL_INTERVAL="0.1",
         TASKQUEUE_WEBHOOK_BACKOFF_BASE="0.2",
     )
@@ -277,7 +280,7 @@ def start_worker(server: ServerProcess, key: str, log: Path, *args: str) -> subp
     env.update(TASKQUEUE_BASE_URL=server.url, TASKQUEUE_API_KEY=key)
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "taskqueue.cli", "worker", "--poll-interval", "0.2", *args],
+            [sys.executable, "-m", "taskqueue.cli", "worker", *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -299,3 +302,45 @@ def workers(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def _serve(database_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    settings = ServerSettings.load(
+        database_url=database_url,
+        webhook_allow_private=True,
+        api_key_cache_seconds=0,
+        delivery_poll_interval=0.05,
+        **overrides,
+    )
+    app = create_server_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://tq") as http:
+            http.app = app  # type: ignore[attr-defined]
+            yield http
+
+
+async def _new_key(
+    http: httpx.AsyncClient, tenant: str, role: Role, projects: list[uuid.UUID] | None = None
+) -> dict[str, str]:
+    store = http.app.state.runtime.api_keys  # type: ignore[attr-defined]
+    created = await store.create(f"{tenant}-{role}", tenant=tenant, role=role, projects=projects)
+    return {"X-API-Key": created.key}
+
+
+Serve = Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
+NewKey = Callable[..., Awaitable[dict[str, str]]]
+
+
+@pytest.fixture
+def serve() -> Serve:
+    """``async with serve(database_url, **settings) as http``: the app in this process (ASGI),
+    lifespan running, embedded delivery; ``http.app`` is the app."""
+    return _serve
+
+
+@pytest.fixture
+def new_key() -> NewKey:
+    """``await new_key(http, tenant, role, projects=None)``: headers with a new API key."""
+    return _new_key

@@ -35,9 +35,16 @@ async def test_task_life_cycle_through_the_async_client(
             "w1", max_tasks=5, lease_seconds=30, project_id=project.id
         )
         assert (leased.id, leased.status, leased.worker_id) == (task.id, TaskStatus.RUNNING, "w1")
-        beat = await client.heartbeat(task.id, "w1", lease_seconds=30)
+        beat = await client.heartbeat(
+            task.id, "w1", lease_seconds=30, lease_token=leased.lease_token
+        )
         assert not beat.cancel_requested
-        done = await client.complete_task(task.id, "w1", TaskResult(exit_code=0, stdout="ok"))
+        done = await client.complete_task(
+            task.id,
+            "w1",
+            TaskResult(exit_code=0, stdout="ok"),
+            lease_token=leased.lease_token,
+        )
         assert done.status is TaskStatus.COMPLETED
         assert done.result is not None
         assert done.result.stdout == "ok"

@@ -101,7 +101,16 @@ async def test_list_and_revoke_api_keys_never_show_secrets_or_hashes(sqlite_url:
     assert [k["revoked_at"] is None for k in keys] == [True, False, False]
     for made, shown in zip((alpha, beta, gamma), keys, strict=True):
         assert made.key.startswith(shown["prefix"])
-        assert set(shown) == {"id", "name", "prefix", "created_at", "revoked_at"}
+        assert set(shown) == {
+            "id",
+            "name",
+            "prefix",
+            "created_at",
+            "revoked_at",
+            "tenant",
+            "role",
+            "projects",
+        }
         for output in (listed.stdout, table.stdout, revoked.stdout):
             assert made.key.split("_", 2)[2] not in output  # the secret part
             assert hash_key(made.key) not in output

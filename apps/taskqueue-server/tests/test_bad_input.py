@@ -52,7 +52,8 @@ async def test_bad_transitions_are_409_with_allowed_list(app_client: Make) -> No
         advance = await http.post(f"/api/tasks/{task['id']}/advance-phase")
         assert advance.status_code == 409
         complete = await http.post(
-            f"/api/tasks/{task['id']}/complete", json={"worker_id": "w", "result": {}}
+            f"/api/tasks/{task['id']}/complete",
+            json={"worker_id": "w", "lease_token": "never-issued", "result": {}},
         )
         assert complete.status_code == 409
         await http.post(f"/api/tasks/{task['id']}/cancel")

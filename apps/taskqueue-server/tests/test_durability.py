@@ -13,6 +13,7 @@ from taskqueue import AsyncTaskQueueClient
 from taskqueue.models import TaskFilters, TaskResult, TaskStatus
 from taskqueue_server.db.engine import create_engine, session_factory
 from taskqueue_server.db.tasks import TaskStore
+from taskqueue_server.db.tenancy import TenantScope
 from taskqueue_server.migrate import upgrade
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ async def test_eight_concurrent_claimers_never_share_any_of_2000_tasks_on_postgr
     # through the store on eight connections; the HTTP test below runs them through the server.
     engine = create_engine(postgres_url)
     await upgrade(engine)
-    store = TaskStore(session_factory(engine), engine.dialect.name)
+    store = TaskStore(session_factory(engine), engine.dialect.name).scoped(TenantScope("t"))
     runs: Counter[uuid.UUID] = Counter()
     try:
         await store.create_many([{"name": f"t{i}", "command": "true"} for i in range(2_000)])
@@ -68,7 +69,12 @@ async def test_eight_http_claimers_run_each_task_exactly_once_on_postgres(
                     return
                 for task in leased:
                     runs[str(task.id)] += 1
-                    await client.complete_task(task.id, f"claimer-{n}", TaskResult(exit_code=0))
+                    await client.complete_task(
+                        task.id,
+                        f"claimer-{n}",
+                        TaskResult(exit_code=0),
+                        lease_token=task.lease_token,
+                    )
 
         await asyncio.gather(*(claimer(n) for n in range(CLAIMERS)))
         completed = await client.list_tasks(TaskFilters(status=TaskStatus.COMPLETED), limit=1)
@@ -95,5 +101,7 @@ async def test_restart_with_pending_and_leased_tasks_loses_nothing(
         assert after[leased.id].worker_id == "survivor"
         pending = [t for t in after.values() if t.status is TaskStatus.PENDING]
         assert len(pending) == 2
-        done = await client.complete_task(leased.id, "survivor", TaskResult(exit_code=0))
+        done = await client.complete_task(
+            leased.id, "survivor", TaskResult(exit_code=0), lease_token=leased.lease_token
+        )
         assert done.status is TaskStatus.COMPLETED

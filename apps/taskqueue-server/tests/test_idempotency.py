@@ -78,15 +78,16 @@ async def test_a_failed_request_frees_its_key(server: ServerProcess, api_key: st
         new_task = {"name": "t", "command": "true", "project_id": project["id"]}
         task = (await http.post("/api/tasks", json=new_task)).json()
         complete = f"/api/tasks/{task['id']}/complete"
-        body = {"worker_id": "w1", "result": {"exit_code": 0}}
+        guess = {"worker_id": "w1", "lease_token": "guessed", "result": {"exit_code": 0}}
         once = {"Idempotency-Key": "complete-once"}
-        too_early = await http.post(complete, json=body, headers=once)  # w1 holds no lease yet
+        too_early = await http.post(complete, json=guess, headers=once)  # no lease issued yet
         claim = {"worker_id": "w1", "project_id": project["id"]}
         claimed = await http.post("/api/workers/claim", json=claim)
+        body = {**guess, "lease_token": claimed.json()["tasks"][0]["lease_token"]}
         retried = await http.post(complete, json=body, headers=once)
         replayed = await http.post(complete, json=body, headers=once)
     assert too_early.status_code == 409
-    assert too_early.json()["title"] == "Lease not held"
+    assert too_early.json()["title"] == "Lease lost"
     assert [t["id"] for t in claimed.json()["tasks"]] == [task["id"]]
     assert (retried.status_code, retried.json()["status"]) == (200, "Completed")
     assert "idempotent-replayed" not in retried.headers

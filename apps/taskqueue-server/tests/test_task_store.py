@@ -16,6 +16,13 @@ async def _one(tasks: TaskStore, **fields: object) -> uuid.UUID:
     return uuid.UUID((await tasks.create_many([data]))[0].to_wire()["id"])
 
 
+async def _token(tasks: TaskStore, worker: str = "w", lease: float = 30) -> str:
+    """Claim one task for ``worker`` and return its lease token."""
+    [leased], _ = await tasks.claim(worker, 1, lease)
+    assert leased.row.lease_token
+    return leased.row.lease_token
+
+
 async def test_claim_orders_by_priority_then_age(tasks: TaskStore) -> None:
     low = await _one(tasks, priority="Low")
     first_normal = await _one(tasks)
@@ -68,7 +75,7 @@ async def test_dependency_holds_task_back_until_completed(tasks: TaskStore) -> N
     child = await _one(tasks, dependencies=[parent])
     leased, _ = await tasks.claim("w", 10, 30)
     assert [t.row.id for t in leased] == [parent]
-    await tasks.complete(parent, "w", {"exit_code": 0})
+    await tasks.complete(parent, "w", str(leased[0].row.lease_token), {"exit_code": 0})
     leased, _ = await tasks.claim("w", 10, 30)
     assert [t.row.id for t in leased] == [child]
 
@@ -76,8 +83,8 @@ async def test_dependency_holds_task_back_until_completed(tasks: TaskStore) -> N
 async def test_failed_dependency_fails_the_waiting_task(tasks: TaskStore) -> None:
     parent = await _one(tasks, retry_attempts=0)
     child = await _one(tasks, dependencies=[parent])
-    await tasks.claim("w", 1, 30)
-    changes = await tasks.fail(parent, "w", {"exit_code": 1, "error": "boom"})
+    token = await _token(tasks)
+    _, changes = await tasks.fail(parent, "w", token, {"exit_code": 1, "error": "boom"})
     assert [(c.task.row.id, c.event_type) for c in changes] == [
         (parent, "task.failed"),
         (child, "task.failed"),
@@ -87,45 +94,44 @@ async def test_failed_dependency_fails_the_waiting_task(tasks: TaskStore) -> Non
 
 async def test_failure_retries_then_fails(tasks: TaskStore) -> None:
     task_id = await _one(tasks, retry_attempts=1, retry_delay=0)
-    await tasks.claim("w", 1, 30)
-    [retry] = await tasks.fail(task_id, "w", {"exit_code": 1})
+    _, [retry] = await tasks.fail(task_id, "w", await _token(tasks), {"exit_code": 1})
     assert (retry.task.row.status, retry.event_type) == ("Pending", "task.updated")
-    await tasks.claim("w", 1, 30)
-    [final] = await tasks.fail(task_id, "w", {"exit_code": 1})
+    _, [final] = await tasks.fail(task_id, "w", await _token(tasks), {"exit_code": 1})
     assert (final.task.row.status, final.event_type) == ("Failed", "task.failed")
 
 
 async def test_worker_local_retries_count_and_requeue_does_not(tasks: TaskStore) -> None:
     task_id = await _one(tasks, retry_attempts=2, retry_delay=0)
-    await tasks.claim("w", 1, 30)
-    [requeued] = await tasks.fail(task_id, "w", {"error": "worker stopping"}, requeue=True)
+    token = await _token(tasks)
+    _, [requeued] = await tasks.fail(
+        task_id, "w", token, {"error": "worker stopping"}, requeue=True
+    )
     assert (requeued.task.row.status, requeued.task.row.attempts) == ("Pending", 0)
-    await tasks.claim("w", 1, 30)
-    [failed] = await tasks.fail(task_id, "w", {"exit_code": 1}, runs=3)
+    _, [failed] = await tasks.fail(task_id, "w", await _token(tasks), {"exit_code": 1}, runs=3)
     assert (failed.task.row.status, failed.task.row.attempts) == ("Failed", 3)
 
 
 async def test_expired_lease_returns_task_and_old_worker_is_refused(tasks: TaskStore) -> None:
     task_id = await _one(tasks)
-    await tasks.claim("dead", 1, 0.05)
+    dead = await _token(tasks, "dead", 0.05)
     await asyncio.sleep(0.1)
     leased, expired = await tasks.claim("alive", 1, 30)
     assert [t.row.id for t in leased] == [task_id]
     assert leased[0].row.attempts == 2
     assert [c.task.row.id for c in expired] == [task_id]
     with pytest.raises(LeaseError):
-        await tasks.complete(task_id, "dead", {"exit_code": 0})
-    await tasks.complete(task_id, "alive", {"exit_code": 0})
+        await tasks.complete(task_id, "dead", dead, {"exit_code": 0})
+    await tasks.complete(task_id, "alive", str(leased[0].row.lease_token), {"exit_code": 0})
 
 
 async def test_cancel_allowed_until_final_then_409(tasks: TaskStore) -> None:
     task_id = await _one(tasks)
-    await tasks.claim("w", 1, 30)
+    token = await _token(tasks)
     [change] = await tasks.cancel(task_id)
     assert change.event_type == "task.cancelled"
-    assert (await tasks.heartbeat(task_id, "w", 30))[1] is True
+    assert (await tasks.heartbeat(task_id, "w", token, 30))[1] is True
     with pytest.raises(LeaseError):
-        await tasks.heartbeat(task_id, "someone-else", 30)
+        await tasks.heartbeat(task_id, "someone-else", "not-the-token", 30)
     with pytest.raises(InvalidTransitionError) as info:
         await tasks.cancel(task_id)
     assert info.value.allowed == []

@@ -27,6 +27,7 @@ from api_core import (
         ({"metadata": {"a": [0, 1, 2, "\udfff"]}}, "body.metadata.a[3]", "surrogate (\\udfff)"),
         ({"weird key": "\ud800"}, 'body["weird key"]', "lone surrogate"),
         ({"k\x00": 1}, "body", "key contains a NUL"),
+        ({"ok": [{"\udfff": 1}]}, "body.ok[0]", "key contains a lone surrogate"),
         ({"n": float("nan")}, "body.n", "JSON cannot represent"),
         ({"n": [float("inf")]}, "body.n[0]", "JSON cannot represent"),
         ({1: "x"}, "body", "non-string key"),

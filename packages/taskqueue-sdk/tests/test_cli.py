@@ -149,7 +149,7 @@ def test_worker_runs_commands_with_env_workdir_and_retries(
                      "--retries", "1", "--retry-delay", "0"])  # fmt: skip
     slow = _create(["--name", "slow", "--command", "sleep 5", "--timeout", "1",
                     "--retries", "0"])  # fmt: skip
-    code, _, _ = _run("worker", "--exit-when-idle", "--poll-interval", "0.05", "--concurrency", "3")
+    code, _, _ = _run("worker", "--exit-when-idle", "--concurrency", "3")
     assert code == 0
     tasks = server.state.tasks
     assert tasks[ok].status is TaskStatus.COMPLETED
@@ -176,7 +176,7 @@ def test_worker_refreshes_its_heartbeat_and_keeps_idle_polls_out_of_the_log(
     beat = tmp_path / "worker.alive"
     env = {**os.environ, "TASKQUEUE_BASE_URL": server.url, "PLATFORM_HEARTBEAT_FILE": str(beat)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "taskqueue.cli", "worker", "--poll-interval", "0.05"],
+        [sys.executable, "-m", "taskqueue.cli", "worker", "--claim-wait", "0"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -24,7 +24,7 @@ from taskqueue import (
     TimeoutError,
     ValidationError,
 )
-from taskqueue.errors import NotFoundError
+from taskqueue.errors import LeaseLostError, NotFoundError
 from taskqueue.models import WebhookEventType
 
 # Every async test runs on both transports (see conftest.pytest_generate_tests).
@@ -157,12 +157,19 @@ async def test_worker_calls(server: FakeServer) -> None:
         high = await client.create_task(name="high", command="true", priority="Critical")
         claimed = await client.claim_tasks("w1", max_tasks=1)
         assert [t.id for t in claimed] == [high.id]
-        beat = await client.heartbeat(high.id, "w1", lease_seconds=30)
+        token = claimed[0].lease_token
+        beat = await client.heartbeat(high.id, "w1", lease_seconds=30, lease_token=token)
         assert not beat.cancel_requested
-        done = await client.complete_task(high.id, "w1", TaskResult(exit_code=0, stdout="ok"))
+        done = await client.complete_task(
+            high.id, "w1", TaskResult(exit_code=0, stdout="ok"), lease_token=token
+        )
         assert done.status is TaskStatus.COMPLETED
         (second,) = await client.claim_tasks("w1")
-        failed = await client.fail_task(second.id, "w1", TaskResult(exit_code=2), attempts=4)
+        failed = await client.fail_task(
+            second.id, "w1", TaskResult(exit_code=2), attempts=4, lease_token=second.lease_token
+        )
+        with pytest.raises(LeaseLostError):
+            await client.heartbeat(second.id, "w1", lease_token="stale")
         assert failed.status is TaskStatus.FAILED
         assert second.id == low.id
 

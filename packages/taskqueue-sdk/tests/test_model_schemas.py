@@ -83,7 +83,7 @@ def test_duplicate_dependencies_are_refused_and_the_schema_says_so() -> None:
     ("field", "good", "bad"),
     [
         ("url", "HTTPS://example.test/hook", "ftp://example.test/hook"),
-        ("secret", "whsec_" + "A" * 24, "hunter2"),
+        ("secret", "whsec_" + "A" * 32, "hunter2"),
     ],
 )
 def test_webhook_create_schema_names_the_accepted_shapes(field: str, good: str, bad: str) -> None:

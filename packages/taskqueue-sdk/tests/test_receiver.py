@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -137,3 +138,60 @@ def test_server_receives_over_real_http(handler: WebhookHandler) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+async def test_concurrent_deliveries_of_one_id_run_the_callback_once(
+    handler: WebhookHandler, http: httpx.AsyncClient
+) -> None:
+    calls: list[str] = []
+    release = asyncio.Event()
+
+    @handler.on("*")
+    async def slow(event: WebhookEvent) -> None:
+        calls.append(str(event.type))
+        await release.wait()
+
+    body = _body()
+    headers = webhook_headers(SECRET, body, msg_id="msg_concurrent")
+    sends = [
+        asyncio.create_task(http.post("/webhooks", content=body, headers=headers)) for _ in range(5)
+    ]
+    for _ in range(100):  # the first delivery is inside the callback, the others answered
+        if calls and sum(s.done() for s in sends) == 4:
+            break
+        await asyncio.sleep(0.01)
+    release.set()
+    answers = await asyncio.gather(*sends)
+    assert calls == ["task.completed"]
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200, 409, 409, 409, 409]
+    busy = next(a for a in answers if a.status_code == 409)
+    assert busy.headers["Retry-After"] == "1"
+    later = await http.post("/webhooks", content=body, headers=headers)
+    assert later.json() == {"status": "duplicate"}
+    assert calls == ["task.completed"]
+
+
+async def test_a_failed_callback_releases_the_id_for_redelivery(
+    handler: WebhookHandler,
+) -> None:
+    attempts: list[int] = []
+
+    @handler.on("*")
+    def flaky(event: WebhookEvent) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("database down")
+
+    body = _body()
+    headers = webhook_headers(SECRET, body, msg_id="msg_flaky")
+    transport = httpx.ASGITransport(app=handler.app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as http:
+        first = await http.post("/webhooks", content=body, headers=headers)
+        second = await http.post("/webhooks", content=body, headers=headers)
+        third = await http.post("/webhooks", content=body, headers=headers)
+    assert first.status_code == 500
+    assert second.status_code == 200
+    assert second.json() == {"status": "ok"}
+    assert third.json() == {"status": "duplicate"}
+    assert len(attempts) == 2

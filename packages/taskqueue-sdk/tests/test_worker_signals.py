@@ -23,8 +23,8 @@ def _start_worker(server: FakeServer, *extra: str) -> subprocess.Popen[bytes]:
             "-m",
             "taskqueue.cli",
             "worker",
-            "--poll-interval",
-            "0.05",
+            "--claim-wait",
+            "0",
             "--lease",
             "3",
             *extra,
@@ -75,7 +75,7 @@ def test_after_the_grace_period_the_task_is_handed_back(server: FakeServer, tmp_
     marker = tmp_path / "started"
     with TaskQueueClient() as client:
         task = client.create_task(name="t", command=f"touch {marker}; sleep 30")
-    proc = _start_worker(server, "--grace-period", "0.2")
+    proc = _start_worker(server, "--shutdown-timeout", "0.2")
     try:
         _until(marker.exists, "the command to start")
         proc.send_signal(signal.SIGTERM)

@@ -25,11 +25,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from platform_core.testing.services import free_port
 from taskqueue.models import (
+    LEASE_LOST_TYPE,
     AdvancePhaseRequest,
     BatchCreateRequest,
     BatchItemResult,
     BatchResult,
     CancelRequest,
+    ClaimedTask,
     ClaimRequest,
     ClaimResponse,
     CompleteRequest,
@@ -83,11 +85,12 @@ class Fault:
 class ProblemError(Exception):
     """Raised by handlers to answer with problem details."""
 
-    def __init__(self, status: int, title: str, detail: str) -> None:
+    def __init__(self, status: int, title: str, detail: str, type_: str = "about:blank") -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
+        self.type = type_
 
 
 def _now() -> datetime:
@@ -112,6 +115,11 @@ class State:
         self.faults: list[Fault] = []
         self.gets: dict[str, int] = {}
         self.api_key: str | None = None
+        self.tokens: dict[str, str] = {}
+
+    def check_token(self, task_id: str, token: str) -> None:
+        if self.tokens.get(task_id) != token:
+            raise ProblemError(409, "Lease lost", f"lease lost on {task_id}", LEASE_LOST_TYPE)
 
     def task(self, task_id: str) -> Task:
         if task_id not in self.tasks:
@@ -180,7 +188,7 @@ def build_app(state: State) -> FastAPI:
 
     @app.exception_handler(ProblemError)
     async def _problem_handler(_: Request, exc: ProblemError) -> JSONResponse:
-        return JSONResponse(_problem(exc.status, exc.title, exc.detail), exc.status)
+        return JSONResponse(_problem(exc.status, exc.title, exc.detail, type=exc.type), exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -332,12 +340,15 @@ def build_app(state: State) -> FastAPI:
                 }
             )
             state.tasks[str(task.id)] = leased
-            claimed.append(leased)
+            token = uuid.uuid4().hex
+            state.tokens[str(task.id)] = token
+            claimed.append(ClaimedTask(**leased.model_dump(), lease_token=token))
         return ClaimResponse(tasks=claimed)
 
     @app.post("/api/tasks/{task_id}/heartbeat")
     async def heartbeat(task_id: str, req: HeartbeatRequest) -> HeartbeatResponse:
         task = state.task(task_id)
+        state.check_token(task_id, req.lease_token)
         lease = _now() + timedelta(seconds=req.lease_seconds)
         cancelled = task.status is TaskStatus.CANCELLED
         if not cancelled:
@@ -349,6 +360,7 @@ def build_app(state: State) -> FastAPI:
     @app.post("/api/tasks/{task_id}/complete")
     async def complete(task_id: str, req: CompleteRequest) -> Task:
         task = state.task(task_id)
+        state.check_token(task_id, req.lease_token)
         if task.status is not TaskStatus.RUNNING:
             raise ProblemError(409, "Bad state transition", f"task is {task.status}")
         state.tasks[task_id] = task.model_copy(
@@ -359,9 +371,17 @@ def build_app(state: State) -> FastAPI:
     @app.post("/api/tasks/{task_id}/fail")
     async def fail(task_id: str, req: FailRequest) -> Task:
         task = state.task(task_id)
-        status = TaskStatus.PENDING if req.requeue else TaskStatus.FAILED
+        state.check_token(task_id, req.lease_token)
+        # Like the real server: the attempt is counted at the claim; requeue un-counts it;
+        # attempts left mean Pending again (retry_delay is not simulated), else Failed.
+        attempts = task.attempts - 1 if req.requeue else task.attempts - 1 + req.attempts
+        retry = req.requeue or attempts <= task.retry_attempts
         state.tasks[task_id] = task.model_copy(
-            update={"status": status, "result": req.result, "attempts": req.attempts}
+            update={
+                "status": TaskStatus.PENDING if retry else TaskStatus.FAILED,
+                "result": req.result,
+                "attempts": attempts,
+            }
         )
         return state.tasks[task_id]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,13 +11,14 @@ from sqlalchemy.exc import DataError
 
 from api_core import HealthRegistry, create_app, problem_response
 from platform_core.logging import get_logger
-from taskqueue_server.api import projects, tasks, webhooks, workers
+from taskqueue_server.api import keys, projects, tasks, webhooks, workers
 from taskqueue_server.errors import (
     AuthenticationError,
     IdempotencyInProgressError,
     RateLimitedError,
     TaskQueueServerError,
 )
+from taskqueue_server.mcp import mount_mcp
 from taskqueue_server.migrate import upgrade
 from taskqueue_server.runtime import Runtime
 from taskqueue_server.settings import ServerSettings
@@ -35,7 +37,13 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = 'Bearer realm="taskqueue"'
     return problem_response(
-        request, exc.status, title=exc.title, detail=exc.message, headers=headers, **exc.extra
+        request,
+        exc.status,
+        title=exc.title,
+        detail=exc.message,
+        type=exc.type,
+        headers=headers,
+        **exc.extra,
     )
 
 
@@ -82,6 +90,9 @@ def create_server_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # aiosqlite logs every statement with its parameters at DEBUG: task environments
+        # (secret values too) would reach the logs.
+        logging.getLogger("aiosqlite").setLevel(logging.INFO)
         if settings.auth_disabled:
             _log.warning(
                 "authentication is disabled: anyone who can reach the server can use it",
@@ -108,7 +119,7 @@ def create_server_app(
     app = create_app(
         settings,
         health=health,
-        routers=[tasks.router, workers.router, projects.router, webhooks.router],
+        routers=[tasks.router, workers.router, projects.router, webhooks.router, keys.router],
         lifespan=lifespan,
         # Spans and metrics cost time on every request; record them only when exported.
         instrument=settings.telemetry.enabled,
@@ -120,4 +131,5 @@ def create_server_app(
     app.add_exception_handler(TaskQueueServerError, _server_error)
     app.add_exception_handler(DataError, _data_error)
     app.state.web = install_web(app, runtime, settings)
+    mount_mcp(app)
     return app

@@ -11,6 +11,7 @@ import json
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -173,39 +174,107 @@ def _with_keys(settings: ServerSettings, use: Callable[[ApiKeyStore], Awaitable[
     return _run(run)
 
 
+def _tenant_option(value: str) -> str:
+    from taskqueue_server.db.tenancy import check_tenant_name
+
+    try:
+        return check_tenant_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @main.command("create-api-key")
 @click.option("--name", required=True, help="Who or what the key is for.")
+@click.option(
+    "--tenant",
+    default="default",
+    show_default=True,
+    callback=lambda _ctx, _param, value: _tenant_option(value),
+    help="The tenant the key belongs to; it sees only that tenant's data.",
+)
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "producer", "worker", "reader"]),
+    default="admin",
+    show_default=True,
+    help="admin: everything; producer: tasks; worker: claim/heartbeat/report only; "
+    "reader: read only.",
+)
+@click.option(
+    "--project",
+    "projects",
+    multiple=True,
+    type=click.UUID,
+    help="Restrict the key to this project (repeat for several); default: every project.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def create_api_key(name: str, as_json: bool) -> None:
+def create_api_key(
+    name: str, tenant: str, role: str, projects: tuple[uuid.UUID, ...], as_json: bool
+) -> None:
     """Create an API key and print it (it is shown only this once)."""
+    from taskqueue_server.db.tenancy import Role
 
     async def create(store: ApiKeyStore) -> tuple[str, str]:
-        created = await store.create(name)
+        created = await store.create(
+            name, tenant=tenant, role=Role(role), projects=list(projects) if projects else None
+        )
         return str(created.id), created.key
 
     key_id, key = _with_keys(_settings(), create)
+    restricted = [str(p) for p in projects] if projects else None
     if as_json:
-        click.echo(json.dumps({"id": key_id, "name": name, "key": key}))
+        click.echo(
+            json.dumps(
+                {
+                    "id": key_id,
+                    "name": name,
+                    "key": key,
+                    "tenant": tenant,
+                    "role": role,
+                    "projects": restricted,
+                }
+            )
+        )
         return
     console = Console()
-    console.print(f"API key [bold]{name}[/bold] ({key_id}); store it now, it is not shown again:")
+    where = f"tenant {tenant}, role {role}"
+    if restricted:
+        where += f", projects {', '.join(restricted)}"
+    console.print(
+        f"API key [bold]{name}[/bold] ({key_id}; {where}); store it now, it is not shown again:"
+    )
     click.echo(key)
 
 
 @main.command("list-api-keys")
+@click.option("--tenant", default=None, help="Only this tenant's keys.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def list_api_keys(as_json: bool) -> None:
-    """List API keys, active and revoked (ids, names and prefixes; never secrets)."""
-    keys = _with_keys(_settings(), lambda store: store.all())
+def list_api_keys(tenant: str | None, as_json: bool) -> None:
+    """List API keys, active and revoked (ids, names, prefixes, tenants, roles; never
+    secrets)."""
+    keys = _with_keys(_settings(), lambda store: store.all(tenant))
     if as_json:
         click.echo(json.dumps([k.to_json() for k in keys]))
         return
-    table = Table("id", "name", "prefix", "created", "revoked", title=f"API keys ({len(keys)})")
+    table = Table(
+        "id",
+        "name",
+        "prefix",
+        "tenant",
+        "role",
+        "projects",
+        "created",
+        "revoked",
+        title=f"API keys ({len(keys)})",
+    )
     for k in keys:
         table.add_row(
             str(k.id),
             k.name,
             k.to_json()["prefix"],
+            k.tenant,
+            str(k.role),
+            ", ".join(str(p) for p in k.projects) if k.projects is not None else "all",
             f"{k.created_at:%Y-%m-%d %H:%M:%S}",
             f"{k.revoked_at:%Y-%m-%d %H:%M:%S}" if k.revoked_at else "",
         )

@@ -21,11 +21,12 @@ from platform_core.logging import get_logger
 from taskqueue.models import WebhookEvent
 from taskqueue.webhooks import webhook_headers
 from taskqueue_server.db.schema import DeliveryRow, WebhookRow, utcnow
+from taskqueue_server.db.tenancy import DEFAULT_TENANT
 from taskqueue_server.db.webhooks import WebhookStore
 from taskqueue_server.errors import UnsafeWebhookURLError
 from taskqueue_server.events import EVENT_TYPES
 from taskqueue_server.settings import ServerSettings
-from taskqueue_server.ssrf import check_webhook_url
+from taskqueue_server.ssrf import Resolver, resolve_webhook_target
 
 __all__ = ["DeliverySender", "WebhookFanout", "backoff_delay"]
 
@@ -60,7 +61,12 @@ class WebhookFanout(Organ):
         # The current span is necrostack's handle span when tracing is on.
         context = inject_trace_context({})
         queued = await self._store.enqueue(
-            f"msg_{event.id}", event.event_type, body, traceparent=context.get("traceparent")
+            f"msg_{event.id}",
+            event.event_type,
+            body,
+            # Events published before tenants existed belong to the default tenant.
+            tenant=str(event.payload.get("tenant") or DEFAULT_TENANT),
+            traceparent=context.get("traceparent"),
         )
         _log.debug("deliveries queued", event_type=event.event_type, count=queued)
 
@@ -72,13 +78,20 @@ class DeliverySender:
         store: The webhook store.
         settings: Timeouts, backoff and the SSRF setting.
         client: The HTTP client (one is created when omitted).
+        resolve: Resolves webhook hosts (the system resolver when omitted).
     """
 
     def __init__(
-        self, store: WebhookStore, settings: ServerSettings, client: httpx.AsyncClient | None = None
+        self,
+        store: WebhookStore,
+        settings: ServerSettings,
+        client: httpx.AsyncClient | None = None,
+        *,
+        resolve: Resolver | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
+        self._resolve = resolve
         self._client = client or httpx.AsyncClient(
             timeout=settings.webhook_timeout, follow_redirects=False
         )
@@ -151,14 +164,24 @@ class DeliverySender:
         error: str | None = None
         refused = False
         try:
-            await check_webhook_url(hook.url, allow_private=self._settings.webhook_allow_private)
+            # Resolve once, check every address, connect to the checked one (no rebinding).
+            target = await resolve_webhook_target(
+                hook.url,
+                allow_private=self._settings.webhook_allow_private,
+                resolve=self._resolve,
+            )
             headers = webhook_headers(hook.secret, delivery.payload, msg_id=delivery.event_id)
             headers["content-type"] = "application/json"
             headers["user-agent"] = "taskqueue-server"
+            headers["host"] = target.host_header
+            extensions = {"sni_hostname": target.server_name} if target.server_name else {}
             trace_context = {"traceparent": delivery.traceparent} if delivery.traceparent else {}
             with use_trace_context(trace_context):  # the POST joins the event's trace
                 response = await self._client.post(
-                    hook.url, content=delivery.payload.encode(), headers=headers
+                    target.url,
+                    content=delivery.payload.encode(),
+                    headers=headers,
+                    extensions=extensions,
                 )
             status = response.status_code
             if not 200 <= status < 300:

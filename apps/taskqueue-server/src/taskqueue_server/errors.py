@@ -12,7 +12,9 @@ Hierarchy::
         ├── LeaseError                    a worker call on a task it does not hold (409)
         ├── InvalidCursorError            a list ``cursor`` the server did not issue (400)
         ├── AuthenticationError           missing or unknown API key (401)
-        ├── RateLimitedError              the key exceeded its request budget (429)
+        ├── ForbiddenError                the key's role or project restriction forbids it (403)
+        ├── RateLimitedError              the key (or address) exceeded its budget (429)
+        ├── InvalidInputError             a value that cannot be stored, or over a limit (422)
         └── UnsafeWebhookURLError         a webhook URL resolves to a refused address (422)
 
 Each error carries the HTTP ``status`` the API answers with, so the routes map them to RFC 9457
@@ -25,14 +27,17 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from platform_core.errors import PlatformError
+from taskqueue.models.workers import LEASE_LOST_TYPE
 
 __all__ = [
     "AuthenticationError",
     "ConflictError",
+    "ForbiddenError",
     "IdempotencyConflictError",
     "IdempotencyInProgressError",
     "InvalidCursorError",
     "InvalidIdempotencyKeyError",
+    "InvalidInputError",
     "InvalidTransitionError",
     "LeaseError",
     "NotFoundError",
@@ -52,6 +57,7 @@ class TaskQueueServerError(PlatformError):
 
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
+    type: ClassVar[str] = "about:blank"
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -142,9 +148,11 @@ class IdempotencyInProgressError(ConflictError):
 
 
 class LeaseError(ConflictError):
-    """A worker reported on a task whose lease it does not hold (expired or someone else's)."""
+    """A worker reported with a lease token that is not the task's current lease (it expired
+    and was handed back or re-issued, or the task was cancelled)."""
 
-    title = "Lease not held"
+    title = "Lease lost"
+    type = LEASE_LOST_TYPE
 
 
 class InvalidIdempotencyKeyError(TaskQueueServerError):
@@ -188,11 +196,37 @@ class RateLimitedError(TaskQueueServerError):
     status = 429
     title = "Too many requests"
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            f"rate limit exceeded; retry after {retry_after} s", retry_after=retry_after
-        )
+    def __init__(self, retry_after: int, reason: str = "rate limit exceeded") -> None:
+        super().__init__(f"{reason}; retry after {retry_after} s", retry_after=retry_after)
         self.retry_after = retry_after
+
+
+class ForbiddenError(TaskQueueServerError):
+    """The key is valid but its role (or project restriction) does not allow this."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class InvalidInputError(TaskQueueServerError):
+    """A value that cannot be stored and read back (NUL, lone surrogate, too deep) or that is
+    over a configured limit; nothing was written.
+
+    Args:
+        path: Where the value is, e.g. ``body.metadata.a[3]``.
+        reason: What is wrong with it.
+    """
+
+    status = 422
+    title = "Invalid value"
+
+    def __init__(self, path: str, reason: str) -> None:
+        loc: list[str | int] = [path]
+        super().__init__(
+            f"{path} {reason}", errors=[{"loc": loc, "msg": reason, "type": "value_error"}]
+        )
+        self.path = path
+        self.reason = reason
 
 
 class UnsafeWebhookURLError(TaskQueueServerError):

@@ -13,6 +13,7 @@ from necrostack import Backend, Event, load_backend
 from platform_core.logging import get_logger
 from platform_core.redis import RedisSettings
 from taskqueue.models import WebhookEventType
+from taskqueue_server.db.tenancy import DEFAULT_TENANT
 from taskqueue_server.settings import ServerSettings
 
 __all__ = ["EVENT_TYPES", "EventPublisher", "create_backend"]
@@ -55,17 +56,20 @@ class EventPublisher:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
 
-    async def publish(self, event_type: str, data: dict[str, Any]) -> Event:
+    async def publish(
+        self, event_type: str, data: dict[str, Any], tenant: str = DEFAULT_TENANT
+    ) -> Event:
         """Publish one change.
 
         Args:
             event_type: One of :data:`EVENT_TYPES`.
-            data: The task or project as the API returns it (JSON-ready).
+            data: The task or project as the API returns it (JSON-ready, secrets redacted).
+            tenant: The tenant it belongs to; only that tenant's webhooks receive it.
         """
         event = Event(
             event_type=event_type,
             timestamp=datetime.now(UTC),
-            payload={"data": data},
+            payload={"data": data, "tenant": tenant},
         )
         await self.backend.enqueue(event)
         _log.debug("event published", event_type=event_type, event_id=event.id)

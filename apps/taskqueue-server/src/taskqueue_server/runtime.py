@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import os
 import socket
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
@@ -20,11 +23,14 @@ from taskqueue_server.db.apikeys import ApiKeyStore
 from taskqueue_server.db.engine import create_engine, read_session_factory, session_factory
 from taskqueue_server.db.idempotency import IdempotencyStore
 from taskqueue_server.db.projects import ProjectStore
+from taskqueue_server.db.schema import utcnow
+from taskqueue_server.db.task_base import StoredTask
 from taskqueue_server.db.tasks import Change, TaskStore
 from taskqueue_server.db.webhooks import WebhookStore
 from taskqueue_server.delivery import DeliverySender, WebhookFanout
 from taskqueue_server.events import EventPublisher, create_backend
 from taskqueue_server.settings import ServerSettings
+from taskqueue_server.wakeup import Wakeup
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["Runtime"]
 
 _log = get_logger(__name__)
+_HANG_UP_CHECK = 1.0
 
 
 @dataclass
@@ -50,9 +57,12 @@ class Runtime:
     api_keys: ApiKeyStore
     idempotency: IdempotencyStore
     limiter: RateLimiter
+    auth_failures: RateLimiter
     backend: Backend
     publisher: EventPublisher
+    wakeup: Wakeup
     redis: Redis | None = None
+    closing: bool = False
     _background: list[asyncio.Task[object]] = field(default_factory=list)
     _spine: Spine | None = None
     _sender: DeliverySender | None = None
@@ -75,13 +85,18 @@ class Runtime:
         dialect = engine.dialect.name
         redis: Redis | None = None
         limiter: RateLimiter
+        auth_failures: RateLimiter
         if settings.redis_url is not None:
             redis = create_redis(RedisSettings.load(url=settings.redis_url.get_secret_value()))
             limiter = RedisRateLimiter(
                 redis, settings.rate_limit_per_minute, settings.redis_key_prefix
             )
+            auth_failures = RedisRateLimiter(
+                redis, settings.auth_failures_per_minute, f"{settings.redis_key_prefix}authfail:"
+            )
         else:
             limiter = InProcessRateLimiter(settings.rate_limit_per_minute)
+            auth_failures = InProcessRateLimiter(settings.auth_failures_per_minute)
         backend = create_backend(
             settings, consumer=consumer or f"{socket.gethostname()}-{os.getpid()}"
         )
@@ -99,8 +114,10 @@ class Runtime:
                 lock_seconds=settings.idempotency_lock_seconds,
             ),
             limiter=limiter,
+            auth_failures=auth_failures,
             backend=backend,
             publisher=EventPublisher(backend),
+            wakeup=Wakeup(engine),
             redis=redis,
         )
 
@@ -110,9 +127,96 @@ class Runtime:
         return self.settings.redis_url is None
 
     async def announce(self, changes: list[Change]) -> None:
-        """Publish one event per changed task."""
+        """Publish one event per changed task, and wake long-polling claims when a task
+        entered Pending (a completion that unblocks dependents wakes them in the route)."""
+        runnable = 0
         for change in changes:
-            await self.publisher.publish(change.event_type, change.task.to_wire())
+            task = change.task
+            wire = task.to_wire()
+            if wire["status"] == "Pending":
+                if wire.get("run_after"):
+                    due = datetime.fromisoformat(wire["run_after"]) - utcnow()
+                    self.wakeup.notify_at(due.total_seconds())
+                else:
+                    runnable += 1
+            await self.publisher.publish(change.event_type, wire, task.row.tenant_id)
+        if runnable:
+            self.wakeup.notify(runnable)
+
+    async def claim_waiting(
+        self,
+        store: TaskStore,
+        worker_id: str,
+        limit: int,
+        lease_seconds: float,
+        project_id: uuid.UUID | None,
+        wait: float,
+        gone: Callable[[], Awaitable[bool]] | None = None,
+    ) -> list[StoredTask]:
+        """Claim; when nothing is runnable, wait up to ``wait`` seconds for a wakeup (see
+        :mod:`taskqueue_server.wakeup`) and claim again.
+
+        Args:
+            store: The task store bound to the claimer's tenant scope.
+            worker_id: The claimer.
+            limit: The most tasks to lease.
+            lease_seconds: Lease length.
+            project_id: Only this project's tasks, when set.
+            wait: Seconds to wait for a runnable task (0: answer at once).
+            gone: Tells whether the claimer hung up (checked before each retry, so no task
+                is leased to a request nobody reads).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        waited = False
+        while True:
+            woken = self.wakeup.waiter()
+            try:
+                leased, expired = await store.claim(
+                    worker_id, limit, lease_seconds, project_id=project_id
+                )
+                await self.announce(expired)
+                if leased and waited and gone is not None and await gone():
+                    await self._hand_back(store, worker_id, leased)  # nobody will read this answer
+                    return []
+                remaining = deadline - loop.time()
+                if leased or remaining <= 0 or self.closing:
+                    return leased
+                waited = True
+                if await self._wait(woken, min(remaining, self.wakeup.poll_interval), gone):
+                    return []  # the claimer hung up while waiting
+            finally:
+                self.wakeup.discard(woken)
+
+    async def _wait(
+        self,
+        woken: asyncio.Future[None],
+        seconds: float,
+        gone: Callable[[], Awaitable[bool]] | None,
+    ) -> bool:
+        """Wait for ``woken`` up to ``seconds``, checking every second whether the claimer
+        hung up (a dead worker's poll must not hold up a server shutdown); True if it did."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        while not woken.done() and not self.closing:
+            step = min(until - loop.time(), _HANG_UP_CHECK)
+            if step <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(woken), step)
+            if gone is not None and await gone():
+                return True
+        return False
+
+    async def _hand_back(self, store: TaskStore, worker_id: str, leased: list[StoredTask]) -> None:
+        """Return tasks just leased to a claimer that hung up, not counting an attempt."""
+        for stored in leased:
+            token = stored.row.lease_token
+            assert token is not None
+            _, changes = await store.fail(
+                stored.row.id, worker_id, token, {"error": "claimer hung up"}, requeue=True
+            )
+            await self.announce(changes)
 
     async def check_database(self) -> None:
         """Readiness: the database answers."""
@@ -122,6 +226,7 @@ class Runtime:
     def start_background(self, *, deliver: bool) -> None:
         """Start lease expiry, and (when ``deliver``) the event fan-out and webhook sender."""
         self._background.append(asyncio.create_task(self._expire_loop()))
+        self.wakeup.start()
         if deliver:
             self._spine = Spine([WebhookFanout(self.webhooks)], self.backend, max_steps=2**62)
             self._sender = DeliverySender(self.webhooks, self.settings)
@@ -139,6 +244,8 @@ class Runtime:
 
     async def close(self) -> None:
         """Stop the loops and release connections."""
+        self.closing = True
+        await self.wakeup.close()
         if self._spine is not None:
             self._spine.stop()
         if self._sender is not None:

@@ -55,6 +55,42 @@ class ServerSettings(ApiSettings):
         default=600, ge=1, description="Requests per API key per minute before 429."
     )
     max_page_size: int = Field(default=500, ge=1, description="Largest `limit` on list routes.")
+    claim_wait_max: float = Field(
+        default=30.0,
+        ge=0,
+        le=30.0,
+        description="Longest a claim's long poll (`wait`) is held, in seconds; lower it when "
+        "a proxy in front of the API closes idle requests sooner.",
+    )
+    auth_failures_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Failed authentications per client address per minute; beyond them every "
+        "request from that address is answered 429 until the minute ends.",
+    )
+    max_text_length: int = Field(
+        default=65_536,
+        ge=1,
+        description="Longest free-text value (command, description, specs, a phase's "
+        "documentation, each list item...) in characters; 422 beyond.",
+    )
+    max_env_vars: int = Field(
+        default=200, ge=0, description="Most entries in a task's environment (plain + secret)."
+    )
+    max_env_key_length: int = Field(
+        default=256, ge=1, description="Longest environment variable name, in characters."
+    )
+    max_env_value_length: int = Field(
+        default=32_768, ge=1, description="Longest environment variable value, in characters."
+    )
+    max_json_bytes: int = Field(
+        default=65_536,
+        ge=2,
+        description="Largest `metadata` (and task `result`) as compact JSON, in bytes.",
+    )
+    max_json_depth: int = Field(
+        default=32, ge=1, description="Deepest nesting of `metadata` and `result` values."
+    )
     lease_sweep_interval: float = Field(
         default=2.0,
         gt=0,

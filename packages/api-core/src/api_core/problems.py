@@ -11,11 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match
 
 from api_core.errors import InvalidFilterError, ProblemError
 from platform_core.logging import get_logger
 
-__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem_response"]
+__all__ = ["PROBLEM_JSON", "allowed_methods", "install_problem_handlers", "problem_response"]
 
 PROBLEM_JSON = "application/problem+json"
 _log = get_logger(__name__)
@@ -66,15 +67,40 @@ def problem_response(
     )
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app accepts on the request's path.
+
+    Starlette answers 405 with the methods of the first route whose path matched; a path
+    served by several routes (``GET`` and ``POST /items``) needs all of them in ``Allow``.
+    Each method is tried against the app's routes with the routes' own matching.
+    """
+    router = getattr(request.app, "router", None)
+    routes: list[BaseRoute] = list(getattr(router, "routes", []))
+    allowed: list[str] = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
+
+
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    detail = exc.detail if isinstance(exc.detail, str) else None
+    detail: str | None = exc.detail if isinstance(exc.detail, str) else None
     extra: dict[str, Any] = {} if isinstance(exc.detail, str) else {"errors": exc.detail}
     if exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=exc.headers)
-    return problem_response(
-        request, exc.status_code, detail=detail, headers=dict(exc.headers or {}), **extra
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+            if detail in (None, "Method Not Allowed"):
+                detail = f"{request.method} is not allowed here; use {', '.join(allowed)}"
+    return problem_response(request, exc.status_code, detail=detail, headers=headers, **extra)
 
 
 def _printable(value: Any) -> Any:

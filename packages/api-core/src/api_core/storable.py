@@ -52,17 +52,61 @@ class UnstorableValueError(ValueError):
 
 def _string_problem(text: str, max_length: int | None) -> str | None:
     """Return why ``text`` cannot be stored, or None when it can."""
-    index = text.find("\x00")
-    if index >= 0:
-        return f"contains a NUL character (\\x00) at index {index}"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        code = ord(text[exc.start])
-        return f"contains a lone surrogate (\\u{code:04x}) at index {exc.start}, not valid Unicode"
+    if "\x00" in text:
+        return f"contains a NUL character (\\x00) at index {text.index(chr(0))}"
+    if not text.isascii():  # only non-ASCII text can hold a surrogate
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            code = ord(text[exc.start])
+            return (
+                f"contains a lone surrogate (\\u{code:04x}) at index {exc.start}, not valid Unicode"
+            )
     if max_length is not None and len(text) > max_length:
         return f"is {len(text)} characters long; the limit is {max_length}"
     return None
+
+
+_Ref = tuple[Any, Any] | None
+"""Where a value sits: None for the top, else (the parent's ref, its key or index)."""
+
+
+_KEY = object()
+"""Marks a ref whose string is a mapping key (reported at the mapping's own path)."""
+
+
+def _check_strings(strings: list[tuple[str, _Ref]], where: str, max_length: int | None) -> None:
+    texts = [text for text, _ in strings]
+    joined = "\x01".join(texts)
+    suspicious = "\x00" in joined or not joined.isascii()
+    if suspicious and "\x00" not in joined:
+        try:
+            joined.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+        else:
+            suspicious = False
+    too_long = max_length is not None and max(map(len, texts), default=0) > max_length
+    if not suspicious and not too_long:
+        return
+    for text, ref in strings:  # name one offender (the first one collected)
+        problem = _string_problem(text, max_length)
+        if problem is None:
+            continue
+        if ref is not None and ref[1] is _KEY:
+            raise UnstorableValueError(_render(where, ref[0]), f"key {problem}")
+        raise UnstorableValueError(_render(where, ref), problem)
+
+
+def _render(where: str, ref: _Ref) -> str:
+    keys: list[str | int] = []
+    while ref is not None:
+        ref, key = ref
+        keys.append(key)
+    path = where
+    for key in reversed(keys):
+        path = f"{path}[{key}]" if isinstance(key, int) else _key_path(path, key)
+    return path
 
 
 def _key_path(path: str, key: str) -> str:
@@ -97,36 +141,44 @@ def check_storable(
         UnstorableValueError: The first offending value, with its path and the reason.
     """
     # Iterative walk: a hostile value nested 100 000 deep must not exhaust the Python stack.
-    stack: list[tuple[object, str, int]] = [(value, where, 0)]
+    # A path is kept as a (parent, key) chain and spelled out only for an error; strings are
+    # collected and checked together (one search, one encode), and one by one only to name
+    # the offender.
+    strings: list[tuple[str, _Ref]] = []
+    stack: list[tuple[object, _Ref, int]] = [(value, None, 0)]
     while stack:
-        item, path, depth = stack.pop()
+        item, ref, depth = stack.pop()
         if isinstance(item, str):
-            problem = _string_problem(item, max_length)
-            if problem is not None:
-                raise UnstorableValueError(path, problem)
+            strings.append((item, ref))
         elif isinstance(item, float):
             if not math.isfinite(item):
-                raise UnstorableValueError(path, f"is {item!r}, which JSON cannot represent")
+                raise UnstorableValueError(
+                    _render(where, ref), f"is {item!r}, which JSON cannot represent"
+                )
         elif isinstance(item, Mapping):
-            if depth + 1 > max_depth:
-                raise UnstorableValueError(path, f"is nested deeper than {max_depth} levels")
-            children: list[tuple[object, str, int]] = []
+            if depth >= max_depth:
+                raise UnstorableValueError(
+                    _render(where, ref), f"is nested deeper than {max_depth} levels"
+                )
             for key, child in item.items():
                 if not isinstance(key, str):
-                    raise UnstorableValueError(path, f"has a non-string key {key!r}")
-                child_path = _key_path(path, key) if _string_problem(key, None) is None else path
-                problem = _string_problem(key, max_length)
-                if problem is not None:
-                    raise UnstorableValueError(child_path, f"key {problem}")
-                children.append((child, child_path, depth + 1))
-            stack.extend(reversed(children))
+                    raise UnstorableValueError(_render(where, ref), f"has a non-string key {key!r}")
+                strings.append((key, (ref, _KEY)))
+                if type(child) is str:
+                    strings.append((child, (ref, key)))
+                elif child is not None and type(child) not in (int, bool):
+                    stack.append((child, (ref, key), depth + 1))
         elif isinstance(item, Sequence) and not isinstance(item, (bytes, bytearray)):
-            if depth + 1 > max_depth:
-                raise UnstorableValueError(path, f"is nested deeper than {max_depth} levels")
-            stack.extend(
-                (child, f"{path}[{index}]", depth + 1)
-                for index, child in reversed(list(enumerate(item)))
-            )
+            if depth >= max_depth:
+                raise UnstorableValueError(
+                    _render(where, ref), f"is nested deeper than {max_depth} levels"
+                )
+            for index, child in enumerate(item):
+                if type(child) is str:
+                    strings.append((child, (ref, index)))
+                elif child is not None and type(child) not in (int, bool):
+                    stack.append((child, (ref, index), depth + 1))
+    _check_strings(strings, where, max_length)
     if max_bytes is not None:
         encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
         size = len(encoded.encode("utf-8"))

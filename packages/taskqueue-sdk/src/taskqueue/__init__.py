@@ -12,6 +12,7 @@ from taskqueue.errors import (
     AuthorizationError,
     ConflictError,
     ConnectionError,
+    LeaseLostError,
     NotFoundError,
     PayloadTooLargeError,
     ProjectNotFoundError,
@@ -24,6 +25,7 @@ from taskqueue.errors import (
 )
 from taskqueue.models import (
     BatchResult,
+    ClaimedTask,
     Project,
     ProjectStatus,
     Stats,
@@ -52,9 +54,11 @@ __all__ = [
     "AuthenticationError",
     "AuthorizationError",
     "BatchResult",
+    "ClaimedTask",
     "ClientSettings",
     "ConflictError",
     "ConnectionError",
+    "LeaseLostError",
     "NotFoundError",
     "PayloadTooLargeError",
     "Project",

@@ -81,7 +81,7 @@ class AsyncClientCore:
             cause: BaseException | None = None
             try:
                 response = await self._transport.request(
-                    call.method, call.path, content, call.params, headers
+                    call.method, call.path, content, call.params, headers, call.extra_timeout
                 )
             except TransportError as exc:
                 outcome = classify_transport_error(exc, call, policy)

@@ -9,6 +9,10 @@ from taskqueue import _calls
 from taskqueue._async_core import AsyncClientCore
 from taskqueue._calls import Id, coerce
 from taskqueue.models import (
+    ApiKey,
+    ApiKeyCreateRequest,
+    ApiKeyRole,
+    ClaimedTask,
     ClaimRequest,
     FailRequest,
     HeartbeatRequest,
@@ -40,9 +44,23 @@ class AsyncClientExtras(AsyncClientCore):
         lease_seconds: int = 60,
         project_id: Id | None = None,
         *,
+        wait: float = 0,
         retry: RetryConfig | None = None,
-    ) -> list[Task]:
-        """Lease up to ``max_tasks`` runnable tasks for this worker (empty when none)."""
+    ) -> list[ClaimedTask]:
+        """Lease up to ``max_tasks`` runnable tasks for this worker (empty when none).
+
+        Args:
+            worker_id: This worker's name.
+            max_tasks: The most tasks to lease.
+            lease_seconds: Lease length without a heartbeat.
+            project_id: Only this project's tasks, when set.
+            wait: Long poll: when nothing is runnable, let the server hold the request up to
+                this many seconds (at most 30) until a task becomes runnable.
+            retry: Overrides the client's retry policy for this call.
+
+        Returns:
+            The leased tasks, each with the ``lease_token`` its reports must present.
+        """
         req = coerce(
             ClaimRequest,
             None,
@@ -50,6 +68,7 @@ class AsyncClientExtras(AsyncClientCore):
             max_tasks=max_tasks,
             lease_seconds=lease_seconds,
             project_id=project_id,
+            wait=wait,
         )
         return (await self._send(_calls.claim(req), retry)).tasks
 
@@ -59,17 +78,38 @@ class AsyncClientExtras(AsyncClientCore):
         worker_id: str,
         lease_seconds: int = 60,
         *,
+        lease_token: str,
         retry: RetryConfig | None = None,
     ) -> HeartbeatResponse:
-        """Extend the lease on a running task; see ``cancel_requested`` in the answer."""
-        req = coerce(HeartbeatRequest, None, worker_id=worker_id, lease_seconds=lease_seconds)
+        """Extend the lease on a running task; see ``cancel_requested`` in the answer.
+
+        Raises:
+            LeaseLostError: ``lease_token`` is no longer the task's lease.
+        """
+        req = coerce(
+            HeartbeatRequest,
+            None,
+            worker_id=worker_id,
+            lease_token=lease_token,
+            lease_seconds=lease_seconds,
+        )
         return await self._send(_calls.heartbeat(task_id, req), retry)
 
     async def complete_task(
-        self, task_id: Id, worker_id: str, result: TaskResult, *, retry: RetryConfig | None = None
+        self,
+        task_id: Id,
+        worker_id: str,
+        result: TaskResult,
+        *,
+        lease_token: str,
+        retry: RetryConfig | None = None,
     ) -> Task:
-        """Report a successful run."""
-        return await self._send(_calls.complete(task_id, worker_id, result), retry)
+        """Report a successful run (repeating the same report is harmless).
+
+        Raises:
+            LeaseLostError: ``lease_token`` is no longer the task's lease.
+        """
+        return await self._send(_calls.complete(task_id, worker_id, lease_token, result), retry)
 
     async def fail_task(
         self,
@@ -77,12 +117,24 @@ class AsyncClientExtras(AsyncClientCore):
         worker_id: str,
         result: TaskResult,
         *,
+        lease_token: str,
         attempts: int = 1,
         requeue: bool = False,
         retry: RetryConfig | None = None,
     ) -> Task:
-        """Report a failed run (``requeue=True`` hands the task back unfinished)."""
-        req = FailRequest(worker_id=worker_id, result=result, attempts=attempts, requeue=requeue)
+        """Report a failed attempt; the server retries it later or fails it
+        (``requeue=True`` hands the task back unfinished, not counting the attempt).
+
+        Raises:
+            LeaseLostError: ``lease_token`` is no longer the task's lease.
+        """
+        req = FailRequest(
+            worker_id=worker_id,
+            lease_token=lease_token,
+            result=result,
+            attempts=attempts,
+            requeue=requeue,
+        )
         return await self._send(_calls.fail(task_id, req), retry)
 
     # --- projects --------------------------------------------------------------------------
@@ -180,3 +232,32 @@ class AsyncClientExtras(AsyncClientCore):
     async def get_stats(self, *, retry: RetryConfig | None = None) -> Stats:
         """Return counts across the queue."""
         return await self._send(_calls.stats(), retry)
+
+    # --- API keys (admin) ------------------------------------------------------------------
+
+    async def create_api_key(
+        self,
+        name: str,
+        role: ApiKeyRole | str = ApiKeyRole.PRODUCER,
+        *,
+        projects: Sequence[Id] | None = None,
+        idempotency_key: str | None = None,
+        retry: RetryConfig | None = None,
+    ) -> ApiKey:
+        """Create a key in the caller's tenant (admin); ``key`` is set only in this answer."""
+        req = coerce(
+            ApiKeyCreateRequest,
+            None,
+            name=name,
+            role=role,
+            projects=None if projects is None else [str(p) for p in projects],
+        )
+        return await self._send(_calls.create_api_key(req, idempotency_key), retry)
+
+    async def list_api_keys(self, *, retry: RetryConfig | None = None) -> list[ApiKey]:
+        """Return the tenant's keys, active and revoked (admin; never their secrets)."""
+        return (await self._send(_calls.list_api_keys(), retry)).keys
+
+    async def revoke_api_key(self, key_id: Id, *, retry: RetryConfig | None = None) -> None:
+        """Revoke one of the tenant's keys (admin)."""
+        await self._send(_calls.revoke_api_key(key_id), retry)

@@ -16,6 +16,9 @@ from taskqueue import errors
 from taskqueue._http import Call, model, new_idempotency_key, nothing
 from taskqueue.models import (
     AdvancePhaseRequest,
+    ApiKey,
+    ApiKeyCreateRequest,
+    ApiKeyList,
     BatchCreateRequest,
     BatchResult,
     CancelRequest,
@@ -175,8 +178,15 @@ def delete_task(task_id: Id) -> Call[None]:
 
 
 def claim(req: ClaimRequest) -> Call[ClaimResponse]:
-    """``POST /api/workers/claim`` (not repeated: a lost answer's leases simply lapse)."""
-    return Call("POST", "/api/workers/claim", model(ClaimResponse), body=req.to_payload())
+    """``POST /api/workers/claim`` (not repeated: a lost answer's leases simply lapse); the
+    read timeout grows by the long poll's ``wait``."""
+    return Call(
+        "POST",
+        "/api/workers/claim",
+        model(ClaimResponse),
+        body=req.to_payload(),
+        extra_timeout=req.wait,
+    )
 
 
 def heartbeat(task_id: Id, req: HeartbeatRequest) -> Call[HeartbeatResponse]:
@@ -191,28 +201,29 @@ def heartbeat(task_id: Id, req: HeartbeatRequest) -> Call[HeartbeatResponse]:
     )
 
 
-def complete(task_id: Id, worker_id: str, result: TaskResult) -> Call[Task]:
-    """``POST /api/tasks/{id}/complete`` with an idempotency key."""
-    req = CompleteRequest(worker_id=worker_id, result=result)
+def complete(task_id: Id, worker_id: str, lease_token: str, result: TaskResult) -> Call[Task]:
+    """``POST /api/tasks/{id}/complete``: idempotent by lease token, so it is safe to repeat
+    without an idempotency key (which would cost the server two more writes per report)."""
+    req = CompleteRequest(worker_id=worker_id, lease_token=lease_token, result=result)
     return Call(
         "POST",
         f"/api/tasks/{_id(task_id)}/complete",
         model(Task),
         body=req.to_payload(),
         not_found=errors.TaskNotFoundError,
-        idempotency_key=new_idempotency_key(),
+        safe_to_repeat=True,
     )
 
 
 def fail(task_id: Id, req: FailRequest) -> Call[Task]:
-    """``POST /api/tasks/{id}/fail`` with an idempotency key."""
+    """``POST /api/tasks/{id}/fail``: idempotent by lease token, safe to repeat."""
     return Call(
         "POST",
         f"/api/tasks/{_id(task_id)}/fail",
         model(Task),
         body=req.to_payload(),
         not_found=errors.TaskNotFoundError,
-        idempotency_key=new_idempotency_key(),
+        safe_to_repeat=True,
     )
 
 
@@ -315,3 +326,27 @@ def redeliver(webhook_id: Id, delivery_id: Id) -> Call[WebhookDelivery]:
 def stats() -> Call[Stats]:
     """``GET /api/stats``."""
     return Call("GET", "/api/stats", model(Stats))
+
+
+# --- API keys (admin) ----------------------------------------------------------------------
+
+
+def create_api_key(req: ApiKeyCreateRequest, key: str | None) -> Call[ApiKey]:
+    """``POST /api/keys``."""
+    return Call(
+        "POST",
+        "/api/keys",
+        model(ApiKey),
+        body=req.to_payload(),
+        idempotency_key=key or new_idempotency_key(),
+    )
+
+
+def list_api_keys() -> Call[ApiKeyList]:
+    """``GET /api/keys``."""
+    return Call("GET", "/api/keys", model(ApiKeyList))
+
+
+def revoke_api_key(key_id: Id) -> Call[None]:
+    """``DELETE /api/keys/{id}``."""
+    return Call("DELETE", f"/api/keys/{_id(key_id)}", nothing)

@@ -12,6 +12,7 @@ import httpx
 from pydantic import BaseModel
 
 from taskqueue import errors
+from taskqueue.models.workers import LEASE_LOST_TYPE
 from taskqueue.retry import RetryConfig, parse_retry_after
 
 T = TypeVar("T")
@@ -34,6 +35,9 @@ class Call(Generic[T]):
     # True when repeating the request cannot do harm (GET, PATCH with values, heartbeat...).
     safe_to_repeat: bool = False
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # Seconds the server may hold the request on purpose (a long-polling claim): added to
+    # the client's read timeout.
+    extra_timeout: float = 0.0
 
     def headers(self) -> dict[str, str]:
         """The per-request headers (the idempotency key, reused across attempts)."""
@@ -54,6 +58,18 @@ class Call(Generic[T]):
         (or when the route itself is idempotent, like a heartbeat).
         """
         return self.method != "POST" or self.safe_to_repeat or self.idempotency_key is not None
+
+
+def stretched(client: httpx.Timeout, extra: float) -> httpx.Timeout:
+    """The client's timeout, with the read timeout stretched by ``extra`` seconds."""
+    if not extra or client.read is None:
+        return client
+    return httpx.Timeout(
+        connect=client.connect,
+        read=client.read + extra,
+        write=client.write,
+        pool=client.pool,
+    )
 
 
 def new_idempotency_key() -> str:
@@ -206,6 +222,8 @@ def error_from_response(response: RawResponse, call: Call[Any]) -> Outcome:
         error = errors.AuthorizationError(message, status, data)
     elif status == 404:
         error = call.not_found(message, status, data)
+    elif status == 409 and data is not None and data.get("type") == LEASE_LOST_TYPE:
+        error = errors.LeaseLostError(message, status, data)
     elif status == 409:
         error = errors.ConflictError(message, status, data)
     elif status == 413:

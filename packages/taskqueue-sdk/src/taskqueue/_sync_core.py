@@ -84,7 +84,7 @@ class SyncClientCore:
             cause: BaseException | None = None
             try:
                 response = self._transport.request(
-                    call.method, call.path, content, call.params, headers
+                    call.method, call.path, content, call.params, headers, call.extra_timeout
                 )
             except TransportError as exc:
                 outcome = classify_transport_error(exc, call, policy)

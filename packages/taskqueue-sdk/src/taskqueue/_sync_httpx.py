@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 
 from taskqueue._base import Options
-from taskqueue._http import RawResponse, httpx_failure
+from taskqueue._http import RawResponse, httpx_failure, stretched
 
 
 class SyncHttpxTransport:
@@ -42,6 +42,7 @@ class SyncHttpxTransport:
         content: bytes | None,
         params: dict[str, str] | None,
         headers: dict[str, str],
+        extra_timeout: float = 0.0,
     ) -> RawResponse:
         """Send one request and read the whole answer.
 
@@ -50,7 +51,12 @@ class SyncHttpxTransport:
         """
         try:
             response = self._http.request(
-                method, path, content=content, params=params, headers=headers
+                method,
+                path,
+                content=content,
+                params=params,
+                headers=headers,
+                timeout=stretched(self._http.timeout, extra_timeout),
             )
         except httpx.TransportError as exc:
             raise httpx_failure(exc) from exc

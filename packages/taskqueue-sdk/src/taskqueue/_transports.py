@@ -29,8 +29,13 @@ class AsyncTransport(Protocol):
         content: bytes | None,
         params: dict[str, str] | None,
         headers: dict[str, str],
+        extra_timeout: float = 0.0,
     ) -> RawResponse:
-        """Send one request; raise ``TransportError`` when no answer came."""
+        """Send one request; raise ``TransportError`` when no answer came.
+
+        ``extra_timeout`` stretches the read timeout for a call the server may hold (a
+        long-poll claim).
+        """
 
     async def aclose(self) -> None:
         """Release the connections."""
@@ -48,8 +53,13 @@ class SyncTransport(Protocol):
         content: bytes | None,
         params: dict[str, str] | None,
         headers: dict[str, str],
+        extra_timeout: float = 0.0,
     ) -> RawResponse:
-        """Send one request; raise ``TransportError`` when no answer came."""
+        """Send one request; raise ``TransportError`` when no answer came.
+
+        ``extra_timeout`` stretches the read timeout for a call the server may hold (a
+        long-poll claim).
+        """
 
     def close(self) -> None:
         """Release the connections."""

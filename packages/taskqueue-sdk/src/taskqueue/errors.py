@@ -11,6 +11,7 @@ Hierarchy::
         │   ├── TaskNotFoundError    404 for a task id
         │   └── ProjectNotFoundError 404 for a project id
         ├── ConflictError            409: bad state transition, idempotency key reused
+        │   └── LeaseLostError       409: the lease token is no longer the task's lease
         ├── PayloadTooLargeError     413: the body is over the server's limit
         ├── RateLimitError           429; retry_after holds the server's Retry-After
         ├── APIError                 any other error status (5xx after retries)
@@ -34,6 +35,7 @@ __all__ = [
     "AuthorizationError",
     "ConflictError",
     "ConnectionError",
+    "LeaseLostError",
     "NotFoundError",
     "PayloadTooLargeError",
     "ProjectNotFoundError",
@@ -139,6 +141,14 @@ class ConflictError(TaskQueueError):
     with a different body."""
 
     code = "conflict"
+
+
+class LeaseLostError(ConflictError):
+    """409: the lease this report presented is no longer the task's current one (it expired
+    and was handed back or re-issued, or the task was cancelled). Stop working on the task:
+    another worker may hold it now."""
+
+    code = "lease_lost"
 
 
 class PayloadTooLargeError(TaskQueueError):

@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import inspect
+import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -51,6 +52,12 @@ class WebhookHandler:
     fails, 413 when the body is over ``max_body_bytes``, and 500 when a callback raised, so
     the sender retries later.
 
+    Each ``webhook-id`` is claimed atomically before the callbacks run, so concurrent
+    deliveries of one message run them once: the others get 409 with ``Retry-After`` while
+    it is being handled (the sender retries; they then get 200 "duplicate"). A callback that
+    raises releases the claim, so a redelivery runs it again. Claims are kept in this
+    process's memory (the last ``remember`` ids).
+
     Args:
         secret: The subscription's ``whsec_`` secret, or several while rotating.
         path: The URL path to receive on.
@@ -73,7 +80,9 @@ class WebhookHandler:
         self.tolerance = tolerance
         self.max_body_bytes = max_body_bytes
         self._remember = remember
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        # webhook-id -> True once handled, False while being handled.
+        self._seen: OrderedDict[str, bool] = OrderedDict()
+        self._claims = threading.Lock()
         self._callbacks: dict[str, list[EventCallback]] = {}
         self.app = FastAPI(title="Task Queue webhook receiver", openapi_url=None)
         self.app.add_api_route(path, self._receive, methods=["POST"])
@@ -121,12 +130,26 @@ class WebhookHandler:
             _log.warning("taskqueue.webhook.rejected", reason=exc.message)
             return _problem(400, exc.message)
         msg_id = request.headers["webhook-id"]
-        if msg_id in self._seen:
+        with self._claims:  # check and claim in one step
+            state = self._seen.get(msg_id)
+            if state is None:
+                self._seen[msg_id] = False
+        if state is True:
             return JSONResponse({"status": "duplicate"})
-        await self.dispatch(event)
-        self._seen[msg_id] = None
-        while len(self._seen) > self._remember:
-            self._seen.popitem(last=False)
+        if state is False:
+            return JSONResponse(
+                {"status": "in progress"}, status_code=409, headers={"Retry-After": "1"}
+            )
+        try:
+            await self.dispatch(event)
+        except BaseException:
+            with self._claims:  # released: a redelivery runs the callbacks again
+                self._seen.pop(msg_id, None)
+            raise
+        with self._claims:
+            self._seen[msg_id] = True
+            while len(self._seen) > self._remember:
+                self._seen.popitem(last=False)
         return JSONResponse({"status": "ok"})
 
     async def dispatch(self, event: WebhookEvent) -> None:

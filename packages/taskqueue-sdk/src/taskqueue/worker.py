@@ -1,11 +1,22 @@
 """The worker: claim tasks, run each command in a subprocess, heartbeat, report the outcome.
 
-Each task's command runs through the shell with the task's ``environment`` added to the
-worker's, in its ``working_directory``, killed (with its whole process group) after its
-``timeout``. A failed run is repeated ``retry_attempts`` more times, ``retry_delay`` apart;
-the lease is heartbeated throughout, and a cancellation seen in a heartbeat stops the
-command. :meth:`Worker.stop` (wired to SIGTERM by the CLI) stops claiming and lets running
-tasks finish for ``grace_period`` seconds, then stops them and hands them back (requeue).
+Up to ``concurrency`` tasks run at once. Claims long-poll (the server holds an empty claim up
+to ``claim_wait`` seconds and answers as soon as a task becomes runnable). Each command runs
+through the shell with the task's ``environment`` and ``secret_environment`` (whose values only
+the claim response carries) added to the worker's, in the task's
+``working_directory`` or the worker's ``work_dir`` or else a fresh temporary directory
+(removed afterwards), in its own process group, stopped after its ``timeout``.
+
+A failed run is reported as one failed attempt; the server schedules the retry (the task is
+Pending again ``retry_delay`` seconds later), so the worker never sleeps on a failing task.
+A finished command's result is kept and reported until the server answers (with backoff,
+while the lease is heartbeated), or until the lease is lost (409): an outage of the server
+loses no result. Reports are idempotent by lease token, so repeating one is harmless.
+
+:meth:`Worker.stop` (SIGTERM/SIGINT in the CLI) stops claiming and gives running commands
+``shutdown_timeout`` seconds; then their process groups are killed and the tasks handed back
+to Pending without counting an attempt. If the worker itself is killed, its watchdog
+(:mod:`taskqueue._watchdog`) kills every command it left running.
 """
 
 from __future__ import annotations
@@ -13,23 +24,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
-import time
-from collections.abc import Awaitable
+import subprocess
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from platform_core.logging import get_logger
+from taskqueue._command import Command, RunningCommand
+from taskqueue._watchdog import INSTANCE_VARIABLE
 from taskqueue.async_client import AsyncTaskQueueClient
-from taskqueue.errors import TaskQueueError
-from taskqueue.models import Task, TaskResult
-from taskqueue.models.tasks import OUTPUT_TAIL_CHARS
+from taskqueue.errors import (
+    ConflictError,
+    LeaseLostError,
+    NotFoundError,
+    TaskQueueError,
+    ValidationError,
+)
+from taskqueue.models import ClaimedTask, TaskResult, TaskStatus
+from taskqueue.retry import RetryConfig
 
 __all__ = ["Worker", "WorkerConfig", "default_worker_id"]
 
 _log = get_logger("taskqueue.worker")
-_KILL_WAIT = 5.0
+_ONCE = RetryConfig(max_retries=0)  # the worker runs its own retry loops
+_REPORT_BACKOFF_FIRST = 0.2
+_SHORT_POLL = 0.2
+_ABORT_KILL_WAIT = 0.5
 
 
 def default_worker_id() -> str:
@@ -45,44 +68,68 @@ class WorkerConfig:
         worker_id: The name the server leases tasks to.
         concurrency: Tasks run at the same time.
         lease_seconds: Lease length; heartbeats go out every third of it.
-        poll_interval: Seconds between claims when nothing was runnable.
-        grace_period: Seconds running tasks get to finish after :meth:`Worker.stop`.
-        exit_when_idle: Return once nothing is runnable and nothing runs (batch jobs, tests).
+        claim_wait: Seconds the server may hold an empty claim (long poll, at most 30).
+        shutdown_timeout: Seconds running commands get to finish after :meth:`Worker.stop`.
+        work_dir: Where commands run when the task names no ``working_directory``; None
+            makes a fresh temporary directory per task, removed when the task ends.
+        exit_when_idle: Return once the server has no Pending task and nothing runs here
+            (batch jobs, tests).
+        report_backoff_max: The longest pause between two tries of a report.
+        kill_wait: Seconds between SIGTERM and SIGKILL when a command is stopped.
     """
 
     worker_id: str
     concurrency: int = 1
     lease_seconds: int = 60
-    poll_interval: float = 1.0
-    grace_period: float = 30.0
+    claim_wait: float = 10.0
+    shutdown_timeout: float = 30.0
+    work_dir: str | None = None
     exit_when_idle: bool = False
+    report_backoff_max: float = 5.0
+    kill_wait: float = 5.0
 
 
-class _Tail:
-    """The last ``limit`` characters of a stream."""
+class _Lease:
+    """Heartbeats one task's lease until closed; notes a cancellation or a lost lease."""
 
-    def __init__(self, limit: int = OUTPUT_TAIL_CHARS) -> None:
-        self.limit = limit
-        self.buf = bytearray()
+    def __init__(self, worker: Worker, task: ClaimedTask) -> None:
+        self.worker = worker
+        self.task = task
+        self.lost = asyncio.Event()  # lost, or cancelled: either way, stop
+        self.cancelled = False
+        self._beat = asyncio.create_task(self._run())
 
-    async def drain(self, stream: asyncio.StreamReader | None) -> None:
-        if stream is None:
-            return
-        while chunk := await stream.read(65536):
-            self.buf += chunk
-            if len(self.buf) > self.limit * 4:
-                del self.buf[: -self.limit * 4]
+    async def _run(self) -> None:
+        cfg = self.worker.config
+        interval = max(cfg.lease_seconds / 3, 0.1)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                beat = await self.worker.client.heartbeat(
+                    self.task.id,
+                    cfg.worker_id,
+                    cfg.lease_seconds,
+                    lease_token=self.task.lease_token,
+                    retry=_ONCE,
+                )
+            except (LeaseLostError, NotFoundError) as exc:
+                _log.warning("taskqueue.task.lease_lost", task_id=str(self.task.id), error=str(exc))
+                self.lost.set()
+                return
+            except TaskQueueError as exc:
+                _log.warning(
+                    "taskqueue.task.heartbeat_failed", task_id=str(self.task.id), error=str(exc)
+                )
+                continue
+            if beat.cancel_requested:
+                self.cancelled = True
+                self.lost.set()
+                return
 
-    def text(self) -> str:
-        return self.buf.decode("utf-8", errors="replace")[-self.limit :]
-
-
-class _StoppedError(Exception):
-    """The run was stopped: the task was cancelled or the worker is shutting down."""
-
-    def __init__(self, cancelled: bool) -> None:
-        super().__init__("cancelled" if cancelled else "worker stopping")
-        self.cancelled = cancelled
+    async def close(self) -> None:
+        self._beat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._beat
 
 
 class Worker:
@@ -98,169 +145,261 @@ class Worker:
         self.config = config
         self.completed = 0
         self.failed = 0
+        self.released = 0
+        self.instance = uuid.uuid4().hex
         self._stopping = asyncio.Event()
         self._abort = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     def stop(self) -> None:
-        """Stop claiming; running tasks get ``grace_period`` seconds to finish."""
-        if not self._stopping.is_set():
-            _log.info("taskqueue.worker.stopping", grace_period=self.config.grace_period)
-            self._stopping.set()
+        """Stop claiming; running commands get ``shutdown_timeout`` seconds to finish. A
+        second call stops them at once."""
+        if self._stopping.is_set():
+            self._abort.set()
+            return
+        _log.info("taskqueue.worker.stopping", shutdown_timeout=self.config.shutdown_timeout)
+        self._stopping.set()
 
     async def run(self) -> None:
         """Claim and run tasks until :meth:`stop` (or idle, with ``exit_when_idle``)."""
         cfg = self.config
         _log.info("taskqueue.worker.started", worker_id=cfg.worker_id, concurrency=cfg.concurrency)
+        self._start_watchdog()
+        try:
+            await self._loop()
+            await self._drain()
+        finally:
+            self._stop_watchdog()
+        _log.info(
+            "taskqueue.worker.stopped",
+            completed=self.completed,
+            failed=self.failed,
+            released=self.released,
+        )
+
+    async def _loop(self) -> None:
+        cfg = self.config
+        backoff = _REPORT_BACKOFF_FIRST
         while not self._stopping.is_set():
             free = cfg.concurrency - len(self._running)
-            claimed: list[Task] = []
-            if free > 0:
-                try:
-                    claimed = await self.client.claim_tasks(
-                        cfg.worker_id, max_tasks=free, lease_seconds=cfg.lease_seconds
-                    )
-                except TaskQueueError as exc:
-                    _log.error("taskqueue.worker.claim_failed", error=str(exc))
-                if not claimed:
-                    _log.debug("taskqueue.worker.idle", running=len(self._running))
+            if free <= 0:
+                await self._until(set(self._running), None)
+                continue
+            wait = 0.0 if cfg.exit_when_idle else cfg.claim_wait
+            asked = asyncio.get_running_loop().time()
+            claim = asyncio.create_task(
+                self.client.claim_tasks(
+                    cfg.worker_id,
+                    max_tasks=free,
+                    lease_seconds=cfg.lease_seconds,
+                    wait=wait,
+                    retry=_ONCE,
+                )
+            )
+            await self._until({claim}, None)
+            if not claim.done():  # stopping: hang up; the server leases nothing to us then
+                claim.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TaskQueueError):
+                    await claim
+                break
+            try:
+                claimed = claim.result()
+            except TaskQueueError as exc:
+                _log.error("taskqueue.worker.claim_failed", error=str(exc))
+                await self._until(set(), backoff)
+                backoff = min(backoff * 2, cfg.report_backoff_max)
+                continue
+            backoff = _REPORT_BACKOFF_FIRST
             for task in claimed:
                 job = asyncio.create_task(self._run_task(task))
                 self._running.add(job)
                 job.add_done_callback(self._running.discard)
-            if claimed and len(self._running) < cfg.concurrency:
-                continue
-            if cfg.exit_when_idle and not claimed and not self._running:
-                break
-            await self._pause(cfg.poll_interval)
-        await self._drain()
-        _log.info("taskqueue.worker.stopped", completed=self.completed, failed=self.failed)
+            if not claimed and cfg.exit_when_idle and not self._running:
+                if await self._nothing_pending():
+                    break
+                await self._until(set(), 0.1)
+            elif not claimed and asyncio.get_running_loop().time() - asked < wait / 2 + 0.2:
+                # No long poll (--claim-wait 0, or a server that answered at once): a short
+                # pause instead of a busy loop.
+                await self._until(set(), _SHORT_POLL)
 
-    async def _pause(self, seconds: float) -> None:
-        """Sleep until the poll interval passes, a running task ends, or stop is asked."""
+    async def _nothing_pending(self) -> bool:
+        try:
+            stats = await self.client.get_stats()
+        except TaskQueueError as exc:
+            _log.error("taskqueue.worker.stats_failed", error=str(exc))
+            return False
+        counts = stats.tasks_by_status
+        return not counts.get(TaskStatus.PENDING) and not counts.get(TaskStatus.RUNNING)
+
+    async def _until(self, waiters: set[asyncio.Future[Any]], seconds: float | None) -> None:
+        """Wait for one of ``waiters``, ``seconds``, or stop."""
         stop = asyncio.create_task(self._stopping.wait())
-        waiters: set[asyncio.Future[Any]] = {stop, *self._running}
-        await asyncio.wait(waiters, timeout=seconds, return_when="FIRST_COMPLETED")
-        stop.cancel()
+        try:
+            await asyncio.wait({stop, *waiters}, timeout=seconds, return_when="FIRST_COMPLETED")
+        finally:
+            stop.cancel()
 
     async def _drain(self) -> None:
         if not self._running:
             return
-        _, pending = await asyncio.wait(set(self._running), timeout=self.config.grace_period)
+        _, pending = await asyncio.wait(set(self._running), timeout=self.config.shutdown_timeout)
         if pending:
             self._abort.set()
             await asyncio.wait(pending)
 
-    async def _run_task(self, task: Task) -> None:
-        attempts = 0
-        result = TaskResult()
+    # --- one task ----------------------------------------------------------------------------
+
+    async def _run_task(self, task: ClaimedTask) -> None:
+        lease = _Lease(self, task)
         try:
-            for attempt in range(1, task.retry_attempts + 2):
-                attempts = attempt
-                result = await self._attempt(task)
-                if result.exit_code == 0:
-                    await self.client.complete_task(task.id, self.config.worker_id, result)
+            result = await self._execute(task, lease)
+            if lease.lost.is_set():
+                reason = "cancelled" if lease.cancelled else "lease lost"
+                _log.info("taskqueue.task.stopped", task_id=str(task.id), reason=reason)
+                return
+            if result is None:  # shutting down: hand the task back, not counted
+                if await self._report(task, lease, "release", TaskResult(error="worker stopped")):
+                    self.released += 1
+                return
+            kind = "complete" if result.exit_code == 0 else "fail"
+            if await self._report(task, lease, kind, result):
+                if kind == "complete":
                     self.completed += 1
-                    _log.info("taskqueue.task.completed", task_id=str(task.id), attempt=attempt)
-                    return
-                _log.warning(
-                    "taskqueue.task.attempt_failed",
-                    task_id=str(task.id),
-                    attempt=attempt,
-                    exit_code=result.exit_code,
-                    error=result.error,
-                )
-                if attempt <= task.retry_attempts:
-                    await self._heartbeat_while(task, asyncio.sleep(task.retry_delay))
-            await self.client.fail_task(task.id, self.config.worker_id, result, attempts=attempts)
-            self.failed += 1
-        except _StoppedError as stopped:
-            if not stopped.cancelled:
-                await self.client.fail_task(
-                    task.id, self.config.worker_id, result, attempts=attempts, requeue=True
-                )
-            _log.info("taskqueue.task.stopped", task_id=str(task.id), reason=str(stopped))
-        except TaskQueueError as exc:
-            _log.error("taskqueue.task.report_failed", task_id=str(task.id), error=str(exc))
-
-    async def _attempt(self, task: Task) -> TaskResult:
-        started = time.monotonic()
-        env = {**os.environ, **task.environment}
-        try:
-            proc = await asyncio.create_subprocess_shell(
-                task.command,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-                cwd=task.working_directory,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            return TaskResult(error=f"could not start the command: {exc}", duration=0.0)
-        out, err = _Tail(), _Tail()
-        readers = asyncio.gather(out.drain(proc.stdout), err.drain(proc.stderr))
-        error: str | None = None
-        try:
-            await self._heartbeat_while(task, asyncio.wait_for(proc.wait(), task.timeout))
-        except TimeoutError:
-            error = f"timed out after {task.timeout} s"
-        finally:
-            if proc.returncode is None:
-                await _kill(proc)
-            await readers
-        code = proc.returncode if error is None else None
-        if error is None and code is not None and code < 0:
-            error = f"killed by signal {-code}"
-            code = None
-        return TaskResult(
-            exit_code=code,
-            stdout=out.text(),
-            stderr=err.text(),
-            error=error,
-            duration=round(time.monotonic() - started, 3),
-        )
-
-    async def _heartbeat_while(self, task: Task, work: Awaitable[object]) -> None:
-        """Await ``work`` while heartbeating; raise _StoppedError on cancel or abort."""
-        job = asyncio.ensure_future(work)
-        interval = max(self.config.lease_seconds / 3, 0.1)
-        abort = asyncio.create_task(self._abort.wait())
-        try:
-            while True:
-                done, _ = await asyncio.wait(
-                    {job, abort}, timeout=interval, return_when="FIRST_COMPLETED"
-                )
-                if job in done:
-                    job.result()
-                    return
-                if abort in done:
-                    raise _StoppedError(cancelled=False)
-                try:
-                    beat = await self.client.heartbeat(
-                        task.id, self.config.worker_id, self.config.lease_seconds
-                    )
-                except TaskQueueError as exc:
+                else:
+                    self.failed += 1
                     _log.warning(
-                        "taskqueue.task.heartbeat_failed", task_id=str(task.id), error=str(exc)
+                        "taskqueue.task.attempt_failed",
+                        task_id=str(task.id),
+                        attempt=task.attempts,
+                        exit_code=result.exit_code,
+                        error=result.error,
                     )
-                    continue
-                if beat.cancel_requested:
-                    raise _StoppedError(cancelled=True)
+        finally:
+            await lease.close()
+
+    async def _execute(self, task: ClaimedTask, lease: _Lease) -> TaskResult | None:
+        """Run the command; None when the worker is shutting down and stopped it."""
+        command = RunningCommand(
+            Command(
+                command=task.command,
+                environment={
+                    **task.environment,
+                    **task.secret_environment,
+                    INSTANCE_VARIABLE: self.instance,
+                    "TASKQUEUE_TASK_ID": str(task.id),
+                    "TASKQUEUE_WORKER_ID": self.config.worker_id,
+                },
+                working_directory=task.working_directory or self.config.work_dir,
+                timeout=task.timeout,
+                kill_wait=self.config.kill_wait,
+            )
+        )
+        error = await command.start()
+        if error is not None:
+            return TaskResult(error=error, duration=0.0)
+        done = asyncio.create_task(command.wait())
+        abort = asyncio.create_task(self._abort.wait())
+        lost = asyncio.create_task(lease.lost.wait())
+        try:
+            await asyncio.wait({done, abort, lost}, return_when="FIRST_COMPLETED")
+            if not done.done() and abort.done():  # its grace period is over already
+                await command.stop("worker stopping", kill_wait=_ABORT_KILL_WAIT)
+            elif not done.done():
+                await command.stop("cancelled" if lease.cancelled else "lease lost")
+            result = await done
         finally:
             abort.cancel()
-            if not job.done():
-                job.cancel()
-                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                    await job
+            lost.cancel()
+        if abort.done() and not abort.cancelled() and result.exit_code is None:
+            return None
+        return result
 
+    async def _report(
+        self, task: ClaimedTask, lease: _Lease, kind: str, result: TaskResult
+    ) -> bool:
+        """Send the report until the server takes it (True) or the lease is lost (False).
 
-async def _kill(proc: asyncio.subprocess.Process) -> None:
-    """SIGTERM the command's process group, then SIGKILL what is left after a moment."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            await asyncio.wait_for(proc.wait(), _KILL_WAIT)
+        During shutdown, once the commands' grace period is over, the report is tried once
+        more and then given up (the lease lapses and the task runs again elsewhere).
+        """
+        cfg = self.config
+        send: Callable[[], Awaitable[object]]
+        if kind == "complete":
+
+            def send() -> Awaitable[object]:
+                return self.client.complete_task(
+                    task.id, cfg.worker_id, result, lease_token=task.lease_token, retry=_ONCE
+                )
+        else:
+
+            def send() -> Awaitable[object]:
+                return self.client.fail_task(
+                    task.id,
+                    cfg.worker_id,
+                    result,
+                    lease_token=task.lease_token,
+                    requeue=kind == "release",
+                    retry=_ONCE,
+                )
+
+        delay = _REPORT_BACKOFF_FIRST
+        while True:
+            try:
+                await send()
+                return True
+            except (LeaseLostError, NotFoundError, ConflictError) as exc:
+                _log.warning("taskqueue.task.lease_lost", task_id=str(task.id), error=str(exc))
+                return False
+            except ValidationError as exc:  # a bug, not an outage: retrying cannot help
+                _log.error("taskqueue.task.report_refused", task_id=str(task.id), error=str(exc))
+                return False
+            except TaskQueueError as exc:
+                if lease.lost.is_set() or (self._abort.is_set() and kind != "release"):
+                    _log.error(
+                        "taskqueue.task.report_abandoned",
+                        task_id=str(task.id),
+                        kind=kind,
+                        error=str(exc),
+                    )
+                    return False
+                if kind == "release" and self._abort.is_set() and delay > 1:
+                    _log.error(
+                        "taskqueue.task.release_failed", task_id=str(task.id), error=str(exc)
+                    )
+                    return False
+                _log.warning(
+                    "taskqueue.task.report_retrying",
+                    task_id=str(task.id),
+                    kind=kind,
+                    retry_in=round(delay, 2),
+                    error=str(exc),
+                )
+            lost = asyncio.create_task(lease.lost.wait())
+            await asyncio.wait({lost}, timeout=delay)
+            lost.cancel()
+            delay = min(delay * 2, cfg.report_backoff_max)
+
+    # --- the watchdog ------------------------------------------------------------------------
+
+    def _start_watchdog(self) -> None:
+        if not sys.platform.startswith("linux"):
             return
-        except TimeoutError:
-            continue
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-m", "taskqueue._watchdog", self.instance],
+            stdin=subprocess.PIPE,
+            start_new_session=True,
+        )
+
+    def _stop_watchdog(self) -> None:
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is None:
+            return
+        assert watchdog.stdin is not None
+        watchdog.stdin.close()  # end of file: it sweeps once and exits
+        try:
+            watchdog.wait(5)
+        except subprocess.TimeoutExpired:
+            watchdog.kill()
+            watchdog.wait()

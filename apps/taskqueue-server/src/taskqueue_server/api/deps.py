@@ -1,4 +1,5 @@
-"""Request plumbing: the runtime, authentication with rate limiting, JSON responses and
+"""Request plumbing: the runtime, authentication with rate limiting (per key, and of failed
+attempts per client address), the role each route needs, JSON responses and
 ``Idempotency-Key`` handling."""
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from pydantic import BaseModel
 
 from taskqueue.models import ProblemDetails
 from taskqueue_server.db.idempotency import Reservation, StoredResponse, request_fingerprint
+from taskqueue_server.db.tenancy import DEFAULT_TENANT, ROLE_RIGHTS, Right, Role, TenantScope
 from taskqueue_server.errors import (
     AuthenticationError,
+    ForbiddenError,
     InvalidIdempotencyKeyError,
     RateLimitedError,
 )
@@ -26,7 +29,12 @@ __all__ = [
     "MAX_OFFSET",
     "PROBLEM_RESPONSES",
     "Caller",
+    "Manager",
+    "Reader",
+    "TaskWriter",
+    "Worker",
     "authenticate",
+    "require",
     "get_runtime",
     "idempotent",
     "json_response",
@@ -47,11 +55,12 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     for code, text in {
         400: "Invalid Idempotency-Key header",
         401: "Missing or unknown API key",
-        404: "Unknown task, project, webhook or delivery",
+        403: "The API key's role (or project restriction) does not allow this",
+        404: "Unknown task, project, webhook or delivery (or another tenant's)",
         409: "Invalid state transition, lease not held, idempotency key reused or in use",
         413: "Request body too large",
         422: "Invalid request",
-        429: "Rate limit exceeded (see Retry-After)",
+        429: "Rate limit exceeded, or too many failed authentications (see Retry-After)",
     }.items()
 }
 """The problem-details responses every route documents in the OpenAPI schema."""
@@ -64,61 +73,112 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
 async def authenticate(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key)],
-) -> str:
+) -> TenantScope:
     """Identify the caller by API key and count the request against its rate limit.
 
+    A client address whose authentications failed ``TASKQUEUE_AUTH_FAILURES_PER_MINUTE``
+    times this minute gets 429 for every request until the minute ends (so keys cannot be
+    guessed, and a valid key does not tell itself apart by a different answer).
+
     Returns:
-        The caller's key id (``"anonymous"`` when auth is disabled and no key was sent).
+        The caller's scope: tenant, role, projects, key id (the default tenant's admin,
+        ``"anonymous"``, when auth is disabled and no key was sent).
 
     Raises:
         AuthenticationError: no key, or an unknown or revoked one.
-        RateLimitedError: the key used up its budget for this minute.
+        RateLimitedError: the key used up its budget for this minute, or the address failed
+            to authenticate too often.
     """
     runtime = get_runtime(request)
     key = bearer.credentials if bearer is not None else header_key
+    address = _client_address(request)
+    blocked = await runtime.auth_failures.retry_after(address)
+    if blocked is not None:
+        raise RateLimitedError(blocked, "too many failed authentications from this address")
     if key:
-        caller = await _verify(request, runtime, key)
+        try:
+            scope = await _verify(request, runtime, key)
+        except AuthenticationError:
+            await runtime.auth_failures.hit(address)
+            raise
     elif runtime.settings.auth_disabled:
-        caller = "anonymous"
+        scope = TenantScope(DEFAULT_TENANT, Role.ADMIN, None, "anonymous")
     else:
+        await runtime.auth_failures.hit(address)
         raise AuthenticationError(
             "missing API key; send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' "
             "(create one with `taskqueue-server create-api-key`)"
         )
-    retry_after = await runtime.limiter.hit(caller)
+    retry_after = await runtime.limiter.hit(scope.key_id)
     if retry_after is not None:
         raise RateLimitedError(retry_after)
-    return caller
+    request.state.tenant = scope.tenant  # for the request log line
+    return scope
 
 
-async def _verify(request: Request, runtime: Runtime, key: str) -> str:
+async def _verify(request: Request, runtime: Runtime, key: str) -> TenantScope:
     # A short cache keeps a database round trip off every request. An entry lives for
     # TASKQUEUE_API_KEY_CACHE_SECONDS counted from *before* the database read, so every entry
     # made before a revocation committed is gone that long after it; `revoke-api-key` waits
     # that long before it returns.
-    cache: dict[str, tuple[str, float]] = request.app.state.key_cache
+    cache: dict[str, tuple[TenantScope, float]] = request.app.state.key_cache
     now = time.monotonic()
     hit = cache.get(key)
     if hit is not None and hit[1] > now:
         return hit[0]
-    key_id = await runtime.api_keys.verify(key)
-    if key_id is None:
+    scope = await runtime.api_keys.authenticate(key)
+    if scope is None:
         raise AuthenticationError(
             "API key is unknown or revoked; check it or create a new one with "
             "`taskqueue-server create-api-key`"
         )
     if len(cache) > 10_000:
         cache.clear()
-    cache[key] = (str(key_id), now + runtime.settings.api_key_cache_seconds)
-    return str(key_id)
+    cache[key] = (scope, now + runtime.settings.api_key_cache_seconds)
+    return scope
 
 
-Caller = Annotated[str, Depends(authenticate)]
-"""The authenticated caller's id, as a route parameter type."""
+Caller = Annotated[TenantScope, Depends(authenticate)]
+"""The authenticated caller's scope, as a route parameter type (any role)."""
+
+
+def require(right: Right) -> Callable[[TenantScope], Awaitable[TenantScope]]:
+    """A dependency that authenticates and then refuses (403) a key whose role lacks ``right``.
+
+    Args:
+        right: What the route does.
+    """
+    allowed = sorted(str(role) for role, rights in ROLE_RIGHTS.items() if right in rights)
+
+    async def check(scope: Caller) -> TenantScope:
+        if not scope.may(right):
+            raise ForbiddenError(
+                f"this API key's role is {scope.role}; this route needs one of: "
+                f"{', '.join(allowed)}",
+                role=str(scope.role),
+                allowed_roles=allowed,
+            )
+        return scope
+
+    return check
+
+
+Reader = Annotated[TenantScope, Depends(require(Right.READ))]
+"""A caller that may read tasks, projects and stats (admin, producer, reader)."""
+TaskWriter = Annotated[TenantScope, Depends(require(Right.WRITE_TASKS))]
+"""A caller that may create, change, cancel and delete tasks (admin, producer)."""
+Manager = Annotated[TenantScope, Depends(require(Right.MANAGE))]
+"""A caller that may manage projects and webhooks (admin)."""
+Worker = Annotated[TenantScope, Depends(require(Right.WORK))]
+"""A caller that may claim, heartbeat and report (admin, worker)."""
 
 
 def json_response(model: BaseModel, status_code: int = 200) -> Response:
@@ -127,7 +187,7 @@ def json_response(model: BaseModel, status_code: int = 200) -> Response:
 
 
 async def idempotent(
-    request: Request, caller: str, produce: Callable[[], Awaitable[Response]]
+    request: Request, caller: TenantScope, produce: Callable[[], Awaitable[Response]]
 ) -> Response:
     """Run ``produce`` once per ``Idempotency-Key``: a repeat with the same body gets the
     first response (header ``Idempotent-Replayed: true``); another body is a 409, and so is a
@@ -147,7 +207,7 @@ async def idempotent(
         )
     store = get_runtime(request).idempotency
     fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
-    stored = await store.begin(caller, key, fingerprint)
+    stored = await store.begin(caller.key_id, key, fingerprint)
     if isinstance(stored, Reservation):
         try:
             response = await produce()

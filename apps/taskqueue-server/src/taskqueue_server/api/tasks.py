@@ -27,7 +27,8 @@ from taskqueue.models import (
 from taskqueue_server.api.deps import (
     MAX_OFFSET,
     PROBLEM_RESPONSES,
-    Caller,
+    Reader,
+    TaskWriter,
     authenticate,
     get_runtime,
     idempotent,
@@ -35,8 +36,10 @@ from taskqueue_server.api.deps import (
 )
 from taskqueue_server.db.cursor import decode_cursor, encode_cursor, filters_fingerprint
 from taskqueue_server.db.schema import TaskRow
-from taskqueue_server.db.tasks import Change, StoredTask
+from taskqueue_server.db.tasks import Change, StoredTask, TaskStore
+from taskqueue_server.db.tenancy import TenantScope
 from taskqueue_server.errors import InvalidCursorError, TaskQueueServerError
+from taskqueue_server.inputs import check_body
 
 __all__ = ["router", "task_model"]
 
@@ -44,8 +47,28 @@ router = APIRouter(prefix="/api/tasks", tags=["tasks"], dependencies=[Depends(au
 
 
 def task_model(stored: StoredTask) -> Task:
-    """The wire model of a stored task."""
+    """The wire model of a stored task (secret environment values redacted)."""
     return Task.model_validate(stored.to_wire())
+
+
+def _tasks(request: Request, scope: TenantScope) -> TaskStore:
+    return get_runtime(request).tasks.scoped(scope)
+
+
+class _Rendered:
+    """Builds the response from the changes before they are committed (see ``before_commit``):
+    a response that cannot be built leaves nothing written."""
+
+    def __init__(self, status_code: int = 200) -> None:
+        self.status_code = status_code
+        self.response: Response | None = None
+
+    def __call__(self, changes: list[Change]) -> None:
+        self.response = json_response(task_model(changes[0].task), self.status_code)
+
+    def get(self) -> Response:
+        assert self.response is not None
+        return self.response
 
 
 def _create_fields(req: TaskCreateRequest) -> dict[str, Any]:
@@ -56,44 +79,52 @@ def _create_fields(req: TaskCreateRequest) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=Task, responses=PROBLEM_RESPONSES)
-async def create_task(request: Request, body: TaskCreateRequest, caller: Caller) -> Response:
+async def create_task(request: Request, body: TaskCreateRequest, caller: TaskWriter) -> Response:
     """Create a task (``Idempotency-Key`` makes a retried POST safe)."""
     runtime = get_runtime(request)
+    check_body(body, runtime.settings)
+    tasks = _tasks(request, caller)
 
     async def produce() -> Response:
-        [stored] = await runtime.tasks.create_many([_create_fields(body)])
-        await runtime.publisher.publish("task.created", stored.to_wire())
-        return json_response(task_model(stored), 201)
+        rendered = _Rendered(201)
+        [stored] = await tasks.create_many([_create_fields(body)], before_commit=rendered)
+        await runtime.publisher.publish("task.created", stored.to_wire(), caller.tenant)
+        runtime.wakeup.notify(1)  # an idle worker's long poll picks it up
+        return rendered.get()
 
     return await idempotent(request, caller, produce)
 
 
 @router.post("/batch", response_model=BatchResult, responses=PROBLEM_RESPONSES)
-async def create_tasks(request: Request, body: BatchCreateRequest, caller: Caller) -> Response:
+async def create_tasks(request: Request, body: BatchCreateRequest, caller: TaskWriter) -> Response:
     """Create many tasks; every item is validated first, then each gets its own result."""
     runtime = get_runtime(request)
+    check_body(body, runtime.settings)
+    tasks = _tasks(request, caller)
 
     async def produce() -> Response:
         results: list[BatchItemResult] = []
         try:  # the common case: everything valid, one transaction
-            created = await runtime.tasks.create_many([_create_fields(t) for t in body.tasks])
+            created = await tasks.create_many([_create_fields(t) for t in body.tasks])
         except TaskQueueServerError:
             created = []  # some item is bad: create item by item to report each one
         if created:
             for stored in created:
-                await runtime.publisher.publish("task.created", stored.to_wire())
+                await runtime.publisher.publish("task.created", stored.to_wire(), caller.tenant)
+            runtime.wakeup.notify(len(created))
             results = [
                 BatchItemResult(index=i, ok=True, task=task_model(t)) for i, t in enumerate(created)
             ]
             return json_response(BatchResult(results=results))
         for index, item in enumerate(body.tasks):
             try:
-                [stored] = await runtime.tasks.create_many([_create_fields(item)])
+                [stored] = await tasks.create_many([_create_fields(item)])
             except TaskQueueServerError as exc:
                 problem = ProblemDetails(title=exc.title, status=exc.status, detail=exc.message)
                 results.append(BatchItemResult(index=index, ok=False, error=problem))
                 continue
-            await runtime.publisher.publish("task.created", stored.to_wire())
+            await runtime.publisher.publish("task.created", stored.to_wire(), caller.tenant)
+            runtime.wakeup.notify(1)
             results.append(BatchItemResult(index=index, ok=True, task=task_model(stored)))
         return json_response(BatchResult(results=results))
 
@@ -103,6 +134,7 @@ async def create_tasks(request: Request, body: BatchCreateRequest, caller: Calle
 @router.get("", response_model=TaskList, responses=PROBLEM_RESPONSES)
 async def list_tasks(
     request: Request,
+    caller: Reader,
     status: TaskStatus | None = None,
     project_id: uuid.UUID | None = None,
     priority: TaskPriority | None = None,
@@ -149,7 +181,7 @@ async def list_tasks(
             raise InvalidCursorError("cannot be combined with offset; send one or the other")
         after = decode_cursor(cursor, fingerprint)
     where = [and_(*specs).to_sql_condition(TaskRow)] if specs else []
-    page, total, more = await runtime.tasks.page(where, limit, offset, after)
+    page, total, more = await _tasks(request, caller).page(where, limit, offset, after)
     next_cursor = None
     if more and page:
         last = page[-1].row
@@ -170,9 +202,9 @@ def _aware(value: datetime) -> datetime:
 
 
 @router.get("/{task_id}", response_model=Task, responses=PROBLEM_RESPONSES)
-async def get_task(request: Request, task_id: uuid.UUID) -> Response:
+async def get_task(request: Request, task_id: uuid.UUID, caller: Reader) -> Response:
     """Return one task."""
-    wire = await get_runtime(request).tasks.get_wire(task_id)
+    wire = await _tasks(request, caller).get_wire(task_id)
     return json_response(Task.model_validate(wire))
 
 
@@ -182,40 +214,53 @@ async def _answer(request: Request, changes: list[Change]) -> Response:
 
 
 @router.patch("/{task_id}", response_model=Task, responses=PROBLEM_RESPONSES)
-async def update_task(request: Request, task_id: uuid.UUID, body: TaskUpdateRequest) -> Response:
+async def update_task(
+    request: Request, task_id: uuid.UUID, body: TaskUpdateRequest, caller: TaskWriter
+) -> Response:
     """Change the fields that were sent."""
+    check_body(body, get_runtime(request).settings)
     changes = body.model_dump(exclude_unset=True)
     if changes.get("priority") is not None:
         changes["priority"] = str(changes["priority"])
-    return await _answer(request, await get_runtime(request).tasks.update(task_id, changes))
+    rendered = _Rendered()
+    done = await _tasks(request, caller).update(task_id, changes, before_commit=rendered)
+    await get_runtime(request).announce(done)
+    return rendered.get()
 
 
 @router.post("/{task_id}/cancel", response_model=Task, responses=PROBLEM_RESPONSES)
 async def cancel_task(
-    request: Request, task_id: uuid.UUID, body: Annotated[CancelRequest | None, Body()] = None
+    request: Request,
+    task_id: uuid.UUID,
+    caller: TaskWriter,
+    body: Annotated[CancelRequest | None, Body()] = None,
 ) -> Response:
     """Cancel a task in any non-final status."""
+    if body is not None:
+        check_body(body, get_runtime(request).settings)
     reason = body.reason if body is not None else None
-    return await _answer(request, await get_runtime(request).tasks.cancel(task_id, reason))
+    return await _answer(request, await _tasks(request, caller).cancel(task_id, reason))
 
 
 @router.post("/{task_id}/advance-phase", response_model=Task, responses=PROBLEM_RESPONSES)
 async def advance_phase(
     request: Request,
     task_id: uuid.UUID,
+    caller: TaskWriter,
     body: Annotated[AdvancePhaseRequest | None, Body()] = None,
 ) -> Response:
     """Complete the current workflow phase and enter the next (in AIReview: record a review)."""
     req = body or AdvancePhaseRequest()
-    changes = await get_runtime(request).tasks.advance_phase(
+    check_body(req, get_runtime(request).settings)
+    changes = await _tasks(request, caller).advance_phase(
         task_id, documentation=req.documentation, artifacts=req.artifacts
     )
     return await _answer(request, changes)
 
 
 @router.delete("/{task_id}", status_code=204, responses=PROBLEM_RESPONSES)
-async def delete_task(request: Request, task_id: uuid.UUID) -> Response:
+async def delete_task(request: Request, task_id: uuid.UUID, caller: TaskWriter) -> Response:
     """Delete a task; announced as ``task.deleted`` (tasks that waited on it: ``task.updated``)."""
     runtime = get_runtime(request)
-    await runtime.announce(await runtime.tasks.delete(task_id))
+    await runtime.announce(await _tasks(request, caller).delete(task_id))
     return Response(status_code=204)

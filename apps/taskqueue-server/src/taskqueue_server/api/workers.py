@@ -1,4 +1,4 @@
-"""Worker routes: claim leases, heartbeat, complete and fail."""
+"""Worker routes: claim leases (with an optional long poll), heartbeat, complete and fail."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from api_core.middleware import log_request_at
 from taskqueue.models import (
+    ClaimedTask,
     ClaimRequest,
     ClaimResponse,
     CompleteRequest,
@@ -19,39 +20,65 @@ from taskqueue.models import (
 )
 from taskqueue_server.api.deps import (
     PROBLEM_RESPONSES,
-    Caller,
+    Worker,
     authenticate,
     get_runtime,
     idempotent,
     json_response,
 )
 from taskqueue_server.api.tasks import task_model
+from taskqueue_server.db.task_base import StoredTask
+from taskqueue_server.inputs import check_body, clean_output
 
-__all__ = ["router"]
+__all__ = ["claimed_model", "router"]
 
 router = APIRouter(tags=["workers"], dependencies=[Depends(authenticate)])
 
 
+def claimed_model(stored: StoredTask) -> ClaimedTask:
+    """A leased task as its claimer sees it: the task (with its secret environment values:
+    the worker holding the lease is their one reader) plus the lease token."""
+    token = stored.row.lease_token
+    assert token is not None, "a leased row always has a token"
+    return ClaimedTask.model_validate({**stored.to_wire(reveal_secrets=True), "lease_token": token})
+
+
 @router.post("/api/workers/claim", response_model=ClaimResponse, responses=PROBLEM_RESPONSES)
-async def claim(request: Request, body: ClaimRequest) -> Response:
-    """Lease up to ``max_tasks`` runnable tasks, highest priority then oldest first."""
+async def claim(request: Request, body: ClaimRequest, caller: Worker) -> Response:
+    """Lease up to ``max_tasks`` runnable tasks of the key's tenant, highest priority then
+    oldest first. The only answer that carries ``secret_environment`` values.
+
+    With ``wait`` > 0 and nothing runnable, the request is held until a task may have become
+    runnable (or ``wait`` seconds pass) and the claim is tried again.
+    """
     runtime = get_runtime(request)
-    leased, expired = await runtime.tasks.claim(
-        body.worker_id, body.max_tasks, body.lease_seconds, project_id=body.project_id
+    check_body(body, runtime.settings)
+    leased = await runtime.claim_waiting(
+        runtime.tasks.scoped(caller),
+        body.worker_id,
+        body.max_tasks,
+        body.lease_seconds,
+        body.project_id,
+        min(body.wait, runtime.settings.claim_wait_max),
+        gone=request.is_disconnected,
     )
-    await runtime.announce(expired)
-    if not leased:  # an idle worker polls every second: keep its request lines out of INFO
+    if not leased:  # idle workers ask all the time: keep their request lines out of INFO
         log_request_at(request, logging.DEBUG)
-    return json_response(ClaimResponse(tasks=[task_model(t) for t in leased]))
+    return json_response(ClaimResponse(tasks=[claimed_model(t) for t in leased]))
 
 
 @router.post(
     "/api/tasks/{task_id}/heartbeat", response_model=HeartbeatResponse, responses=PROBLEM_RESPONSES
 )
-async def heartbeat(request: Request, task_id: uuid.UUID, body: HeartbeatRequest) -> Response:
+async def heartbeat(
+    request: Request, task_id: uuid.UUID, body: HeartbeatRequest, caller: Worker
+) -> Response:
     """Extend the lease; ``cancel_requested`` tells the worker to stop."""
-    expires, cancelled = await get_runtime(request).tasks.heartbeat(
-        task_id, body.worker_id, body.lease_seconds
+    check_body(body, get_runtime(request).settings)
+    expires, cancelled = (
+        await get_runtime(request)
+        .tasks.scoped(caller)
+        .heartbeat(task_id, body.worker_id, body.lease_token, body.lease_seconds)
     )
     return json_response(
         HeartbeatResponse(task_id=task_id, lease_expires_at=expires, cancel_requested=cancelled)
@@ -60,35 +87,45 @@ async def heartbeat(request: Request, task_id: uuid.UUID, body: HeartbeatRequest
 
 @router.post("/api/tasks/{task_id}/complete", response_model=Task, responses=PROBLEM_RESPONSES)
 async def complete(
-    request: Request, task_id: uuid.UUID, body: CompleteRequest, caller: Caller
+    request: Request, task_id: uuid.UUID, body: CompleteRequest, caller: Worker
 ) -> Response:
-    """Record a successful run; the task becomes Completed."""
+    """Record a successful run; the task becomes Completed. A replay (same token) gets the
+    task back unchanged. NUL characters and lone surrogates in the output tails become
+    U+FFFD; anything else unstorable is a 422."""
     runtime = get_runtime(request)
+    result = clean_output(body.result.model_dump(mode="json"))
+    check_body({"worker_id": body.worker_id, "result": result}, runtime.settings)
 
     async def produce() -> Response:
-        changes = await runtime.tasks.complete(
-            task_id, body.worker_id, body.result.model_dump(mode="json")
+        task, changes = await runtime.tasks.scoped(caller).complete(
+            task_id, body.worker_id, body.lease_token, result
         )
         await runtime.announce(changes)
-        return json_response(task_model(changes[0].task))
+        if changes and await runtime.tasks.has_dependents(task_id):
+            runtime.wakeup.notify()  # tasks waiting on this one may be runnable now
+        return json_response(task_model(task))
 
     return await idempotent(request, caller, produce)
 
 
 @router.post("/api/tasks/{task_id}/fail", response_model=Task, responses=PROBLEM_RESPONSES)
-async def fail(request: Request, task_id: uuid.UUID, body: FailRequest, caller: Caller) -> Response:
-    """Record a failed run: retried after ``retry_delay`` while attempts remain, else Failed."""
+async def fail(request: Request, task_id: uuid.UUID, body: FailRequest, caller: Worker) -> Response:
+    """Record a failed attempt: Pending again ``retry_delay`` seconds later while attempts
+    remain, else Failed; ``requeue`` hands the task back without counting the attempt."""
     runtime = get_runtime(request)
+    result = clean_output(body.result.model_dump(mode="json"))
+    check_body({"worker_id": body.worker_id, "result": result}, runtime.settings)
 
     async def produce() -> Response:
-        changes = await runtime.tasks.fail(
+        task, changes = await runtime.tasks.scoped(caller).fail(
             task_id,
             body.worker_id,
-            body.result.model_dump(mode="json"),
+            body.lease_token,
+            result,
             runs=body.attempts,
             requeue=body.requeue,
         )
         await runtime.announce(changes)
-        return json_response(task_model(changes[0].task))
+        return json_response(task_model(task))
 
     return await idempotent(request, caller, produce)

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from platform_core.errors import ConfigurationError
 from taskqueue_server.db.keyformat import KEY_PREFIX, is_well_formed_key, key_prefix
 from taskqueue_server.db.schema import ApiKeyRow, utcnow
+from taskqueue_server.db.tenancy import DEFAULT_TENANT, Role, TenantScope, check_tenant_name
 
 __all__ = ["ApiKeyInfo", "ApiKeyStore", "CreatedKey", "hash_key"]
 
@@ -44,6 +46,17 @@ class CreatedKey:
     id: uuid.UUID
     name: str
     key: str
+    tenant: str = DEFAULT_TENANT
+    role: Role = Role.ADMIN
+    projects: tuple[uuid.UUID, ...] | None = None
+
+
+def _projects(row: ApiKeyRow) -> frozenset[uuid.UUID] | None:
+    return None if row.projects is None else frozenset(uuid.UUID(str(p)) for p in row.projects)
+
+
+def _scope(row: ApiKeyRow) -> TenantScope:
+    return TenantScope(row.tenant_id, Role(row.role), _projects(row), str(row.id))
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,9 @@ class ApiKeyInfo:
         prefix: The public part of the key, ``tq_<prefix>_...``.
         created_at: When it was created.
         revoked_at: When it was revoked; None while it is active.
+        tenant: The tenant the key belongs to.
+        role: What the key may do.
+        projects: The projects the key is restricted to; None: all of its tenant's.
     """
 
     id: uuid.UUID
@@ -63,11 +79,24 @@ class ApiKeyInfo:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    tenant: str = DEFAULT_TENANT
+    role: Role = Role.ADMIN
+    projects: tuple[uuid.UUID, ...] | None = None
 
     @classmethod
     def of(cls, row: ApiKeyRow) -> ApiKeyInfo:
         """The shareable part of a stored key."""
-        return cls(row.id, row.name, row.prefix, row.created_at, row.revoked_at)
+        projects = _projects(row)
+        return cls(
+            row.id,
+            row.name,
+            row.prefix,
+            row.created_at,
+            row.revoked_at,
+            row.tenant_id,
+            Role(row.role),
+            None if projects is None else tuple(sorted(projects, key=str)),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready fields, for ``--json`` output."""
@@ -77,6 +106,9 @@ class ApiKeyInfo:
             "prefix": f"{_PREFIX}{self.prefix}_",
             "created_at": self.created_at.isoformat(),
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "tenant": self.tenant,
+            "role": str(self.role),
+            "projects": None if self.projects is None else [str(p) for p in self.projects],
         }
 
 
@@ -97,16 +129,42 @@ class ApiKeyStore:
         self._sessions = sessions
         self._readers = readers or sessions
 
-    async def create(self, name: str) -> CreatedKey:
-        """Create a key named ``name`` and return it in clear (the only time it exists so)."""
+    async def create(
+        self,
+        name: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        role: Role = Role.ADMIN,
+        projects: Sequence[uuid.UUID] | None = None,
+    ) -> CreatedKey:
+        """Create a key and return it in clear (the only time it exists so).
+
+        Args:
+            name: Who or what the key is for.
+            tenant: The tenant it belongs to.
+            role: What it may do.
+            projects: Restrict it to these projects (None: every project of the tenant).
+
+        Raises:
+            ValueError: the tenant name is malformed.
+        """
+        check_tenant_name(tenant)
         prefix = secrets.token_hex(6)
         key = f"{_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+        restricted = None if projects is None else tuple(dict.fromkeys(projects))
         row = ApiKeyRow(
-            id=uuid.uuid4(), name=name, prefix=prefix, key_hash=hash_key(key), created_at=utcnow()
+            id=uuid.uuid4(),
+            name=name,
+            prefix=prefix,
+            key_hash=hash_key(key),
+            created_at=utcnow(),
+            tenant_id=tenant,
+            role=str(Role(role)),
+            projects=None if restricted is None else [str(p) for p in restricted],
         )
         async with self._sessions.begin() as session:
             session.add(row)
-        return CreatedKey(row.id, name, key)
+        return CreatedKey(row.id, name, key, tenant, Role(role), restricted)
 
     async def ensure(self, key: str, name: str, *, setting: str | None = None) -> bool:
         """Store ``key`` (hashed) under ``name`` unless a key with that value exists.
@@ -132,7 +190,13 @@ class ApiKeyStore:
                 f"{where}the API key must look like tq_<prefix>_<secret>", setting=setting
             )
         row = ApiKeyRow(
-            id=uuid.uuid4(), name=name, prefix=prefix, key_hash=hash_key(key), created_at=utcnow()
+            id=uuid.uuid4(),
+            name=name,
+            prefix=prefix,
+            key_hash=hash_key(key),
+            created_at=utcnow(),
+            tenant_id=DEFAULT_TENANT,
+            role=str(Role.ADMIN),
         )
         try:
             async with self._sessions.begin() as session:
@@ -154,6 +218,12 @@ class ApiKeyStore:
 
     async def verify(self, key: str) -> uuid.UUID | None:
         """Return the id of the active key matching ``key``, or None."""
+        scope = await self.authenticate(key)
+        return None if scope is None else uuid.UUID(scope.key_id)
+
+    async def authenticate(self, key: str) -> TenantScope | None:
+        """Return the scope (tenant, role, projects, id) of the active key matching ``key``,
+        or None."""
         prefix = key_prefix(key)
         if prefix is None:
             return None
@@ -163,7 +233,7 @@ class ApiKeyStore:
             return None
         if not hmac.compare_digest(row.key_hash, hash_key(key)):
             return None
-        return row.id
+        return _scope(row)
 
     async def revoke(self, key_id: uuid.UUID) -> bool:
         """Revoke a key (a revoked key keeps its first revocation time); returns False when
@@ -175,10 +245,13 @@ class ApiKeyStore:
             row.revoked_at = row.revoked_at or utcnow()
             return True
 
-    async def all(self) -> list[ApiKeyInfo]:
-        """Every key, active and revoked, oldest first."""
+    async def all(self, tenant: str | None = None) -> list[ApiKeyInfo]:
+        """Every key (of ``tenant``, when given), active and revoked, oldest first."""
+        query = select(ApiKeyRow).order_by(ApiKeyRow.created_at)
+        if tenant is not None:
+            query = query.where(ApiKeyRow.tenant_id == tenant)
         async with self._readers() as session:
-            rows = await session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))
+            rows = await session.scalars(query)
             return [ApiKeyInfo.of(row) for row in rows.all()]
 
     async def find(self, ident: str) -> ApiKeyInfo | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import event
@@ -98,6 +99,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
                 dbapi_conn.rollback()
 
         return engine
+    # Unique per server process: the wakeup trigger names it, so a process can ignore the
+    # notifications of its own commits (see taskqueue_server.wakeup).
+    connect_args = kwargs.setdefault("connect_args", {})
+    connect_args.setdefault("server_settings", {}).setdefault(
+        "application_name", f"taskqueue-{uuid.uuid4().hex[:12]}"
+    )
     kwargs.setdefault("pool_size", 32)
     kwargs.setdefault("max_overflow", 32)
     engine = create_async_engine(full, **kwargs)

@@ -9,6 +9,7 @@ conflict. Entries older than the TTL (24 h by default) are ignored and purged.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,10 +24,25 @@ from taskqueue_server.errors import IdempotencyConflictError, IdempotencyInProgr
 __all__ = ["IdempotencyStore", "Reservation", "StoredResponse", "request_fingerprint"]
 
 
+def _canonical(body: bytes) -> bytes:
+    # The same JSON document sent with other whitespace or key order is the same request.
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON (or not parseable): compare the bytes
+        return body
+    try:
+        return json.dumps(
+            parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True
+        ).encode()
+    except (ValueError, RecursionError):
+        return body
+
+
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
-    """A hash identifying the request a key was first used with."""
+    """A hash identifying the request a key was first used with: its method, path and body,
+    a JSON body compared as parsed JSON (whitespace and key order do not matter)."""
     digest = hashlib.sha256()
-    for part in (method.upper().encode(), b"\0", path.encode(), b"\0", body):
+    for part in (method.upper().encode(), b"\0", path.encode(), b"\0", _canonical(body)):
         digest.update(part)
     return digest.hexdigest()
 

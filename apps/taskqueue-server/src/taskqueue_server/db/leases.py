@@ -1,26 +1,48 @@
 """The worker lease: claim, heartbeat, complete, fail, expiry, and the queue's statistics.
 
-No task is ever leased to two workers at once: on PostgreSQL the claim selects candidates with
-``FOR UPDATE SKIP LOCKED``; on SQLite every transaction begins with ``BEGIN IMMEDIATE`` (see
-:mod:`taskqueue_server.db.engine`), so the claim's read and write run while no other writer can.
+The invariant: at no instant do two workers hold a valid lease on one task. A lease is valid
+while the task is ``Running`` and its ``lease_token`` is the one the claim handed out. Every
+change of the lease is one guarded statement per row (or a row locked first), so two
+transactions can never both take the same lease:
+
+* :meth:`LeaseOperations._expire_statement` hands expired leases back (``Running`` and past
+  ``lease_expires_at`` is re-checked by the UPDATE itself, so a lease another claim has just
+  granted is never expired again);
+* :meth:`LeaseOperations._claim_statement` leases runnable rows; on PostgreSQL one
+  ``WITH picked AS (SELECT ... FOR UPDATE SKIP LOCKED) UPDATE ... RETURNING``, on SQLite the
+  same UPDATE inside a ``BEGIN IMMEDIATE`` transaction (see :mod:`taskqueue_server.db.engine`)
+  that no other writer can interleave with;
+* heartbeat, complete and fail lock the row (``FOR UPDATE`` on PostgreSQL) and act only when
+  the caller's token is the task's current one; otherwise :class:`LeaseError` (409).
+
+Those two statement builders are the one place that decides which rows a worker may lease.
 """
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select, update
+from sqlalchemy import Select, Update, case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from taskqueue_server.db.schema import ProjectRow, TaskDependencyRow, TaskRow, utcnow
 from taskqueue_server.db.task_base import Change, StoredTask, TaskStoreBase
-from taskqueue_server.errors import LeaseError
+from taskqueue_server.errors import LeaseError, NotFoundError
 
-__all__ = ["LeaseOperations"]
+__all__ = ["EXPIRED_MESSAGE", "LeaseOperations", "new_lease_token"]
+
+EXPIRED_MESSAGE = "the lease expired without a heartbeat (the worker died or lost the server)"
+_EXPIRE_BATCH = 500
+
+
+def new_lease_token() -> str:
+    """A fresh, unguessable lease token."""
+    return secrets.token_urlsafe(24)
 
 
 class LeaseOperations(TaskStoreBase):
@@ -37,6 +59,75 @@ class LeaseOperations(TaskStoreBase):
             TaskRow.status == "Pending", TaskRow.available_at <= now, ~blocked
         )
 
+    # --- the two statements that move leases ----------------------------------------------
+
+    def _expire_statement(self, now: datetime) -> Update:
+        """Hand back leases past their expiry: Pending while attempts remain, else Failed.
+
+        The UPDATE's own WHERE re-checks ``Running`` and the expiry, so on PostgreSQL a row
+        whose lease a concurrent claim renewed (and committed) no longer matches, and rows
+        locked by another transaction are skipped rather than waited for.
+        """
+        expired = (TaskRow.status == "Running", TaskRow.lease_expires_at < now)
+        stale = select(TaskRow.id).where(*expired).limit(_EXPIRE_BATCH)
+        if self._skip_locked:
+            stale = stale.with_for_update(skip_locked=True, of=TaskRow)
+        return (
+            update(TaskRow)
+            .where(TaskRow.id.in_(stale.scalar_subquery()), *expired)
+            .values(
+                status=case((TaskRow.attempts > TaskRow.retry_attempts, "Failed"), else_="Pending"),
+                lease_owner=None,
+                lease_token=None,
+                lease_expires_at=None,
+                available_at=now,
+                updated_at=now,
+            )
+            .returning(TaskRow)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+
+    def _claim_statement(
+        self,
+        now: datetime,
+        worker_id: str,
+        token: str,
+        limit: int,
+        lease_seconds: float,
+        project_id: uuid.UUID | None,
+    ) -> Update:
+        """Lease up to ``limit`` runnable rows, highest priority then oldest, in one UPDATE.
+
+        The candidates are a CTE: PostgreSQL evaluates it exactly once (a plain
+        ``IN (SELECT ... LIMIT n)`` may be re-run and lease more than n rows), and its
+        ``FOR UPDATE SKIP LOCKED`` keeps concurrent claims off each other's rows.
+        """
+        candidates = (
+            self._runnable(now)
+            .order_by(TaskRow.priority_rank.desc(), TaskRow.created_at, TaskRow.id)
+            .limit(limit)
+        )
+        if project_id is not None:
+            candidates = candidates.where(TaskRow.project_id == project_id)
+        candidates = candidates.where(self._tenant_where())  # tenant filter
+        if self._skip_locked:
+            candidates = candidates.with_for_update(skip_locked=True, of=TaskRow)
+        picked = candidates.cte("picked")
+        return (
+            update(TaskRow)
+            .where(TaskRow.id.in_(select(picked.c.id)), TaskRow.status == "Pending")
+            .values(
+                status="Running",
+                lease_owner=worker_id,
+                lease_token=token,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                attempts=TaskRow.attempts + 1,
+                updated_at=now,
+            )
+            .returning(TaskRow)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+
     async def expire_leases(self) -> list[Change]:
         """Return expired leases to the queue (or fail them when out of attempts)."""
         now = utcnow()
@@ -44,27 +135,16 @@ class LeaseOperations(TaskStoreBase):
             return await self._expire(session, now)
 
     async def _expire(self, session: AsyncSession, now: datetime) -> list[Change]:
-        rows = (
-            await session.scalars(
-                select(TaskRow).where(TaskRow.status == "Running", TaskRow.lease_expires_at < now)
-            )
-        ).all()
-        changed: list[TaskRow] = []
+        rows = list((await session.scalars(self._expire_statement(now))).all())
+        if not rows:
+            return []
+        more: list[TaskRow] = []
         for row in rows:
-            message = f"lease held by {row.lease_owner} expired without a heartbeat"
-            if row.attempts > row.retry_attempts:
-                row.status = "Failed"
-                changed += await self._fail_dependents(session, row.id, "Failed", now)
-            else:
-                row.status = "Pending"
-                row.available_at = now
-            row.result = {**(row.result or {}), "error": message}
-            row.lease_owner = None
-            row.lease_expires_at = None
-            row.updated_at = now
-            changed.append(row)
+            row.result = {**(row.result or {}), "error": EXPIRED_MESSAGE}
+            if row.status == "Failed":
+                more += await self._fail_dependents(session, row.id, "Failed", now)
         await session.flush()
-        return await self._changes(session, changed)
+        return await self._changes(session, [*rows, *more])
 
     async def claim(
         self,
@@ -75,121 +155,154 @@ class LeaseOperations(TaskStoreBase):
     ) -> tuple[list[StoredTask], list[Change]]:
         """Lease up to ``limit`` runnable tasks to ``worker_id``, highest priority then oldest.
 
+        Every task leased by one call carries the same new ``lease_token`` (a lease is the
+        pair of task and token).
+
         Returns:
             The leased tasks, and the changes made by expiring stale leases on the way.
         """
         now = utcnow()
+        token = new_lease_token()
         async with self._sessions.begin() as session:
             expired = await self._expire(session, now)
-            candidates = (
-                self._runnable(now)
-                .order_by(TaskRow.priority_rank.desc(), TaskRow.created_at, TaskRow.id)
-                .limit(limit)
-            )
-            if project_id is not None:
-                candidates = candidates.where(TaskRow.project_id == project_id)
-            if self._skip_locked:
-                candidates = candidates.with_for_update(skip_locked=True)
-            # Two statements, not UPDATE ... WHERE id IN (SELECT ... LIMIT n): PostgreSQL may
-            # evaluate such a subquery more than once and lease more than n rows.
-            ids = list((await session.scalars(candidates)).all())
-            if not ids:
+            stmt = self._claim_statement(now, worker_id, token, limit, lease_seconds, project_id)
+            leased = (await session.scalars(stmt)).all()
+            if not leased:
                 return [], expired
-            leased = await session.scalars(
-                update(TaskRow)
-                .where(TaskRow.id.in_(ids), TaskRow.status == "Pending")
-                .values(
-                    status="Running",
-                    lease_owner=worker_id,
-                    lease_expires_at=now + timedelta(seconds=lease_seconds),
-                    attempts=TaskRow.attempts + 1,
-                    updated_at=now,
-                )
-                .returning(TaskRow)
-                .execution_options(synchronize_session=False, populate_existing=True)
-            )
-            rows = sorted(leased.all(), key=lambda r: (-r.priority_rank, r.created_at, r.id))
+            rows = sorted(leased, key=lambda r: (-r.priority_rank, r.created_at, r.id))
             return await self._stored(session, rows), expired
 
-    async def _held(self, session: AsyncSession, task_id: uuid.UUID, worker_id: str) -> TaskRow:
-        row = await self._load(session, task_id)
-        if row.status != "Running" or row.lease_owner != worker_id:
-            holder = row.lease_owner or "nobody"
-            raise LeaseError(
-                f"task {task_id} is {row.status} and leased to {holder}, not {worker_id}; "
-                "stop working on it (it was cancelled, or its lease expired and was re-issued)",
-                task_status=row.status,
+    async def has_dependents(self, task_id: uuid.UUID) -> bool:
+        """True when some task waits on ``task_id``."""
+        async with self._readers() as session:
+            found = await session.scalar(
+                select(TaskDependencyRow.task_id)
+                .where(TaskDependencyRow.depends_on_id == task_id)
+                .limit(1)
             )
+        return found is not None
+
+    async def _locked(self, session: AsyncSession, task_id: uuid.UUID) -> TaskRow:
+        """The row, locked until the transaction ends (PostgreSQL; SQLite's BEGIN IMMEDIATE
+        already excludes every other writer); another tenant's task (or, for a key restricted
+        to projects, another project's) is unknown, as in ``_load``."""
+        scope = self.scope
+        row = await session.get(
+            TaskRow, task_id, populate_existing=True, with_for_update=self._skip_locked or None
+        )
+        if row is None or not scope.owns(row.tenant_id, row.project_id):  # tenant filter
+            raise NotFoundError("task", task_id)
+        return row
+
+    @staticmethod
+    def _lost(row: TaskRow, worker_id: str) -> LeaseError:
+        return LeaseError(
+            f"lease lost: task {row.id} is {row.status} and this lease (worker {worker_id}) is "
+            "no longer its current one; stop working on it (it was cancelled, or the lease "
+            "expired and was handed back or re-issued)",
+            task_status=row.status,
+        )
+
+    async def _held(
+        self, session: AsyncSession, task_id: uuid.UUID, worker_id: str, token: str
+    ) -> TaskRow:
+        row = await self._locked(session, task_id)
+        if row.status != "Running" or not _same(row.lease_token, token):
+            raise self._lost(row, worker_id)
         return row
 
     async def heartbeat(
-        self, task_id: uuid.UUID, worker_id: str, lease_seconds: float
+        self, task_id: uuid.UUID, worker_id: str, token: str, lease_seconds: float
     ) -> tuple[datetime, bool]:
-        """Extend the lease ``worker_id`` holds on a task.
+        """Extend the lease ``token`` names.
+
+        A lease whose time ran out but that nobody took back yet is still the task's current
+        one, so its heartbeat renews it.
 
         Returns:
-            The new expiry, and True when the task was cancelled while this worker held it
+            The new expiry, and True when the task was cancelled while this lease was held
             (the worker should stop the command).
 
         Raises:
             NotFoundError: unknown task.
-            LeaseError: the worker does not hold the lease (its lease expired and was
-                re-issued, or it never had it).
+            LeaseError: ``token`` is not the task's current lease.
         """
         now = utcnow()
         async with self._sessions.begin() as session:
-            row = await self._load(session, task_id)
-            if row.status == "Cancelled" and row.lease_owner == worker_id:
+            row = await self._locked(session, task_id)
+            if row.status == "Cancelled" and _same(row.lease_token, token):
                 return now, True
-            row = await self._held(session, task_id, worker_id)
+            row = await self._held(session, task_id, worker_id, token)
             expires = now + timedelta(seconds=lease_seconds)
             row.lease_expires_at = expires
             return expires, False
 
     async def complete(
-        self, task_id: uuid.UUID, worker_id: str, result: Mapping[str, Any]
-    ) -> list[Change]:
+        self, task_id: uuid.UUID, worker_id: str, token: str, result: Mapping[str, Any]
+    ) -> tuple[StoredTask, list[Change]]:
         """Record a successful run and mark the task Completed.
+
+        Idempotent by token: the same report again (its answer was lost, say) gets the task
+        back and changes nothing.
+
+        Returns:
+            The task, and the changes to announce (none for a replay).
 
         Raises:
             NotFoundError: unknown task.
-            LeaseError: the worker does not hold the lease.
+            LeaseError: ``token`` is not the task's current lease.
         """
         now = utcnow()
         async with self._sessions.begin() as session:
-            row = await self._held(session, task_id, worker_id)
+            row = await self._locked(session, task_id)
+            if row.status == "Completed" and _same(row.lease_token, token):
+                return (await self._stored(session, [row]))[0], []
+            row = await self._held(session, task_id, worker_id, token)
             row.result = dict(result)
             self._enter_status(row, "Completed", now)
+            row.lease_token = token  # kept: recognises a replay of this report
             row.updated_at = now
             await session.flush()
-            return [Change((await self._stored(session, [row]))[0], "task.completed")]
+            stored = (await self._stored(session, [row]))[0]
+            return stored, [Change(stored, "task.completed")]
 
     async def fail(
         self,
         task_id: uuid.UUID,
         worker_id: str,
+        token: str,
         result: Mapping[str, Any],
         runs: int = 1,
         requeue: bool = False,
-    ) -> list[Change]:
-        """Record a failed run: back to Pending after ``retry_delay`` while attempts remain,
-        otherwise Failed (and tasks waiting on it fail too).
+    ) -> tuple[StoredTask, list[Change]]:
+        """Record a failed run. The server decides what follows: back to Pending, runnable
+        again ``retry_delay`` seconds from now, while attempts remain; otherwise Failed (and
+        tasks waiting on it fail too).
+
+        Idempotent by token: the same report again changes nothing and gets the task back.
 
         Args:
             task_id: The task.
             worker_id: The worker holding the lease.
-            result: The last run's outcome.
-            runs: How many runs the worker made under this lease (it may retry locally).
-            requeue: Return the task to Pending at once without counting the run (a worker
+            token: The lease's token.
+            result: The run's outcome.
+            runs: Runs made under this lease (1; older workers retried locally).
+            requeue: Hand the task back to Pending at once without counting the run (a worker
                 shutting down before the run finished).
+
+        Returns:
+            The task, and the changes to announce (none for a replay).
 
         Raises:
             NotFoundError: unknown task.
-            LeaseError: the worker does not hold the lease.
+            LeaseError: ``token`` is not the task's current lease.
         """
         now = utcnow()
         async with self._sessions.begin() as session:
-            row = await self._held(session, task_id, worker_id)
+            row = await self._locked(session, task_id)
+            if row.status in ("Pending", "Failed") and _same(row.lease_token, token):
+                return (await self._stored(session, [row]))[0], []
+            row = await self._held(session, task_id, worker_id, token)
             row.result = dict(result)
             more: list[TaskRow] = []
             if requeue:
@@ -207,39 +320,44 @@ class LeaseOperations(TaskStoreBase):
                 self._enter_status(row, "Failed", now)
                 more = await self._fail_dependents(session, row.id, "Failed", now)
                 event = "task.failed"
+            row.lease_token = token  # kept until the next claim: recognises a replay
             row.updated_at = now
             await session.flush()
-            first = Change((await self._stored(session, [row]))[0], event)
-            return [first, *await self._changes(session, more)]
+            stored = (await self._stored(session, [row]))[0]
+            return stored, [Change(stored, event), *await self._changes(session, more)]
 
     # --- stats ---------------------------------------------------------------------------
 
     async def stats(self) -> dict[str, Any]:
-        """Counts by status and priority, queue depth and the oldest runnable task's age."""
+        """Counts by status and priority, queue depth and the oldest runnable task's age, over
+        this store's tenant."""
         now = utcnow()
+        mine, my_projects = self._tenant_where(), self._tenant_where(ProjectRow)  # tenant filter
         async with self._readers() as session:
             status_rows = await session.execute(
-                select(TaskRow.status, func.count()).group_by(TaskRow.status)
+                select(TaskRow.status, func.count()).where(mine).group_by(TaskRow.status)
             )
             by_status: dict[str, int] = {str(k): int(v) for k, v in status_rows}
             priority_rows = await session.execute(
-                select(TaskRow.priority, func.count()).group_by(TaskRow.priority)
+                select(TaskRow.priority, func.count()).where(mine).group_by(TaskRow.priority)
             )
             by_priority: dict[str, int] = {str(k): int(v) for k, v in priority_rows}
             type_rows = await session.execute(
-                select(TaskRow.task_type, func.count()).group_by(TaskRow.task_type)
+                select(TaskRow.task_type, func.count()).where(mine).group_by(TaskRow.task_type)
             )
             by_type: dict[str, int] = {str(k): int(v) for k, v in type_rows}
             project_rows = await session.execute(
-                select(ProjectRow.status, func.count()).group_by(ProjectRow.status)
+                select(ProjectRow.status, func.count())
+                .where(my_projects)
+                .group_by(ProjectRow.status)
             )
             projects: dict[str, int] = {str(k): int(v) for k, v in project_rows}
             workers = await session.scalar(
                 select(func.count(func.distinct(TaskRow.lease_owner))).where(
-                    TaskRow.status == "Running"
+                    TaskRow.status == "Running", mine
                 )
             )
-            runnable = self._runnable(now).subquery()
+            runnable = self._runnable(now).where(mine).subquery()
             depth = await session.scalar(select(func.count()).select_from(runnable))
             oldest = await session.scalar(
                 select(func.min(TaskRow.created_at)).where(TaskRow.id.in_(select(runnable.c.id)))
@@ -256,3 +374,8 @@ class LeaseOperations(TaskStoreBase):
             "queue_depth": int(depth or 0),
             "oldest_runnable_age_seconds": (now - oldest).total_seconds() if oldest else None,
         }
+
+
+def _same(stored: str | None, given: str) -> bool:
+    """Compare tokens in constant time; a task with no lease matches nothing."""
+    return stored is not None and secrets.compare_digest(stored, given)

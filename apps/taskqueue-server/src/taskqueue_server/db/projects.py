@@ -10,7 +10,8 @@ from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taskqueue_server.db.schema import ProjectRow, TaskRow, utcnow
-from taskqueue_server.errors import ConflictError, NotFoundError
+from taskqueue_server.db.tenancy import ScopedStore
+from taskqueue_server.errors import ConflictError, ForbiddenError, NotFoundError
 
 __all__ = ["ProjectStore", "project_to_wire"]
 
@@ -32,13 +33,15 @@ def project_to_wire(row: ProjectRow) -> dict[str, Any]:
     }
 
 
-class ProjectStore:
+class ProjectStore(ScopedStore):
     """Every database operation on projects.
 
     Args:
         sessions: The session factory bound to the server's engine.
         readers: Sessions for reads (see :func:`~taskqueue_server.db.engine.read_session_factory`);
             ``sessions`` when omitted.
+
+    Bind it to a request's tenant with :meth:`scoped` before use.
     """
 
     def __init__(
@@ -50,10 +53,17 @@ class ProjectStore:
         self._readers = readers or sessions
 
     async def create(self, data: Mapping[str, Any]) -> ProjectRow:
-        """Create a project from contract field names."""
+        """Create a project from contract field names, in this store's tenant.
+
+        Raises:
+            ForbiddenError: the key is restricted to some projects (it could not see a new one).
+        """
+        if self.scope.projects is not None:
+            raise ForbiddenError("an API key restricted to projects cannot create projects")
         now = utcnow()
         row = ProjectRow(
             id=uuid.uuid4(),
+            tenant_id=self.scope.tenant,
             name=data["name"],
             description=data.get("description"),
             status=str(data.get("status") or "Planning"),
@@ -74,8 +84,13 @@ class ProjectStore:
             NotFoundError: unknown id.
         """
         async with self._readers() as session:
-            row = await session.get(ProjectRow, project_id)
-        if row is None:
+            row = await self._load(session, project_id)
+        return row
+
+    async def _load(self, session: AsyncSession, project_id: uuid.UUID) -> ProjectRow:
+        scope = self.scope
+        row = await session.get(ProjectRow, project_id)
+        if row is None or not scope.owns(row.tenant_id, row.id):  # tenant filter
             raise NotFoundError("project", project_id)
         return row
 
@@ -83,7 +98,7 @@ class ProjectStore:
         self, where: Sequence[ColumnElement[bool]], limit: int, offset: int
     ) -> tuple[list[ProjectRow], int]:
         """A page of projects, oldest first, and the total matching ``where``."""
-        condition = and_(True, *where)
+        condition = and_(self._tenant_where(ProjectRow), *where)
         async with self._readers() as session:
             total = await session.scalar(
                 select(func.count()).select_from(ProjectRow).where(condition)
@@ -104,9 +119,7 @@ class ProjectStore:
             NotFoundError: unknown id.
         """
         async with self._sessions.begin() as session:
-            row = await session.get(ProjectRow, project_id)
-            if row is None:
-                raise NotFoundError("project", project_id)
+            row = await self._load(session, project_id)
             for name in _FIELDS:
                 if name in changes and (changes[name] is not None or name == "due_date"):
                     setattr(row, name, changes[name])
@@ -126,9 +139,7 @@ class ProjectStore:
             ConflictError: tasks still belong to it.
         """
         async with self._sessions.begin() as session:
-            row = await session.get(ProjectRow, project_id)
-            if row is None:
-                raise NotFoundError("project", project_id)
+            row = await self._load(session, project_id)
             if await session.scalar(select(exists().where(TaskRow.project_id == project_id))):
                 raise ConflictError(
                     f"project {project_id} still has tasks; delete them or move them to "

@@ -65,6 +65,7 @@ class ProjectRow(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    tenant_id: Mapped[str] = mapped_column(String(64), default="default", index=True)
 
     __table_args__ = (Index("ix_projects_created", "created_at", "id"),)
 
@@ -90,6 +91,8 @@ class TaskRow(Base):
     retry_attempts: Mapped[int] = mapped_column(Integer, default=3)
     retry_delay: Mapped[float] = mapped_column(Float, default=30.0)
     environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Values given only to the worker holding the lease; redacted everywhere else.
+    secret_environment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     working_directory: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(32), index=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -105,6 +108,10 @@ class TaskRow(Base):
     available_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None]
+    # The current lease's secret; kept after the holder's report (so a replay is recognised),
+    # cleared when the lease is taken back without one.
+    lease_token: Mapped[str | None] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(String(64), default="default")
 
     __table_args__ = (
         Index("ix_tasks_runnable", "status", "priority_rank", "created_at"),
@@ -113,6 +120,7 @@ class TaskRow(Base):
         Index("ix_tasks_status_created", "status", "created_at", "id"),
         Index("ix_tasks_project_created", "project_id", "created_at", "id"),
         Index("ix_tasks_lease", "status", "lease_expires_at"),
+        Index("ix_tasks_tenant_created", "tenant_id", "created_at", "id"),
     )
 
 
@@ -140,6 +148,10 @@ class ApiKeyRow(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    tenant_id: Mapped[str] = mapped_column(String(64), default="default", index=True)
+    role: Mapped[str] = mapped_column(String(16), default="admin")
+    # Project ids (strings) the key is restricted to; NULL: every project of its tenant.
+    projects: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class IdempotencyRow(Base):
@@ -169,6 +181,7 @@ class WebhookRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    tenant_id: Mapped[str] = mapped_column(String(64), default="default", index=True)
 
 
 class DeliveryRow(Base):

@@ -9,18 +9,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from taskqueue_server.db.engine import single_statement_session_factory
 from taskqueue_server.db.schema import ProjectRow, TaskDependencyRow, TaskRow
 from taskqueue_server.db.task_read import TaskReader
+from taskqueue_server.db.tenancy import ScopedStore
 from taskqueue_server.errors import ConflictError, NotFoundError
 from taskqueue_server.state import PHASE_ORDER
 
 __all__ = [
     "NULLABLE_FIELDS",
     "PLAIN_FIELDS",
+    "REDACTED",
     "Change",
     "StoredTask",
     "TaskStoreBase",
@@ -40,10 +42,14 @@ PLAIN_FIELDS = (
     "retry_attempts",
     "retry_delay",
     "environment",
+    "secret_environment",
     "working_directory",
     "ai_reviews_required",
     "ai_reviews_completed",
 )
+
+REDACTED = "[redacted]"
+"""What a secret environment value reads as everywhere but the claim response."""
 
 NULLABLE_FIELDS = frozenset({"description", "technical_specs", "timeout", "working_directory"})
 
@@ -55,9 +61,15 @@ class StoredTask:
     row: TaskRow
     dependencies: list[uuid.UUID] = field(default_factory=list)
 
-    def to_wire(self) -> dict[str, Any]:
-        """The task as a dict with the contract's field names (JSON-compatible values)."""
-        return task_wire(self.row, self.dependencies)
+    def to_wire(self, *, reveal_secrets: bool = False) -> dict[str, Any]:
+        """The task as a dict with the contract's field names (JSON-compatible values).
+
+        Args:
+            reveal_secrets: Give ``secret_environment``'s values (only for the worker that
+                holds the lease, in the claim response); otherwise each reads
+                :data:`REDACTED`.
+        """
+        return task_wire(self.row, self.dependencies, reveal_secrets=reveal_secrets)
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,7 @@ class Change:
     event_type: str
 
 
-class TaskStoreBase:
+class TaskStoreBase(ScopedStore):
     """State and helpers shared by the task operations.
 
     Args:
@@ -76,6 +88,10 @@ class TaskStoreBase:
         readers: Sessions for reads (see :func:`~taskqueue_server.db.engine.read_session_factory`);
             ``sessions`` when omitted.
         dialect: The engine's dialect name; ``"postgresql"`` enables ``SKIP LOCKED``.
+
+    A store serves requests only once bound to a tenant with :meth:`scoped`; every
+    request-serving query then carries :meth:`_tenant_where` (see
+    :mod:`taskqueue_server.db.tenancy`).
     """
 
     def __init__(
@@ -95,6 +111,10 @@ class TaskStoreBase:
         engine = self._single_statement.kw["bind"]
         assert isinstance(engine, AsyncEngine)
         self._single_statement_engine: AsyncEngine = engine
+
+    def _tenant_where(self, model: Any = TaskRow) -> ColumnElement[bool]:
+        """The tenant (and project) condition every request-serving query carries."""
+        return self.scope.where(model)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -118,16 +138,21 @@ class TaskStoreBase:
         deps = await self._deps(session, [r.id for r in rows])
         return [StoredTask(r, sorted(deps[r.id], key=str)) for r in rows]
 
-    @staticmethod
-    async def _load(session: AsyncSession, task_id: uuid.UUID) -> TaskRow:
+    async def _load(self, session: AsyncSession, task_id: uuid.UUID) -> TaskRow:
+        scope = self.scope
         row = await session.get(TaskRow, task_id, populate_existing=True)
-        if row is None:
+        if row is None or not scope.owns(row.tenant_id, row.project_id):  # tenant filter
             raise NotFoundError("task", task_id)
         return row
 
-    @staticmethod
-    async def _check_project(session: AsyncSession, project_id: uuid.UUID | None) -> None:
-        if project_id is not None and await session.get(ProjectRow, project_id) is None:
+    async def _check_project(self, session: AsyncSession, project_id: uuid.UUID | None) -> None:
+        scope = self.scope
+        if not scope.allows_project(project_id):
+            raise NotFoundError("project", project_id)
+        if project_id is None:
+            return
+        row = await session.get(ProjectRow, project_id)
+        if row is None or row.tenant_id != scope.tenant:  # tenant filter
             raise NotFoundError("project", project_id)
 
     async def _set_dependencies(
@@ -137,9 +162,8 @@ class TaskStoreBase:
         if task_id in wanted:
             raise ConflictError("a task cannot depend on itself; remove its own id")
         if wanted:
-            known = set(
-                (await session.scalars(select(TaskRow.id).where(TaskRow.id.in_(wanted)))).all()
-            )
+            found = select(TaskRow.id).where(TaskRow.id.in_(wanted), self._tenant_where())
+            known = set((await session.scalars(found)).all())
             for dep in wanted:
                 if dep not in known:
                     raise NotFoundError("task", dep)
@@ -201,6 +225,7 @@ class TaskStoreBase:
         if status in ("Pending", "Completed", "Failed"):
             row.lease_owner = None
             row.lease_expires_at = None
+            row.lease_token = None
 
     async def _changes(self, session: AsyncSession, rows: Sequence[TaskRow]) -> list[Change]:
         return [Change(t, event_for(t.row.status)) for t in await self._stored(session, rows)]
@@ -226,9 +251,13 @@ def event_for(status: str) -> str:
     }.get(status, "task.updated")
 
 
-def task_wire(r: Any, dependencies: Sequence[uuid.UUID]) -> dict[str, Any]:
+def task_wire(
+    r: Any, dependencies: Sequence[uuid.UUID], *, reveal_secrets: bool = False
+) -> dict[str, Any]:
     """A task row (ORM object, or any object with the column attributes and ``meta``) as a
-    dict with the contract's field names."""
+    dict with the contract's field names; secret environment values read :data:`REDACTED`
+    unless ``reveal_secrets``."""
+    secrets: dict[str, str] = dict(r.secret_environment or {})
     return {
         "id": str(r.id),
         "name": r.name,
@@ -244,6 +273,7 @@ def task_wire(r: Any, dependencies: Sequence[uuid.UUID]) -> dict[str, Any]:
         "retry_attempts": r.retry_attempts,
         "retry_delay": r.retry_delay,
         "environment": dict(r.environment or {}),
+        "secret_environment": secrets if reveal_secrets else dict.fromkeys(secrets, REDACTED),
         "working_directory": r.working_directory,
         "created_at": r.created_at.isoformat(),
         "updated_at": r.updated_at.isoformat(),
@@ -259,4 +289,13 @@ def task_wire(r: Any, dependencies: Sequence[uuid.UUID]) -> dict[str, Any]:
         "lease_expires_at": (
             r.lease_expires_at.isoformat() if r.status == "Running" and r.lease_expires_at else None
         ),
+        "run_after": _run_after(r),
     }
+
+
+def _run_after(r: Any) -> str | None:
+    """When a Pending task held back after a failed attempt becomes runnable again."""
+    available = getattr(r, "available_at", None)
+    if r.status != "Pending" or available is None or available <= r.updated_at:
+        return None
+    return str(available.isoformat())

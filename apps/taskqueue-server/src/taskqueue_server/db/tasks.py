@@ -4,7 +4,7 @@ operations come from :class:`~taskqueue_server.db.leases.LeaseOperations`."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -24,10 +24,14 @@ from taskqueue_server.db.task_base import (
     task_wire,
 )
 from taskqueue_server.db.task_insert import insert_task_row
-from taskqueue_server.errors import NotFoundError
+from taskqueue_server.errors import ForbiddenError, NotFoundError
 from taskqueue_server.state import PHASE_ORDER, PRIORITY_RANK, check_transition, next_phase
 
-__all__ = ["Change", "StoredTask", "TaskStore"]
+__all__ = ["BeforeCommit", "Change", "StoredTask", "TaskStore"]
+
+BeforeCommit = Callable[[list[Change]], object]
+"""Called with the changes before they are committed (e.g. to build the response): when it
+raises, nothing is written."""
 
 
 class TaskStore(LeaseOperations):
@@ -47,6 +51,7 @@ class TaskStore(LeaseOperations):
         priority = str(data.get("priority") or "Normal")
         row = TaskRow(
             id=uuid.uuid4(),
+            tenant_id=self.scope.tenant,
             priority=priority,
             priority_rank=PRIORITY_RANK.get(priority, 1),
             project_id=data.get("project_id"),
@@ -69,29 +74,44 @@ class TaskStore(LeaseOperations):
         row.task_type = task_type
         row.acceptance_criteria = list(data.get("acceptance_criteria") or [])
         row.environment = dict(data.get("environment") or {})
+        row.secret_environment = dict(data.get("secret_environment") or {})
         if row.status in PHASE_ORDER:
             row.current_phase = row.status
             row.phases = [phase_entry(row.status, now)]
         return row
 
-    async def create_many(self, items: Sequence[Mapping[str, Any]]) -> list[StoredTask]:
-        """Create tasks in one transaction (all or none).
+    async def create_many(
+        self, items: Sequence[Mapping[str, Any]], *, before_commit: BeforeCommit | None = None
+    ) -> list[StoredTask]:
+        """Create tasks in one transaction (all or none), in this store's tenant.
 
         Args:
             items: Field dicts with the contract's names (``metadata``, ``dependencies``...);
                 ids must be UUID objects.
+            before_commit: Called with the new tasks (as ``task.created`` changes) before
+                they are written; if it raises, nothing is.
 
         Raises:
-            NotFoundError: a project or dependency id does not exist.
+            NotFoundError: a project or dependency id does not exist (in this tenant).
+            ForbiddenError: the key is restricted to projects and an item names none.
             ConflictError: a dependency would form a cycle.
         """
         now = utcnow()
+        scope = self.scope
+        if scope.projects is not None and any(not i.get("project_id") for i in items):
+            raise ForbiddenError(
+                "this API key is restricted to some projects; give each task a project_id "
+                "among them"
+            )
         if len(items) == 1 and not items[0].get("dependencies") and not items[0].get("project_id"):
             # The common POST: one INSERT, nothing to check first. A single statement is
             # atomic by itself, so it runs without the BEGIN and COMMIT round trips.
             row = self._new_row(items[0], now)
+            single = StoredTask(row, [])
+            if before_commit is not None:
+                before_commit([Change(single, "task.created")])
             await insert_task_row(self._single_statement_engine, row)
-            return [StoredTask(row, [])]
+            return [single]
         async with self._sessions.begin() as session:
             created: list[StoredTask] = []
             projects_seen: set[uuid.UUID] = set()
@@ -108,6 +128,8 @@ class TaskStore(LeaseOperations):
                     await self._set_dependencies(session, row.id, deps)
                 created.append(StoredTask(row, sorted(deps, key=str)))
             await session.flush()
+            if before_commit is not None:
+                before_commit([Change(t, "task.created") for t in created])
             return created
 
     async def get(self, task_id: uuid.UUID) -> StoredTask:
@@ -128,9 +150,10 @@ class TaskStore(LeaseOperations):
         Raises:
             NotFoundError: no task has that id.
         """
+        scope = self.scope
         found = await self._reader.get(task_id)
-        if found is None:
-            raise NotFoundError("task", task_id)
+        if found is None or not scope.owns(found[0]["tenant_id"], found[0]["project_id"]):
+            raise NotFoundError("task", task_id)  # ^ tenant filter
         fields, dependencies = found
         return task_wire(SimpleNamespace(**fields, meta=fields["metadata"]), dependencies)
 
@@ -150,7 +173,7 @@ class TaskStore(LeaseOperations):
         the total is not counted (None): counting every matching row would cost each page what
         the whole list does.
         """
-        condition = and_(True, *where)
+        condition = and_(self._tenant_where(), *where)
         query = select(TaskRow).order_by(TaskRow.created_at, TaskRow.id).limit(limit + 1)
         async with self._readers() as session:
             total = None
@@ -168,8 +191,20 @@ class TaskStore(LeaseOperations):
 
     # --- changes -------------------------------------------------------------------------
 
-    async def update(self, task_id: uuid.UUID, changes: Mapping[str, Any]) -> list[Change]:
+    async def update(
+        self,
+        task_id: uuid.UUID,
+        changes: Mapping[str, Any],
+        *,
+        before_commit: BeforeCommit | None = None,
+    ) -> list[Change]:
         """Apply the fields that were set; a status change must be an allowed transition.
+
+        Args:
+            task_id: The task.
+            changes: Contract field names and their new values.
+            before_commit: Called with the changes before they are committed; if it raises,
+                nothing is written.
 
         Raises:
             NotFoundError: unknown task, project or dependency.
@@ -204,7 +239,10 @@ class TaskStore(LeaseOperations):
                     )
             row.updated_at = now
             await session.flush()
-            return [Change((await self._stored(session, [row]))[0], event), *changed]
+            result = [Change((await self._stored(session, [row]))[0], event), *changed]
+            if before_commit is not None:
+                before_commit(result)
+            return result
 
     async def cancel(self, task_id: uuid.UUID, reason: str | None = None) -> list[Change]:
         """Cancel a task in any non-final status (a running worker learns it at its heartbeat).

@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from taskqueue_server.db.schema import DeliveryAttemptRow, DeliveryRow, WebhookRow, utcnow
+from taskqueue_server.db.tenancy import DEFAULT_TENANT, ScopedStore
 from taskqueue_server.errors import NotFoundError
 
 __all__ = ["WebhookStore", "delivery_to_wire", "webhook_to_wire"]
@@ -65,7 +66,7 @@ def delivery_to_wire(row: DeliveryRow, attempts: Sequence[DeliveryAttemptRow]) -
     }
 
 
-class WebhookStore:
+class WebhookStore(ScopedStore):
     """Subscriptions and the delivery queue.
 
     Args:
@@ -73,6 +74,10 @@ class WebhookStore:
         readers: Sessions for reads (see :func:`~taskqueue_server.db.engine.read_session_factory`);
             ``sessions`` when omitted.
         dialect: The engine's dialect name; ``"postgresql"`` enables ``SKIP LOCKED``.
+
+    The subscription routes use it bound to a tenant (:meth:`scoped`); the delivery machinery
+    (``enqueue``, ``take_due``, ``record_attempt``) spans tenants and matches each event only
+    with its own tenant's subscriptions.
     """
 
     def __init__(
@@ -84,28 +89,33 @@ class WebhookStore:
         self._sessions = sessions
         self._readers = readers or sessions
         self._skip_locked = dialect == "postgresql"
-        self._active_cache: tuple[list[tuple[uuid.UUID, list[str]]], float] | None = None
+        # One list shared by every scoped copy of this store, so a change made through any of
+        # them clears the cache for all: [] or [(subscriptions, valid until)].
+        self._active_cache: list[tuple[list[tuple[uuid.UUID, list[str], str]], float]] = []
 
-    async def _active(self) -> list[tuple[uuid.UUID, list[str]]]:
+    async def _active(self) -> list[tuple[uuid.UUID, list[str], str]]:
         # Every task change asks this; a short cache keeps it off the database. Changes made
         # by this process clear it at once, others' show within _ACTIVE_CACHE_SECONDS.
         now = time.monotonic()
-        if self._active_cache is not None and self._active_cache[1] > now:
-            return self._active_cache[0]
+        if self._active_cache and self._active_cache[0][1] > now:
+            return self._active_cache[0][0]
         async with self._readers() as reader:
             rows = await reader.execute(
-                select(WebhookRow.id, WebhookRow.event_types).where(WebhookRow.active)
+                select(WebhookRow.id, WebhookRow.event_types, WebhookRow.tenant_id).where(
+                    WebhookRow.active
+                )
             )
-            active = [(hook_id, list(types or [])) for hook_id, types in rows]
-        self._active_cache = (active, now + _ACTIVE_CACHE_SECONDS)
+            active = [(hook_id, list(types or []), tenant) for hook_id, types, tenant in rows]
+        self._active_cache[:] = [(active, now + _ACTIVE_CACHE_SECONDS)]
         return active
 
     async def create(
         self, url: str, secret: str, event_types: Sequence[str], description: str | None
     ) -> WebhookRow:
-        """Store a subscription."""
+        """Store a subscription in this store's tenant."""
         row = WebhookRow(
             id=uuid.uuid4(),
+            tenant_id=self.scope.tenant,
             url=url,
             secret=secret,
             event_types=list(event_types),
@@ -115,7 +125,7 @@ class WebhookStore:
         )
         async with self._sessions.begin() as session:
             session.add(row)
-        self._active_cache = None
+        self._active_cache.clear()
         return row
 
     async def get(self, webhook_id: uuid.UUID) -> WebhookRow:
@@ -125,8 +135,12 @@ class WebhookStore:
             NotFoundError: unknown id.
         """
         async with self._readers() as session:
-            row = await session.get(WebhookRow, webhook_id)
-        if row is None:
+            return await self._load(session, webhook_id)
+
+    async def _load(self, session: AsyncSession, webhook_id: uuid.UUID) -> WebhookRow:
+        scope = self.scope
+        row = await session.get(WebhookRow, webhook_id)
+        if row is None or row.tenant_id != scope.tenant:  # tenant filter
             raise NotFoundError("webhook", webhook_id)
         return row
 
@@ -134,7 +148,9 @@ class WebhookStore:
         """Every subscription, oldest first."""
         async with self._readers() as session:
             rows = await session.scalars(
-                select(WebhookRow).order_by(WebhookRow.created_at, WebhookRow.id)
+                select(WebhookRow)
+                .where(self._tenant_where(WebhookRow))
+                .order_by(WebhookRow.created_at, WebhookRow.id)
             )
             return list(rows.all())
 
@@ -145,21 +161,26 @@ class WebhookStore:
             NotFoundError: unknown id.
         """
         async with self._sessions.begin() as session:
-            row = await session.get(WebhookRow, webhook_id)
-            if row is None:
-                raise NotFoundError("webhook", webhook_id)
+            row = await self._load(session, webhook_id)
             await session.delete(row)
-        self._active_cache = None
+        self._active_cache.clear()
 
     async def enqueue(
-        self, event_id: str, event_type: str, payload: str, *, traceparent: str | None = None
+        self,
+        event_id: str,
+        event_type: str,
+        payload: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        traceparent: str | None = None,
     ) -> int:
-        """Create one delivery per active subscription that wants ``event_type``.
+        """Create one delivery per active subscription of ``tenant`` that wants ``event_type``.
 
         Args:
             event_id: The webhook message id.
             event_type: The event's type.
             payload: The JSON body to POST.
+            tenant: The tenant whose task or project changed; only its subscriptions get it.
             traceparent: The W3C trace context the deliveries' POSTs continue.
 
         Returns:
@@ -167,7 +188,11 @@ class WebhookStore:
         """
         now = utcnow()
         hooks = await self._active()
-        wanted = [hook_id for hook_id, types in hooks if not types or event_type in types]
+        wanted = [
+            hook_id
+            for hook_id, types, owner in hooks
+            if owner == tenant and (not types or event_type in types)
+        ]
         if not wanted:  # the common case: no write transaction at all
             return 0
         async with self._sessions.begin() as session:
@@ -281,7 +306,7 @@ class WebhookStore:
                     hook.active = False
                     hook.disabled_reason = disable_reason
         if disable_reason is not None:
-            self._active_cache = None
+            self._active_cache.clear()
 
     async def deliveries(
         self, webhook_id: uuid.UUID, limit: int, offset: int
@@ -293,8 +318,7 @@ class WebhookStore:
             NotFoundError: unknown subscription.
         """
         async with self._readers() as session:
-            if await session.get(WebhookRow, webhook_id) is None:
-                raise NotFoundError("webhook", webhook_id)
+            await self._load(session, webhook_id)
             rows = (
                 await session.scalars(
                     select(DeliveryRow)
@@ -333,6 +357,7 @@ class WebhookStore:
         """
         now = utcnow()
         async with self._sessions.begin() as session:
+            await self._load(session, webhook_id)
             row = await session.get(DeliveryRow, delivery_id)
             if row is None or row.webhook_id != webhook_id:
                 raise NotFoundError("delivery", delivery_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from taskqueue.cli._common import CliState
+from taskqueue.cli.mcp import mcp
 from taskqueue.cli.projects import projects
 from taskqueue.cli.tasks import tasks
 from taskqueue.cli.webhooks import webhooks
@@ -46,6 +47,7 @@ cli.add_command(tasks)
 cli.add_command(projects)
 cli.add_command(webhooks)
 cli.add_command(worker)
+cli.add_command(mcp)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
 import click
 
@@ -12,6 +13,7 @@ from platform_core.heartbeat import heartbeat_from_env
 from platform_core.logging import configure_logging
 from taskqueue.async_client import AsyncTaskQueueClient
 from taskqueue.cli._common import CliState, err, handle_errors, pass_state
+from taskqueue.models.workers import CLAIM_WAIT_MAX_SECONDS
 from taskqueue.worker import Worker, WorkerConfig, default_worker_id
 
 
@@ -31,16 +33,35 @@ from taskqueue.worker import Worker, WorkerConfig, default_worker_id
     show_default=True,
     help="Lease seconds; heartbeats every third of it.",
 )
-@click.option("--poll-interval", type=click.FloatRange(0.01), default=1.0, show_default=True)
 @click.option(
+    "--claim-wait",
+    type=click.FloatRange(0, CLAIM_WAIT_MAX_SECONDS),
+    default=10.0,
+    show_default=True,
+    help="Seconds the server may hold an empty claim (long poll); a new task is picked up "
+    "as soon as it is runnable.",
+)
+@click.option(
+    "--shutdown-timeout",
     "--grace-period",
+    "shutdown_timeout",
     type=click.FloatRange(0),
     default=30.0,
     show_default=True,
-    help="Seconds running tasks get to finish after SIGTERM.",
+    help="Seconds running commands get to finish after SIGTERM; then they are killed and "
+    "their tasks handed back to Pending (not counted as an attempt).",
+)
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Run commands here when the task names no working_directory "
+    "[default: a fresh temporary directory per task, removed afterwards].",
 )
 @click.option("--worker-id", default=None, help="Defaults to <hostname>-<pid>.")
-@click.option("--exit-when-idle", is_flag=True, help="Stop once nothing is runnable.")
+@click.option(
+    "--exit-when-idle", is_flag=True, help="Stop once the server has no Pending or Running task."
+)
 @click.option("--log-level", default="INFO", show_default=True)
 @click.option(
     "--verbose", is_flag=True, help="Also log every HTTP request to the server (httpx INFO lines)."
@@ -51,8 +72,9 @@ def worker(
     state: CliState,
     concurrency: int,
     lease_seconds: int,
-    poll_interval: float,
-    grace_period: float,
+    claim_wait: float,
+    shutdown_timeout: float,
+    work_dir: Path | None,
     worker_id: str | None,
     exit_when_idle: bool,
     log_level: str,
@@ -60,19 +82,24 @@ def worker(
 ) -> None:
     """Claim tasks and run each command in a subprocess, heartbeating its lease.
 
-    SIGTERM or Ctrl-C stops claiming and lets running tasks finish (up to --grace-period);
-    what is still running then is stopped and handed back to the queue. While it runs, the
-    file named by PLATFORM_HEARTBEAT_FILE (when set) is touched every few seconds.
+    A failed run is reported as one failed attempt; the server schedules the retry. A
+    finished command's result is reported until the server takes it, through outages.
+    SIGTERM or Ctrl-C stops claiming and lets running tasks finish (up to
+    --shutdown-timeout; a second signal stops them at once); what is still running then is
+    killed and handed back to the queue. If the worker is killed, its commands die with it.
+    While it runs, the file named by PLATFORM_HEARTBEAT_FILE (when set) is touched every few
+    seconds.
     """
     configure_logging(log_level.upper(), fmt="json" if state.json else "console")
-    # httpx logs each request at INFO: one line per idle claim, every poll interval.
+    # httpx logs each request at INFO: one line per claim and heartbeat.
     logging.getLogger("httpx").setLevel(logging.NOTSET if verbose else logging.WARNING)
     config = WorkerConfig(
         worker_id=worker_id or default_worker_id(),
         concurrency=concurrency,
         lease_seconds=lease_seconds,
-        poll_interval=poll_interval,
-        grace_period=grace_period,
+        claim_wait=claim_wait,
+        shutdown_timeout=shutdown_timeout,
+        work_dir=str(work_dir.resolve()) if work_dir is not None else None,
         exit_when_idle=exit_when_idle,
     )
     asyncio.run(_run(state, config))
@@ -92,4 +119,7 @@ async def _run(state: CliState, config: WorkerConfig) -> None:
                 beat.cancel()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
-    err.print(f"worker stopped: {runner.completed} completed, {runner.failed} failed")
+    err.print(
+        f"worker stopped: {runner.completed} completed, {runner.failed} failed, "
+        f"{runner.released} handed back"
+    )

@@ -16,6 +16,7 @@ from taskqueue.models.common import (
 from taskqueue.models.enums import (
     TERMINAL_STATUSES,
     WORKFLOW_PHASES,
+    ApiKeyRole,
     DeliveryStatus,
     ProjectStatus,
     TaskPriority,
@@ -24,6 +25,7 @@ from taskqueue.models.enums import (
     WebhookEventType,
     next_phase,
 )
+from taskqueue.models.keys import ApiKey, ApiKeyCreateRequest, ApiKeyList
 from taskqueue.models.projects import (
     Project,
     ProjectCreateRequest,
@@ -31,6 +33,7 @@ from taskqueue.models.projects import (
     ProjectUpdateRequest,
 )
 from taskqueue.models.tasks import (
+    REDACTED,
     AdvancePhaseRequest,
     CancelRequest,
     Phase,
@@ -51,6 +54,9 @@ from taskqueue.models.webhooks import (
     WebhookSubscription,
 )
 from taskqueue.models.workers import (
+    CLAIM_WAIT_MAX_SECONDS,
+    LEASE_LOST_TYPE,
+    ClaimedTask,
     ClaimRequest,
     ClaimResponse,
     CompleteRequest,
@@ -60,6 +66,13 @@ from taskqueue.models.workers import (
 )
 
 __all__ = [
+    "CLAIM_WAIT_MAX_SECONDS",
+    "LEASE_LOST_TYPE",
+    "ApiKey",
+    "ApiKeyCreateRequest",
+    "ApiKeyList",
+    "REDACTED",
+    "ApiKeyRole",
     "TERMINAL_STATUSES",
     "WORKFLOW_PHASES",
     "AdvancePhaseRequest",
@@ -69,6 +82,7 @@ __all__ = [
     "CancelRequest",
     "ClaimRequest",
     "ClaimResponse",
+    "ClaimedTask",
     "CompleteRequest",
     "DeliveryStatus",
     "FailRequest",

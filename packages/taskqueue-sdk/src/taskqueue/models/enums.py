@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "ApiKeyRole",
     "TERMINAL_STATUSES",
     "WORKFLOW_PHASES",
     "DeliveryStatus",
@@ -143,3 +144,20 @@ def next_phase(status: TaskStatus) -> TaskStatus | None:
         return None
     index = WORKFLOW_PHASES.index(status)
     return WORKFLOW_PHASES[index + 1] if index + 1 < len(WORKFLOW_PHASES) else None
+
+
+class ApiKeyRole(StrEnum):
+    """What an API key may do within its tenant (``taskqueue-server create-api-key --role``).
+
+    Every key belongs to one tenant and sees only that tenant's tasks, projects and webhooks
+    (another tenant's id answers 404); a role outside its rights answers 403.
+    """
+
+    ADMIN = "admin"
+    """Everything: tasks, projects, webhooks and their delivery logs, the worker routes."""
+    PRODUCER = "producer"
+    """Create, read, change, cancel and delete tasks; read projects and stats."""
+    WORKER = "worker"
+    """Claim tasks, heartbeat and report results; nothing else (no reads, no changes)."""
+    READER = "reader"
+    """Read tasks, projects and stats."""

@@ -13,6 +13,7 @@ from taskqueue.models.base import NonBlank, RequestModel, UpdateModel, WireModel
 from taskqueue.models.enums import TaskPriority, TaskStatus, TaskType
 
 __all__ = [
+    "REDACTED",
     "AdvancePhaseRequest",
     "CancelRequest",
     "Phase",
@@ -70,6 +71,10 @@ class Phase(WireModel):
     artifacts: list[str] = Field(default_factory=list)
 
 
+REDACTED = "[redacted]"
+"""How a secret environment value reads in every answer but the claim response."""
+
+
 class Task(WireModel):
     """A task as the server stores and returns it.
 
@@ -88,6 +93,9 @@ class Task(WireModel):
         retry_attempts: How many more runs follow a failed one.
         retry_delay: Seconds to wait between runs.
         environment: Extra environment variables for the command.
+        secret_environment: Environment variables whose values are secret: every answer
+            shows each value as ``REDACTED`` except the claim response, which gives the real
+            values to the worker that holds the lease.
         working_directory: Where the command runs; None for the worker's directory.
         created_at: When it was created.
         updated_at: When it last changed.
@@ -101,6 +109,7 @@ class Task(WireModel):
         attempts: Runs started so far.
         worker_id: The worker holding the task's lease, while Running.
         lease_expires_at: When that lease lapses unless heartbeated.
+        run_after: While Pending after a failed attempt: when it becomes runnable again.
     """
 
     id: UUID
@@ -117,6 +126,7 @@ class Task(WireModel):
     retry_attempts: RetryAttempts = 3
     retry_delay: RetryDelay = 30.0
     environment: dict[str, str] = Field(default_factory=dict)
+    secret_environment: dict[str, str] = Field(default_factory=dict)
     working_directory: str | None = None
     created_at: AwareDatetime
     updated_at: AwareDatetime
@@ -130,6 +140,7 @@ class Task(WireModel):
     attempts: int = Field(default=0, ge=0)
     worker_id: str | None = None
     lease_expires_at: AwareDatetime | None = None
+    run_after: AwareDatetime | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -168,6 +179,7 @@ class TaskCreateRequest(RequestModel):
     retry_attempts: RetryAttempts = 3
     retry_delay: RetryDelay = 30.0
     environment: dict[str, str] = Field(default_factory=dict)
+    secret_environment: dict[str, str] = Field(default_factory=dict)
     working_directory: str | None = None
     ai_reviews_required: Reviews = 3
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -197,6 +209,7 @@ class TaskUpdateRequest(UpdateModel):
     retry_attempts: RetryAttempts | None = None
     retry_delay: RetryDelay | None = None
     environment: dict[str, str] | None = None
+    secret_environment: dict[str, str] | None = None
     working_directory: str | None = None
     ai_reviews_required: Reviews | None = None
     metadata: dict[str, Any] | None = None

@@ -24,7 +24,9 @@ __all__ = [
     "WebhookSubscription",
 ]
 
-SECRET_PATTERN = r"^whsec_[A-Za-z0-9+/]{16,}={0,2}$"  # noqa: S105 - a shape, not a secret
+# Well-formed base64 of at least 24 bytes (32 characters), padding only where base64 puts it.
+_BASE64_24 = r"(?:[A-Za-z0-9+/]{4}){8,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
+SECRET_PATTERN = rf"^whsec_{_BASE64_24}$"
 HTTP_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://"
 
 
@@ -51,7 +53,10 @@ class WebhookCreateRequest(RequestModel):
     @classmethod
     def _secret_shape(cls, secret: SecretStr | None) -> SecretStr | None:
         if secret is not None and not re.fullmatch(SECRET_PATTERN, secret.get_secret_value()):
-            raise ValueError("must be 'whsec_' followed by base64 (use generate_secret())")
+            raise ValueError(
+                "must be 'whsec_' followed by base64 of at least 24 random bytes "
+                "(use generate_secret(), or omit it and the server generates one)"
+            )
         return secret
 
     @field_serializer("secret", when_used="json")

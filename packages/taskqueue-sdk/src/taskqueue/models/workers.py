@@ -2,9 +2,12 @@
 
 A worker ``POST``s :class:`ClaimRequest` to ``/api/workers/claim`` and gets up to
 ``max_tasks`` runnable tasks (Pending, dependencies completed), highest priority first, each
-now ``Running`` and leased to the worker until ``lease_expires_at``. While a command runs the
-worker heartbeats (``POST /api/tasks/{id}/heartbeat``) to extend the lease; a lapsed lease
-makes the task claimable again. It then reports ``complete`` or ``fail``.
+now ``Running`` and leased to the worker until ``lease_expires_at``; each carries the lease's
+``lease_token``. While a command runs the worker heartbeats (``POST /api/tasks/{id}/heartbeat``)
+to extend the lease; a lapsed lease makes the task claimable again (with a new token). It then
+reports ``complete`` or ``fail``. Heartbeat, complete and fail present the token: one that is
+no longer the task's current lease gets 409 (problem type :data:`LEASE_LOST_TYPE`), so at no
+instant do two workers hold a valid lease on one task. A report is idempotent by token.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from taskqueue.models.base import NonBlank, RequestModel, WireModel
 from taskqueue.models.tasks import Task, TaskResult
 
 __all__ = [
+    "CLAIM_WAIT_MAX_SECONDS",
+    "LEASE_LOST_TYPE",
     "ClaimRequest",
     "ClaimResponse",
+    "ClaimedTask",
     "CompleteRequest",
     "FailRequest",
     "HeartbeatRequest",
@@ -26,6 +32,11 @@ __all__ = [
 ]
 
 LEASE_MAX_SECONDS = 3600
+CLAIM_WAIT_MAX_SECONDS = 30.0
+"""The longest a claim may wait for a runnable task (``ClaimRequest.wait``)."""
+LEASE_LOST_TYPE = "urn:taskqueue:problem:lease-lost"
+"""The problem ``type`` of the 409 a report with a stale or wrong lease token gets."""
+TOKEN_MAX_LENGTH = 64
 
 
 class ClaimRequest(RequestModel):
@@ -36,29 +47,45 @@ class ClaimRequest(RequestModel):
         max_tasks: The most tasks to lease at once.
         lease_seconds: How long the lease lasts without a heartbeat.
         project_id: Only claim tasks of this project, when set.
+        wait: Long poll: when nothing is runnable, wait up to this many seconds for a task
+            to become runnable before answering (0 answers at once).
     """
 
     worker_id: NonBlank = Field(max_length=255)
     max_tasks: int = Field(default=1, ge=1, le=100)
     lease_seconds: int = Field(default=60, ge=1, le=LEASE_MAX_SECONDS)
     project_id: UUID | None = None
+    wait: float = Field(default=0, ge=0, le=CLAIM_WAIT_MAX_SECONDS)
+
+
+class ClaimedTask(Task):
+    """A task as a claim hands it to the worker that now leases it.
+
+    Attributes:
+        lease_token: The lease's secret; heartbeat, complete and fail must present it.
+            Only the claim response carries it.
+    """
+
+    lease_token: NonBlank = Field(max_length=TOKEN_MAX_LENGTH)
 
 
 class ClaimResponse(WireModel):
     """The tasks leased to the worker; empty when nothing is runnable."""
 
-    tasks: list[Task] = Field(default_factory=list)
+    tasks: list[ClaimedTask] = Field(default_factory=list)
 
 
 class HeartbeatRequest(RequestModel):
     """The body of ``POST /api/tasks/{id}/heartbeat``.
 
     Attributes:
-        worker_id: The worker holding the lease; another worker's heartbeat is a 409.
+        worker_id: The worker holding the lease.
+        lease_token: The token the claim handed out; a stale one is a 409.
         lease_seconds: Extend the lease to this many seconds from now.
     """
 
     worker_id: NonBlank = Field(max_length=255)
+    lease_token: NonBlank = Field(max_length=TOKEN_MAX_LENGTH)
     lease_seconds: int = Field(default=60, ge=1, le=LEASE_MAX_SECONDS)
 
 
@@ -78,9 +105,17 @@ class HeartbeatResponse(WireModel):
 
 
 class CompleteRequest(RequestModel):
-    """The body of ``POST /api/tasks/{id}/complete``; the task becomes ``Completed``."""
+    """The body of ``POST /api/tasks/{id}/complete``; the task becomes ``Completed``.
+
+    Attributes:
+        worker_id: The worker holding the lease.
+        lease_token: The lease's token; a stale one is a 409, a replay of an accepted report
+            gets the task back.
+        result: The run's outcome.
+    """
 
     worker_id: NonBlank = Field(max_length=255)
+    lease_token: NonBlank = Field(max_length=TOKEN_MAX_LENGTH)
     result: TaskResult
 
 
@@ -89,13 +124,17 @@ class FailRequest(RequestModel):
 
     Attributes:
         worker_id: The worker holding the lease.
-        result: The last run's outcome.
-        attempts: How many runs the worker made (it retries per the task's retry settings).
-        requeue: Put the task back to ``Pending`` for another worker instead of failing it
-            (a worker shutting down before the run finished).
+        lease_token: The lease's token; a stale one is a 409, a replay of an accepted report
+            gets the task back.
+        result: The run's outcome.
+        attempts: Runs made under this lease (1: the server schedules retries, ``Pending``
+            again ``retry_delay`` seconds later while attempts remain, else ``Failed``).
+        requeue: Hand the task back to ``Pending`` without counting an attempt (a worker
+            shutting down before the run finished).
     """
 
     worker_id: NonBlank = Field(max_length=255)
+    lease_token: NonBlank = Field(max_length=TOKEN_MAX_LENGTH)
     result: TaskResult
     attempts: int = Field(default=1, ge=0)
     requeue: bool = False
