@@ -51,9 +51,14 @@ def chromium_path() -> str:
     raise AssertionError("unreachable")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A headless Chromium shared by the session."""
+    """A headless Chromium shared by a module's tests.
+
+    Module scope, not session: Playwright's sync API keeps an event loop marked as running in
+    this thread until it stops, and under pytest-xdist the same worker goes on to run other
+    modules' asyncio tests, which refuse to start inside a running loop.
+    """
     executable = chromium_path()
     try:
         from playwright.sync_api import sync_playwright
