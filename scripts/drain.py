@@ -14,8 +14,10 @@ __all__ = ["MARGIN_SECONDS", "drain_seconds"]
 MARGIN_SECONDS = 5.0
 """Slack on top of a drain: connection close-down, the last log lines, telemetry flush."""
 
-# taskqueue.worker._kill: SIGTERM to the command's process group, then SIGKILL, 5 s each.
-_TASK_KILL_SECONDS = 10.0
+# taskqueue.worker: once --shutdown-timeout is over, a command still running gets SIGTERM then
+# SIGKILL (_ABORT_KILL_WAIT, 0.5 s apart) and its task is handed back (a few report tries 0.2,
+# 0.4 and 0.8 s apart); then the watchdog is stopped. 10 s covers those.
+_TASK_STOP_SECONDS = 10.0
 # taskqueue_server.cli.serve: uvicorn.Config(timeout_graceful_shutdown=10).
 _TASKQUEUE_API_GRACEFUL = 10.0
 
@@ -31,17 +33,14 @@ def _option(command: Sequence[str], name: str, default: float) -> float:
 
 
 def _draft_job_seconds(env: Mapping[str, str]) -> float:
-    """The longest a draft job runs: every LLM attempt timing out, with the widest backoffs.
+    """The longest a draft job spends on the LLM: its total deadline.
 
-    ``draft_service.llm.retry.backoff_delay`` waits at most ``min(cap, base * 2**(n-1))`` after
-    attempt ``n``; the defaults are those of ``DraftSettings``.
+    ``draft_service.drafting.Drafter.draft`` fixes the job's end ``DRAFTS_LLM_DEADLINE`` seconds
+    after it starts, and ``draft_service.llm.retry.with_retries`` cuts every attempt and every
+    wait (backoff or ``Retry-After``) to what is left of it, whatever the attempt count,
+    per-attempt timeout or backoffs. The default is that of ``DraftSettings``.
     """
-    attempts = int(env.get("DRAFTS_LLM_MAX_ATTEMPTS", "4"))
-    timeout = float(env.get("DRAFTS_LLM_TIMEOUT", "30"))
-    base = float(env.get("DRAFTS_LLM_BACKOFF_BASE", "0.5"))
-    cap = float(env.get("DRAFTS_LLM_BACKOFF_CAP", "10"))
-    backoffs = sum(min(cap, base * 2.0 ** (n - 1)) for n in range(1, attempts))
-    return attempts * timeout + backoffs
+    return float(env.get("DRAFTS_LLM_DEADLINE", "120"))
 
 
 def drain_seconds(command: Sequence[str], env: Mapping[str, str]) -> tuple[float, str] | None:
@@ -63,8 +62,11 @@ def drain_seconds(command: Sequence[str], env: Mapping[str, str]) -> tuple[float
         return graceful, f"requests in flight (DRAFT_API_GRACEFUL_TIMEOUT={graceful:g})"
     if head == ("draft-service", "worker"):
         seconds = _draft_job_seconds(env)
-        return seconds, f"the draft job in hand (LLM attempts x timeout + backoffs = {seconds:g})"
+        return seconds, f"the draft job in hand (DRAFTS_LLM_DEADLINE={seconds:g})"
     if command[:1] == ["taskqueue"] and "worker" in command:
-        grace = _option(command, "--grace-period", 30.0)
-        return grace + _TASK_KILL_SECONDS, f"--grace-period {grace:g} + 10 s to stop and hand back"
+        grace = _option(command, "--shutdown-timeout", _option(command, "--grace-period", 30.0))
+        return (
+            grace + _TASK_STOP_SECONDS,
+            f"--shutdown-timeout {grace:g} + 10 s to stop and hand back",
+        )
     return None

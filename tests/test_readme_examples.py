@@ -40,7 +40,7 @@ NOT_RUNNABLE = {
         "with TaskQueueClient() as client:": "needs a Task Queue server (TASKQUEUE_BASE_URL)",
         "verify_webhook(request.headers": "a fragment inside a web handler",
         "handler.run(port=8081)": "serves webhooks until stopped",
-        "async for task in client.tasks.list(": "a fragment: client and sync_client are open clients",
+        "async for task in client.tasks.list(": "a fragment: client, sync_client are open",
     },
     "apps/taskqueue-server/README.md": {
         'AsyncTaskQueueClient("http://127.0.0.1:8080"': "needs the server it documents running",

@@ -148,7 +148,7 @@ def test_a_grace_period_shorter_than_the_drain_is_refused(compose: dict[str, Any
     problems = compose_rules.check_grace_periods(compose)
     assert len(problems) == 2
     assert problems[0].startswith("taskqueue-worker: stop_grace_period 60s < 135s")
-    assert problems[1].startswith("draft-worker: stop_grace_period 60s < 128.5s")
+    assert problems[1].startswith("draft-worker: stop_grace_period 60s < 125s")
 
 
 def _preflight(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

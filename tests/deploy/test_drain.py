@@ -15,20 +15,30 @@ def _seconds(command: list[str], env: dict[str, str]) -> float:
     return drain[0]
 
 
-def test_the_task_worker_drain_is_its_grace_period_plus_the_kill_waits() -> None:
+def test_the_task_worker_drain_is_its_shutdown_timeout_plus_the_kill_and_hand_back() -> None:
     from taskqueue import worker as worker_module
     from taskqueue.worker import WorkerConfig
 
-    # _kill sends SIGTERM then SIGKILL to the command's group, waiting this long after each.
-    kill_wait = inspect.getsource(worker_module).split("_KILL_WAIT = ", 1)[1].split("\n", 1)[0]
-    default = WorkerConfig(worker_id="w").grace_period
+    # Once the shutdown timeout is over, a command still running gets SIGTERM then SIGKILL this
+    # long apart, and its task is handed back; the drain's 10 s cover both.
+    source = inspect.getsource(worker_module)
+    kill_wait = float(source.split("_ABORT_KILL_WAIT = ", 1)[1].split("\n", 1)[0])
+    assert "kill_wait=_ABORT_KILL_WAIT" in source
+    assert kill_wait + 0.2 + 0.4 + 0.8 < 10.0
+    default = WorkerConfig(worker_id="w").shutdown_timeout
     assert drain_seconds(["taskqueue", "worker"], {}) == (
-        default + 2 * float(kill_wait),
-        f"--grace-period {default:g} + 10 s to stop and hand back",
+        default + 10.0,
+        f"--shutdown-timeout {default:g} + 10 s to stop and hand back",
     )
-    assert drain_seconds(["taskqueue", "--base-url", "u", "worker", "--grace-period=5"], {}) == (
+    command = ["taskqueue", "--base-url", "u", "worker", "--shutdown-timeout=5"]
+    assert drain_seconds(command, {}) == (
         15.0,
-        "--grace-period 5 + 10 s to stop and hand back",
+        "--shutdown-timeout 5 + 10 s to stop and hand back",
+    )
+    # The old option name is still accepted.
+    assert drain_seconds(["taskqueue", "worker", "--grace-period", "7"], {}) == (
+        17.0,
+        "--shutdown-timeout 7 + 10 s to stop and hand back",
     )
 
 
@@ -49,23 +59,17 @@ def test_the_delivery_drain_is_one_webhook_send() -> None:
     assert _seconds(["taskqueue-server", "deliver"], {}) == default
 
 
-def test_the_draft_worker_drain_is_every_llm_attempt_with_the_widest_backoffs() -> None:
-    from draft_service import DraftSettings
-    from draft_service.llm import backoff_delay
+def test_the_draft_worker_drain_is_the_llm_deadline() -> None:
+    from draft_service import DraftSettings, drafting
+    from draft_service.llm import retry
 
     s = DraftSettings()
-    widest = sum(
-        min(s.llm_backoff_cap, s.llm_backoff_base * 2 ** (n - 1))
-        for n in range(1, s.llm_max_attempts)
-    )
-    # backoff_delay never exceeds the ceiling the drain assumes.
-    for n in range(1, s.llm_max_attempts):
-        ceiling = min(s.llm_backoff_cap, s.llm_backoff_base * 2 ** (n - 1))
-        assert all(
-            backoff_delay(n, s.llm_backoff_base, s.llm_backoff_cap) <= ceiling for _ in range(50)
-        )
-    expected = s.llm_max_attempts * s.llm_timeout + widest
-    assert _seconds(["draft-service", "worker"], {}) == pytest.approx(expected)
+    # The job's end is fixed from the deadline, and every attempt and wait is cut to it.
+    assert "self.settings.llm_deadline" in inspect.getsource(drafting.Drafter.draft)
+    assert "deadline=" in inspect.getsource(drafting.Drafter._call_with_retries)
+    assert "loop.time() + delay >= end" in inspect.getsource(retry.with_retries)
+    assert _seconds(["draft-service", "worker"], {}) == pytest.approx(s.llm_deadline)
+    assert _seconds(["draft-service", "worker"], {"DRAFTS_LLM_DEADLINE": "45"}) == 45.0
 
 
 def test_an_unknown_process_has_no_drain() -> None:

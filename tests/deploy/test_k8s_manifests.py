@@ -119,8 +119,8 @@ def test_the_readme_documents_every_secret_key_the_manifests_use() -> None:
 @pytest.mark.parametrize(
     ("deployment", "setting", "expected"),
     [
-        ("taskqueue-worker", ("command", "--grace-period", "50"), "60 < 65"),
-        ("draft-worker", ("env", "DRAFTS_LLM_TIMEOUT", "60"), "120 < 186.5"),
+        ("taskqueue-worker", ("command", "--shutdown-timeout", "50"), "60 < 65"),
+        ("draft-worker", ("env", "DRAFTS_LLM_DEADLINE", "200"), "150 < 205"),
         ("taskqueue-deliver", ("env", "TASKQUEUE_WEBHOOK_TIMEOUT", "40"), "30 < 45"),
         ("draft-api", ("env", "DRAFT_API_GRACEFUL_TIMEOUT", "60"), "40 < 70"),
     ],
