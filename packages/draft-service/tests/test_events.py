@@ -69,7 +69,7 @@ async def test_job_events_arrive_in_order_and_resume_after_a_reconnect(
         last = [e for e in first if e.id][-1].id
         rest = await _job_events(client, job_id, last=last)
         events = first + rest
-        assert _ids_increase(events)
+        assert _ids_increase(events), [(e.event, e.id, e.data[:60]) for e in events]
         states = [json.loads(e.data)["status"] for e in rest if e.event == "state"]
         assert states[-1] == "done"
         draft = await _final_draft(client)
@@ -153,7 +153,7 @@ async def test_events_from_a_redis_worker_process_reach_the_api_client(
                 worker.stderr.close()
         states = [json.loads(e.data)["status"] for e in events if e.event == "state"]
         assert states[-2:] == ["running", "done"]
-        assert _ids_increase(events)
+        assert _ids_increase(events), [(e.event, e.id, e.data[:60]) for e in events]
         assert _text(events) == (await _final_draft(client))["draft_message_content"]
 
 
