@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 
 from taskqueue_server.app import create_server_app
+from taskqueue_server.db.tenancy import Role
 from taskqueue_server.settings import ServerSettings
 
 
@@ -29,13 +30,15 @@ async def test_a_key_signs_in_and_its_revocation_ends_the_session(tmp_path: Path
         httpx.AsyncClient(transport=transport, base_url="http://tq") as client,
     ):
         runtime = app.state.runtime
-        created = await runtime.api_keys.create("release bot")
+        created = await runtime.api_keys.create("release bot", tenant="acme", role=Role.PRODUCER)
         wrong = await _sign_in(client, created.key[:-3] + "zzz")
         assert wrong.status_code == 401
         assert (await _sign_in(client, created.key)).status_code == 303
         home = await client.get("/ui/")
         assert home.status_code == 200
         assert "release bot" in home.text
+        assert "<dd>acme</dd>" in home.text  # the key's tenant and role, not "no tenants"
+        assert "<dd>producer</dd>" in home.text
         assert created.key not in home.text
         await runtime.api_keys.revoke(created.id)
         assert (await client.get("/ui/")).status_code == 303

@@ -19,18 +19,20 @@ __all__ = ["install_web"]
 def install_web(app: FastAPI, runtime: Runtime, settings: ServerSettings) -> WebUI:
     """Mount ``/ui/sign-in``, ``/ui/sign-out`` and ``/ui/`` on ``app``.
 
-    A key signs in when :meth:`ApiKeyStore.verify` accepts it; its session ends on the next
-    page once the key is revoked.
+    A key signs in when :meth:`ApiKeyStore.authenticate` accepts it, and the pages show its
+    tenant and role; its session ends on the next page once the key is revoked.
     """
     from api_core.web import WebIdentity, WebUI
 
     async def verify(_: Request, key: str) -> WebIdentity | None:
-        key_id = await runtime.api_keys.verify(key)
-        if key_id is None:
+        scope = await runtime.api_keys.authenticate(key)
+        if scope is None:
             return None
-        info = await runtime.api_keys.find(str(key_id))
-        label = info.name[:200] if info is not None and info.name else f"key {key_id}"
-        return WebIdentity(subject=str(key_id), label=label)
+        info = await runtime.api_keys.find(scope.key_id)
+        label = info.name[:200] if info is not None and info.name else f"key {scope.key_id}"
+        return WebIdentity(
+            subject=scope.key_id, label=label, tenant=scope.tenant, role=str(scope.role)
+        )
 
     async def still_active(_: Request, identity: WebIdentity) -> bool:
         try:
