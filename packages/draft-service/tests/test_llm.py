@@ -176,7 +176,9 @@ async def test_retry_after_is_honoured(llm: OpenAIStub) -> None:
 async def test_the_deadline_ends_retries_before_the_attempts_run_out(llm: OpenAIStub) -> None:
     llm.script.always_status = 503
     provider = _provider(llm)
-    with pytest.raises(LLMUnavailableError, match="503"):
+    # The error is the last failure: the 503, or (on a loaded machine) the last attempt cut
+    # short by the deadline itself.
+    with pytest.raises(LLMUnavailableError, match=r"503|no complete answer within"):
         await with_retries(
             lambda _: provider.complete(_request()), attempts=1000, base=0.05, cap=0.1, deadline=0.5
         )
@@ -184,6 +186,10 @@ async def test_the_deadline_ends_retries_before_the_attempts_run_out(llm: OpenAI
     assert 2 <= len(llm.script.requests) < 20
 
 
+# A refused connection can leave httpcore's response generator to be closed by the garbage
+# collector (GeneratorExit), reported as an unraisable exception on a loaded machine; the
+# behaviour under test is the retry, so that report is not treated as a failure here.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_connection_errors_are_backed_off_until_the_server_is_back() -> None:
     port = free_port()
     started: list[OpenAIStub] = []
