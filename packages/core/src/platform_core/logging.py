@@ -9,20 +9,21 @@ with ``orjson`` whenever that handler is the only one its standard-library logge
 (the usual case in a service). Only when another handler is attached somewhere on the way
 (``caplog``, a file handler, a filter) does the event become a ``logging.LogRecord`` and go
 through the standard library, so every handler still receives it.
+
+Importing this module is cheap: structlog and orjson (the machinery lives in
+``platform_core._logsetup``) load on the first log call or :func:`configure_logging`, so a
+module may call ``get_logger(__name__)`` at import time without paying for them.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
-import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-import orjson
-import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+if TYPE_CHECKING:
+    import logging
+
+    import structlog
 
 __all__ = [
     "bind_context",
@@ -32,259 +33,44 @@ __all__ = [
     "unbind_context",
 ]
 
-_HANDLER_NAME = "platform_core"
-_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
 
+class _LazyLogger:
+    """Stands in for the structlog logger :func:`get_logger` returns until it is first used.
 
-def _timestamp(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    # isoformat() of a naive datetime is the fastest exact rendering: always six digits.
-    now = datetime.now(UTC).replace(tzinfo=None)
-    event_dict["timestamp"] = now.isoformat(timespec="microseconds") + "Z"
-    return event_dict
+    The first attribute looked up (``info``, ``bind``, ...) loads structlog, configures it as
+    :func:`get_logger` always did, and from then on every lookup goes to that logger.
+    """
 
+    __slots__ = ("_bound", "_logger", "_name")
 
-def _add_trace_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """Attach the active OpenTelemetry span's ids, when opentelemetry is importable."""
-    trace_mod = _otel_trace()
-    if trace_mod is None:
-        return event_dict
-    ctx = trace_mod.get_current_span().get_span_context()
-    if ctx.is_valid:
-        event_dict.setdefault("trace_id", format(ctx.trace_id, "032x"))
-        event_dict.setdefault("span_id", format(ctx.span_id, "016x"))
-    return event_dict
+    def __init__(self, name: str, bound: dict[str, Any]) -> None:
+        self._name = name
+        self._bound = bound
+        self._logger: Any = None
 
+    def _resolve(self) -> Any:
+        from platform_core._logsetup import ensure_structlog
 
-_OTEL: Any = None
-_OTEL_CHECKED = False
+        ensure_structlog()
+        import structlog
 
+        logger: Any = structlog.get_logger(self._name)
+        if self._bound:
+            logger = logger.bind(**self._bound)
+        self._logger = logger
+        return logger
 
-def _otel_trace() -> Any:
-    global _OTEL, _OTEL_CHECKED
-    if not _OTEL_CHECKED:
-        _OTEL_CHECKED = True
-        try:
-            from opentelemetry import trace
-        except ImportError:
-            _OTEL = None
-        else:
-            _OTEL = trace
-    return _OTEL
+    def __getattr__(self, attr: str) -> Any:
+        if attr in _LazyLogger.__slots__:  # only while unset (a copy or unpickle in progress)
+            raise AttributeError(attr)
+        logger = self._logger
+        if logger is None:
+            logger = self._resolve()
+        return getattr(logger, attr)
 
-
-def _shared_processors() -> list[Processor]:
-    return [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        _timestamp,
-        _add_trace_ids,
-    ]
-
-
-_SECRET_TYPES: tuple[type, ...] | None = None
-_HIDDEN = "**********"
-
-
-def _secret_types() -> tuple[type, ...]:
-    global _SECRET_TYPES
-    if _SECRET_TYPES is None:
-        from pydantic import SecretBytes, SecretStr
-
-        _SECRET_TYPES = (SecretStr, SecretBytes)
-    return _SECRET_TYPES
-
-
-def _redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    secret = _secret_types()
-    for key, value in event_dict.items():
-        if isinstance(value, secret):
-            event_dict[key] = _HIDDEN
-    return event_dict
-
-
-def _default(value: Any) -> Any:
-    # orjson calls this only for values it cannot render itself, so secrets (at any depth)
-    # are hidden here at no cost to ordinary lines.
-    if isinstance(value, _secret_types()):
-        return _HIDDEN
-    return str(value)
-
-
-def _dumps(event_dict: EventDict) -> str:
-    try:
-        return orjson.dumps(event_dict, default=_default, option=_OPTIONS).decode()
-    except TypeError:  # e.g. an integer beyond 64 bits, which orjson refuses
-        import json
-
-        return json.dumps(event_dict, default=_default, separators=(",", ":")) + "\n"
-
-
-def _json_renderer(_: WrappedLogger, __: str, event_dict: EventDict) -> str:
-    return _dumps(event_dict)[:-1]
-
-
-_LEVELS = {
-    "debug": (logging.DEBUG, "debug"),
-    "info": (logging.INFO, "info"),
-    "warning": (logging.WARNING, "warning"),
-    "warn": (logging.WARNING, "warning"),
-    "error": (logging.ERROR, "error"),
-    "exception": (logging.ERROR, "error"),
-    "critical": (logging.CRITICAL, "critical"),
-    "fatal": (logging.CRITICAL, "critical"),
-}
-_stack_info = structlog.processors.StackInfoRenderer()
-_exc_info = structlog.processors.format_exc_info
-
-
-def _prepare(sink: WrappedLogger, method: str, event_dict: EventDict) -> Any:
-    """The whole structlog-side chain in one step: level filter, context, level, logger name,
-    timestamp, trace ids, stack and exception text; hands the dict to the sink."""
-    number, name = _LEVELS.get(method, (logging.INFO, method))
-    logger = sink._logger
-    if logger.disabled or not logger.isEnabledFor(number):
-        raise structlog.DropEvent
-    event_dict = structlog.contextvars.merge_contextvars(sink, method, event_dict)
-    event_dict["level"] = name
-    event_dict["logger"] = sink.name
-    _timestamp(sink, method, event_dict)
-    _add_trace_ids(sink, method, event_dict)
-    if "stack_info" in event_dict:
-        event_dict = _stack_info(sink, method, event_dict)
-    if "exc_info" in event_dict:
-        event_dict = _exc_info(sink, method, event_dict)
-    return (event_dict,), {}
-
-
-# --- the sink structlog loggers write to ---------------------------------------------------
-
-
-class _Sink:
-    """What a structlog logger from :func:`get_logger` wraps: the standard-library logger of
-    the same name, plus a shortcut to the platform handler when it is the only handler."""
-
-    __slots__ = ("_logger", "name")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._logger = logging.getLogger(name)
-
-    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - the stdlib logger's protocol
-        """Whether the standard-library logger lets ``level`` through."""
-        return self._logger.isEnabledFor(level)
-
-    def getEffectiveLevel(self) -> int:  # noqa: N802 - the stdlib logger's protocol
-        """The standard-library logger's effective level."""
-        return self._logger.getEffectiveLevel()
-
-    def __getattr__(self, name: str) -> Any:
-        # Anything else (handlers, setLevel, ...) is the standard-library logger's.
-        return getattr(self._logger, name)
-
-    def _only_platform_handler(self) -> _PlatformHandler | None:
-        found: _PlatformHandler | None = None
-        logger: logging.Logger | None = self._logger
-        while logger is not None:
-            if logger.filters or logger.disabled:
-                return None
-            for handler in logger.handlers:
-                if found is None and isinstance(handler, _PlatformHandler):
-                    found = handler
-                else:
-                    return None
-            if not logger.propagate:
-                break
-            logger = logger.parent
-        return found
-
-    def _emit(self, level: int, method: str, event_dict: EventDict) -> None:
-        handler = self._only_platform_handler()
-        if handler is not None:
-            if level >= handler.level:
-                handler.write_event(method, event_dict)
-            return
-        record = self._logger.makeRecord(
-            self.name, level, "(structlog)", 0, event_dict, (), None, None,
-            {"_logger": self, "_name": method, "_from_structlog": True},
-        )  # fmt: skip
-        self._logger.handle(record)
-
-    def debug(self, event_dict: EventDict) -> None:
-        """Emit at DEBUG."""
-        self._emit(logging.DEBUG, "debug", event_dict)
-
-    def info(self, event_dict: EventDict) -> None:
-        """Emit at INFO."""
-        self._emit(logging.INFO, "info", event_dict)
-
-    def warning(self, event_dict: EventDict) -> None:
-        """Emit at WARNING."""
-        self._emit(logging.WARNING, "warning", event_dict)
-
-    warn = warning
-
-    def error(self, event_dict: EventDict) -> None:
-        """Emit at ERROR."""
-        self._emit(logging.ERROR, "error", event_dict)
-
-    exception = error
-
-    def critical(self, event_dict: EventDict) -> None:
-        """Emit at CRITICAL."""
-        self._emit(logging.CRITICAL, "critical", event_dict)
-
-    fatal = critical
-
-
-def _sink_factory(*args: Any) -> _Sink:
-    return _Sink(args[0] if args else "root")
-
-
-def _ensure_structlog() -> None:
-    if structlog.is_configured():
-        return
-    structlog.configure(
-        processors=[_prepare],
-        logger_factory=_sink_factory,
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
-    )
-
-
-# --- the handler ------------------------------------------------------------------------
-
-
-class _PlatformHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stream handler that also takes finished structlog event dicts directly."""
-
-    def __init__(self, stream: Any, fmt: Literal["json", "console"]) -> None:
-        super().__init__(stream)
-        self.set_name(_HANDLER_NAME)
-        self.setFormatter(build_formatter(fmt))
-        self._json = fmt == "json"
-        self._console = None if self._json else structlog.dev.ConsoleRenderer(colors=False)
-        self._write_lock = threading.Lock()
-
-    def write_event(self, method: str, event_dict: EventDict) -> None:
-        """Render ``event_dict`` (already through the shared processors) and write it."""
-        try:
-            if self._json:
-                line = _dumps(event_dict)
-            else:
-                assert self._console is not None
-                line = self._console(None, method, _redact(None, method, event_dict)) + "\n"
-            with self._write_lock:
-                self.stream.write(line)
-                self.stream.flush()
-        except Exception:  # the same guarantee as logging.Handler.emit
-            self.handleError(logging.makeLogRecord({"msg": event_dict}))
-
-
-def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    # uvicorn attaches an ANSI-coloured copy of some messages as the extra `color_message`.
-    event_dict.pop("color_message", None)
-    return event_dict
+    def __repr__(self) -> str:
+        state = "unresolved" if self._logger is None else repr(self._logger)
+        return f"<platform_core logger {self._name!r} {state}>"
 
 
 def build_formatter(fmt: Literal["json", "console"] = "json") -> logging.Formatter:
@@ -293,26 +79,9 @@ def build_formatter(fmt: Literal["json", "console"] = "json") -> logging.Formatt
     Args:
         fmt: ``"json"`` for one JSON object per line, ``"console"`` for humans.
     """
-    renderer: Processor
-    if fmt == "json":
-        renderer = _json_renderer
-    elif fmt == "console":
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
-    else:
-        raise ValueError(f"log format must be 'json' or 'console', got {fmt!r}")
-    return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[
-            *_shared_processors(),
-            structlog.stdlib.ExtraAdder(),
-            _drop_color_message,
-        ],
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            *([] if fmt == "json" else [_redact]),  # JSON hides secrets as it renders
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-    )
+    from platform_core._logsetup import build_formatter as build
+
+    return build(fmt)
 
 
 def configure_logging(
@@ -332,26 +101,21 @@ def configure_logging(
     """
     if fmt not in ("json", "console"):
         raise ValueError(f"log format must be 'json' or 'console', got {fmt!r}")
-    _ensure_structlog()
-    handler = _PlatformHandler(stream or sys.stderr, fmt)
-    root = logging.getLogger()
-    for existing in list(root.handlers):
-        if existing.get_name() == _HANDLER_NAME:
-            root.removeHandler(existing)
-    root.addHandler(handler)
-    root.setLevel(level.upper() if isinstance(level, str) else level)
+    from platform_core._logsetup import install_handler
+
+    install_handler(level, fmt, stream)
 
 
 def get_logger(name: str, **bound: Any) -> structlog.stdlib.BoundLogger:
     """Return a structured logger named ``name`` with ``bound`` key-values on every event.
 
+    structlog itself loads on the logger's first use, so calling this at import time is free.
+
     Args:
         name: The logger name, usually ``__name__``.
         **bound: Key-values added to every event from this logger.
     """
-    _ensure_structlog()
-    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
-    return logger.bind(**bound) if bound else logger
+    return cast("structlog.stdlib.BoundLogger", _LazyLogger(name, bound))
 
 
 def bind_context(**values: Any) -> Mapping[str, Any]:
@@ -360,14 +124,20 @@ def bind_context(**values: Any) -> Mapping[str, Any]:
     Returns:
         The tokens to pass to :func:`unbind_context` to restore the previous values.
     """
-    return structlog.contextvars.bind_contextvars(**values)
+    from structlog.contextvars import bind_contextvars
+
+    return bind_contextvars(**values)
 
 
 def unbind_context(tokens: Mapping[str, Any]) -> None:
     """Restore the context variables changed by :func:`bind_context`."""
-    structlog.contextvars.reset_contextvars(**tokens)
+    from structlog.contextvars import reset_contextvars
+
+    reset_contextvars(**tokens)
 
 
 def clear_context() -> None:
     """Remove every context variable bound in this context."""
-    structlog.contextvars.clear_contextvars()
+    from structlog.contextvars import clear_contextvars
+
+    clear_contextvars()

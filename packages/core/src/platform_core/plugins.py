@@ -7,15 +7,20 @@ dependency is reported as the exact ``pip install`` line.
 
 from __future__ import annotations
 
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from platform_core.errors import MissingExtraError, PluginNotFoundError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = ["available_plugins", "load_plugin"]
 
 
 def _group(group: str) -> dict[str, EntryPoint]:
+    # importlib.metadata costs tens of milliseconds to import; only a lookup needs it.
+    from importlib.metadata import entry_points
+
     found: dict[str, EntryPoint] = {}
     for ep in entry_points(group=group):
         found.setdefault(ep.name, ep)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
-from pydantic import ValidationError
-from pydantic_settings import BaseSettings
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from platform_core.errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
+
 __all__ = ["env_var_name", "load_settings"]
 
-S = TypeVar("S", bound=BaseSettings)
+S = TypeVar("S", bound="BaseSettings")
 
 
 def env_var_name(cls: type[BaseSettings], loc: tuple[int | str, ...]) -> str:
@@ -46,6 +46,9 @@ def load_settings(cls: type[S], **overrides: Any) -> S:
     Raises:
         ConfigurationError: when any value is invalid; ``setting`` holds the first bad variable.
     """
+    # pydantic is loaded by then: ``cls`` is a settings class.
+    from pydantic import ValidationError
+
     try:
         return cls(**overrides)
     except ValidationError as exc:
