@@ -5,20 +5,35 @@ Start with :class:`ActivityStore` (or :class:`SyncActivityStore` outside async c
     async with ActivityStore() as store:
         await store.store({"id": "https://example.org/notes/1", "type": "Note", "content": "hi"})
         page = await store.query(text="hi")
+
+Names are imported on first use (PEP 562), so ``import activity_store`` loads nothing else;
+pydantic, the backends and their clients load with the name that needs them.
 """
 
-from activity_store._copy import thaw
-from activity_store.errors import (
-    ActivityStoreError,
-    ContextNotAllowed,
-    InvalidLDObject,
-    InvalidQuery,
-    ObjectNotFound,
-)
-from activity_store.interfaces import CacheBackend, StorageBackend
-from activity_store.query import Page, Query
-from activity_store.store import ActivityStore
-from activity_store.sync import SyncActivityStore
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from activity_store._copy import thaw
+    from activity_store.errors import (
+        ActivityStoreError,
+        ContextNotAllowed,
+        InvalidLDObject,
+        InvalidQuery,
+        ObjectNotFound,
+    )
+    from activity_store.interfaces import (
+        CacheBackend,
+        StorageBackend,
+    )
+    from activity_store.query import (
+        Page,
+        Query,
+    )
+    from activity_store.store import ActivityStore
+    from activity_store.sync import SyncActivityStore
 
 __all__ = [
     "ActivityStore",
@@ -34,3 +49,31 @@ __all__ = [
     "SyncActivityStore",
     "thaw",
 ]
+
+_EXPORTS = {
+    "ActivityStore": "activity_store.store",
+    "ActivityStoreError": "activity_store.errors",
+    "CacheBackend": "activity_store.interfaces",
+    "ContextNotAllowed": "activity_store.errors",
+    "InvalidLDObject": "activity_store.errors",
+    "InvalidQuery": "activity_store.errors",
+    "ObjectNotFound": "activity_store.errors",
+    "Page": "activity_store.query",
+    "Query": "activity_store.query",
+    "StorageBackend": "activity_store.interfaces",
+    "SyncActivityStore": "activity_store.sync",
+    "thaw": "activity_store._copy",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -3,25 +3,52 @@
 Backends are plugins in the ``necrostack.backends`` entry-point group: ``memory``
 (:class:`InMemoryBackend`) and ``redis`` (``necrostack.backends.redis.RedisBackend``, extra
 ``necrostack[redis]``); :func:`load_backend` picks one by name.
+
+Names are imported on first use (PEP 562): ``import necrostack`` loads nothing else, and a
+process pays for pydantic, OpenTelemetry and asyncio's machinery only when it touches a name
+that needs them.
 """
 
-from necrostack.backends.base import Backend, DeadLetter, DeadLetterHook, NackOutcome
-from necrostack.backends.memory import InMemoryBackend
-from necrostack.errors import (
-    BackendError,
-    BackendFullError,
-    EventDecodeError,
-    EventTooLargeError,
-    HandlerTimeoutError,
-    NecroStackError,
-    OrganValidationError,
-    ShutdownTimeoutError,
-)
-from necrostack.event import CAUSATION_ID, TRACEPARENT, TRACESTATE, Event
-from necrostack.loading import load_backend
-from necrostack.organ import FailurePolicy, HandlerResult, Organ
-from necrostack.spine import Spine
-from necrostack.stats import SpineStats, TypeStats
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from necrostack.backends.base import (
+        Backend,
+        DeadLetter,
+        DeadLetterHook,
+        NackOutcome,
+    )
+    from necrostack.backends.memory import InMemoryBackend
+    from necrostack.errors import (
+        BackendError,
+        BackendFullError,
+        EventDecodeError,
+        EventTooLargeError,
+        HandlerTimeoutError,
+        NecroStackError,
+        OrganValidationError,
+        ShutdownTimeoutError,
+    )
+    from necrostack.event import (
+        CAUSATION_ID,
+        TRACEPARENT,
+        TRACESTATE,
+        Event,
+    )
+    from necrostack.loading import load_backend
+    from necrostack.organ import (
+        FailurePolicy,
+        HandlerResult,
+        Organ,
+    )
+    from necrostack.spine import Spine
+    from necrostack.stats import (
+        SpineStats,
+        TypeStats,
+    )
 
 __all__ = [
     "CAUSATION_ID",
@@ -49,3 +76,43 @@ __all__ = [
     "TypeStats",
     "load_backend",
 ]
+
+_EXPORTS = {
+    "Backend": "necrostack.backends.base",
+    "BackendError": "necrostack.errors",
+    "BackendFullError": "necrostack.errors",
+    "CAUSATION_ID": "necrostack.event",
+    "DeadLetter": "necrostack.backends.base",
+    "DeadLetterHook": "necrostack.backends.base",
+    "Event": "necrostack.event",
+    "EventDecodeError": "necrostack.errors",
+    "EventTooLargeError": "necrostack.errors",
+    "FailurePolicy": "necrostack.organ",
+    "HandlerResult": "necrostack.organ",
+    "HandlerTimeoutError": "necrostack.errors",
+    "InMemoryBackend": "necrostack.backends.memory",
+    "NackOutcome": "necrostack.backends.base",
+    "NecroStackError": "necrostack.errors",
+    "Organ": "necrostack.organ",
+    "OrganValidationError": "necrostack.errors",
+    "ShutdownTimeoutError": "necrostack.errors",
+    "Spine": "necrostack.spine",
+    "SpineStats": "necrostack.stats",
+    "TRACEPARENT": "necrostack.event",
+    "TRACESTATE": "necrostack.event",
+    "TypeStats": "necrostack.stats",
+    "load_backend": "necrostack.loading",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -3,51 +3,64 @@
 ``taskqueue.models`` is the wire contract the server implements; ``taskqueue.webhooks``
 signs and verifies webhook requests. ``WebhookHandler`` (the FastAPI receiver) lives in
 ``taskqueue.receiver`` and needs the ``taskqueue-sdk[webhooks]`` extra.
+
+Names are imported on first use (PEP 562): ``import taskqueue`` loads neither httpx nor the
+pydantic wire models; they load with the first client, model or error a program touches.
 """
 
-from taskqueue.async_client import AsyncTaskQueueClient
-from taskqueue.errors import (
-    APIError,
-    AuthenticationError,
-    AuthorizationError,
-    ConflictError,
-    ConnectionError,
-    LeaseLostError,
-    NotFoundError,
-    PayloadTooLargeError,
-    ProjectNotFoundError,
-    RateLimitError,
-    TaskNotFoundError,
-    TaskQueueError,
-    TimeoutError,
-    ValidationError,
-    WebhookVerificationError,
-)
-from taskqueue.models import (
-    BatchResult,
-    ClaimedTask,
-    Project,
-    ProjectStatus,
-    Stats,
-    Task,
-    TaskCreateRequest,
-    TaskFilters,
-    TaskList,
-    TaskPriority,
-    TaskResult,
-    TaskStatus,
-    TaskType,
-    TaskUpdateRequest,
-    WebhookEvent,
-    WebhookEventType,
-)
-from taskqueue.retry import RetryConfig
-from taskqueue.settings import ClientSettings
-from taskqueue.sync_client import TaskQueueClient
-from taskqueue.webhooks import generate_secret, sign_webhook, verify_webhook, webhook_headers
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from taskqueue.async_client import AsyncTaskQueueClient
+    from taskqueue.errors import (
+        APIError,
+        AuthenticationError,
+        AuthorizationError,
+        ConflictError,
+        ConnectionError,
+        LeaseLostError,
+        NotFoundError,
+        PayloadTooLargeError,
+        ProjectNotFoundError,
+        RateLimitError,
+        TaskNotFoundError,
+        TaskQueueError,
+        TimeoutError,
+        ValidationError,
+        WebhookVerificationError,
+    )
+    from taskqueue.models import (
+        BatchResult,
+        ClaimedTask,
+        Project,
+        ProjectStatus,
+        Stats,
+        Task,
+        TaskCreateRequest,
+        TaskFilters,
+        TaskList,
+        TaskPriority,
+        TaskResult,
+        TaskStatus,
+        TaskType,
+        TaskUpdateRequest,
+        WebhookEvent,
+        WebhookEventType,
+    )
+    from taskqueue.retry import RetryConfig
+    from taskqueue.settings import ClientSettings
+    from taskqueue.sync_client import TaskQueueClient
+    from taskqueue.webhooks import (
+        generate_secret,
+        sign_webhook,
+        verify_webhook,
+        webhook_headers,
+    )
 
 __version__ = "0.1.0"
-
 __all__ = [
     "APIError",
     "AsyncTaskQueueClient",
@@ -90,3 +103,58 @@ __all__ = [
     "verify_webhook",
     "webhook_headers",
 ]
+
+_EXPORTS = {
+    "APIError": "taskqueue.errors",
+    "AsyncTaskQueueClient": "taskqueue.async_client",
+    "AuthenticationError": "taskqueue.errors",
+    "AuthorizationError": "taskqueue.errors",
+    "BatchResult": "taskqueue.models",
+    "ClaimedTask": "taskqueue.models",
+    "ClientSettings": "taskqueue.settings",
+    "ConflictError": "taskqueue.errors",
+    "ConnectionError": "taskqueue.errors",
+    "LeaseLostError": "taskqueue.errors",
+    "NotFoundError": "taskqueue.errors",
+    "PayloadTooLargeError": "taskqueue.errors",
+    "Project": "taskqueue.models",
+    "ProjectNotFoundError": "taskqueue.errors",
+    "ProjectStatus": "taskqueue.models",
+    "RateLimitError": "taskqueue.errors",
+    "RetryConfig": "taskqueue.retry",
+    "Stats": "taskqueue.models",
+    "Task": "taskqueue.models",
+    "TaskCreateRequest": "taskqueue.models",
+    "TaskFilters": "taskqueue.models",
+    "TaskList": "taskqueue.models",
+    "TaskNotFoundError": "taskqueue.errors",
+    "TaskPriority": "taskqueue.models",
+    "TaskQueueClient": "taskqueue.sync_client",
+    "TaskQueueError": "taskqueue.errors",
+    "TaskResult": "taskqueue.models",
+    "TaskStatus": "taskqueue.models",
+    "TaskType": "taskqueue.models",
+    "TaskUpdateRequest": "taskqueue.models",
+    "TimeoutError": "taskqueue.errors",
+    "ValidationError": "taskqueue.errors",
+    "WebhookEvent": "taskqueue.models",
+    "WebhookEventType": "taskqueue.models",
+    "WebhookVerificationError": "taskqueue.errors",
+    "generate_secret": "taskqueue.webhooks",
+    "sign_webhook": "taskqueue.webhooks",
+    "verify_webhook": "taskqueue.webhooks",
+    "webhook_headers": "taskqueue.webhooks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
