@@ -31,6 +31,7 @@ is left Running and nothing is stopped mid-request.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -550,11 +551,39 @@ def banner(plan: Plan) -> str:
     )
 
 
-def main() -> int:
+# Options that stand for a launcher setting: (flag, variable, help).
+_OPTIONS = (
+    ("--data-dir", "STACK_DATA_DIR", "data folder (default .data)"),
+    ("--taskqueue-port", "TASKQUEUE_PORT", "Task Queue API port (default 8080)"),
+    ("--drafts-port", "DRAFTS_PORT", "draft API port (default 8000)"),
+    ("--draft-workers", "STACK_DRAFT_WORKERS", "services mode: draft-service workers (default 1)"),
+)
+
+
+def parse_args(argv: list[str] | None = None) -> dict[str, str]:
+    """Read the command line; return the settings it sets, by environment variable name.
+
+    ``--help`` prints the launcher's description (this module's docstring) and exits 0; an
+    unknown option exits 2, like any usage error.
+    """
+    parser = argparse.ArgumentParser(
+        prog="run_stack.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="An option wins over its variable; Ctrl-C stops the stack.",
+    )
+    for flag, variable, text in _OPTIONS:
+        parser.add_argument(flag, dest=variable, metavar=variable, help=f"{text}; sets {variable}")
+    args = vars(parser.parse_args(argv))
+    return {name: value for name, value in args.items() if value is not None}
+
+
+def main(argv: list[str] | None = None) -> int:
     """Entry point of ``make run``."""
+    overrides = parse_args(argv)
     sup: Supervisor | None = None
     try:
-        plan = make_plan()
+        plan = make_plan({**os.environ, **overrides})
         sup = Supervisor(plan)
         signal.signal(signal.SIGINT, sup.request_stop)
         signal.signal(signal.SIGTERM, sup.request_stop)

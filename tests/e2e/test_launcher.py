@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 import urllib.parse
 from collections.abc import Iterator
@@ -79,6 +80,42 @@ def test_a_bad_port_setting_names_the_variable(
 ) -> None:
     with pytest.raises(launcher.StackError, match=var):
         launcher.make_plan({"STACK_DATA_DIR": str(tmp_path), var: value})
+
+
+def test_help_prints_the_settings_and_starts_nothing(kit: Any, tmp_path: Path) -> None:
+    # Run where nothing could start anyway: no data folder is created, no port is bound.
+    done = subprocess.run(
+        [sys.executable, str(kit.LAUNCHER), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: run_stack.py")
+    for name in ("STACK_DATA_DIR", "TASKQUEUE_PORT", "REDIS_URL", "--drafts-port"):
+        assert name in done.stdout
+    assert "Stack is up" not in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unknown_option_is_a_usage_error(kit: Any) -> None:
+    done = subprocess.run(
+        [sys.executable, str(kit.LAUNCHER), "--verbose"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "unrecognized arguments: --verbose" in done.stderr
+
+
+def test_options_set_the_launcher_settings(launcher: ModuleType, tmp_path: Path) -> None:
+    overrides = launcher.parse_args(["--data-dir", str(tmp_path), "--drafts-port", "8100"])
+    assert overrides == {"STACK_DATA_DIR": str(tmp_path), "DRAFTS_PORT": "8100"}
+    plan = launcher.make_plan(overrides)
+    assert plan.drafts_port == 8100
+    assert (tmp_path / "drafts-api-key").exists()
 
 
 @pytest.fixture
