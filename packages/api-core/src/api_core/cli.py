@@ -1,4 +1,7 @@
-"""The ``api-core`` command line: ``config-docs`` and ``generate-entity``."""
+"""The ``api-core`` command line: ``config-docs`` and ``generate-entity``.
+
+Each command imports what it needs when it runs, so ``--help`` loads click and nothing more.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
-
-from api_core.config_docs import describe_settings, import_settings_class, render_markdown
 
 __all__ = ["main"]
 
@@ -28,6 +27,8 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def config_docs(settings_class: str, output: Path | None, as_json: bool) -> None:
     """Document every setting of SETTINGS_CLASS (e.g. api_core.settings:ApiSettings)."""
+    from api_core.config_docs import describe_settings, import_settings_class, render_markdown
+
     try:
         cls = import_settings_class(settings_class)
     except ValueError as exc:
@@ -72,6 +73,9 @@ def generate_entity(
     as_json: bool,
 ) -> None:
     """Generate entity NAME: model, repository, use cases, mapper, routes, events and tests."""
+    from rich.console import Console
+    from rich.table import Table
+
     from api_core.codegen import EntitySpec, GenerationError, generate
 
     try:

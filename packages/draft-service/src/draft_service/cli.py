@@ -1,4 +1,7 @@
-"""The ``draft-service`` command: ``serve``, ``worker`` and ``migrate``."""
+"""The ``draft-service`` command: ``serve``, ``worker`` and ``migrate``.
+
+Settings, the app and the database load inside the commands, so ``--help`` is quick.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,15 @@ import os
 import signal
 import socket
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from draft_service.settings import DraftSettings
 from platform_core.errors import PlatformError
 from platform_core.logging import configure_logging
+
+if TYPE_CHECKING:
+    from draft_service.settings import DraftSettings
 
 __all__ = ["main"]
 
@@ -26,6 +31,8 @@ def _fail(exc: BaseException, code: int = 1) -> NoReturn:
 
 
 def _settings() -> DraftSettings:
+    from draft_service.settings import DraftSettings
+
     try:
         settings = DraftSettings.load()
     except PlatformError as exc:

@@ -11,20 +11,21 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from necrostack.backends.base import Backend
-from necrostack.backends.memory import InMemoryBackend
-from necrostack.demos.runner import DEMOS, run_demo
-from necrostack.loading import load_backend
 from platform_core.errors import PlatformError
 from platform_core.logging import configure_logging
 
+if TYPE_CHECKING:
+    from necrostack.backends.base import Backend
+
 __all__ = ["main"]
+
+# The names of necrostack.demos.runner.DEMOS, spelled out so that ``--help`` does not import
+# the demos (and with them pydantic and the Spine); a test keeps the two in step.
+DEMO_NAMES = ("etl", "seance")
 
 _T = TypeVar("_T")
 
@@ -76,7 +77,7 @@ def main(ctx: click.Context, redis_url: str | None, stream: str | None, verbose:
 
 
 @main.command()
-@click.argument("demo", type=click.Choice(sorted(DEMOS)))
+@click.argument("demo", type=click.Choice(DEMO_NAMES))
 @click.option(
     "--backend",
     "backend_name",
@@ -96,6 +97,10 @@ def main(ctx: click.Context, redis_url: str | None, stream: str | None, verbose:
 @click.pass_context
 def run(ctx: click.Context, demo: str, backend_name: str, until_idle: float, as_json: bool) -> None:
     """Run the DEMO pipeline (seance or etl) to completion."""
+
+    from necrostack.backends.memory import InMemoryBackend
+    from necrostack.demos.runner import run_demo
+    from necrostack.loading import load_backend
 
     async def go() -> Any:
         backend: Backend
@@ -124,6 +129,9 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(asdict(result), indent=2))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     table = Table(title=f"stream {result.stream}")
     table.add_column("figure")
@@ -183,6 +191,9 @@ def dlq_list(ctx: click.Context, count: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([asdict(e) for e in entries], indent=2))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"{len(entries)} dead letter(s)")
     for col in ("id", "reason", "deliveries", "error", "dead at"):
         table.add_column(col)

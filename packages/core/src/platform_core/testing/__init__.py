@@ -6,6 +6,7 @@ through the ``pytest11`` entry point.
 """
 
 from platform_core.testing.cluster import find_redis_cluster
+from platform_core.testing.imports import modules_imported_by, top_level_packages
 from platform_core.testing.private import PrivateRedis
 from platform_core.testing.services import (
     Service,
@@ -29,8 +30,10 @@ __all__ = [
     "find_redis",
     "find_redis_cluster",
     "free_port",
+    "modules_imported_by",
     "port_open",
     "postgres_binary",
     "redis_server_binary",
     "services_required",
+    "top_level_packages",
 ]

@@ -6,7 +6,7 @@ import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 from pydantic import BaseModel
@@ -14,7 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from taskqueue.errors import TaskQueueError
-from taskqueue.sync_client import TaskQueueClient
+
+if TYPE_CHECKING:
+    from taskqueue.sync_client import TaskQueueClient
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,6 +37,8 @@ class CliState:
     def client(self) -> TaskQueueClient:
         """The sync client, created on first use and closed when the command ends."""
         if self._client is None:
+            from taskqueue.sync_client import TaskQueueClient  # httpx loads with the client
+
             self._client = TaskQueueClient(self.base_url, self.api_key)
             click.get_current_context().call_on_close(self._client.close)
         return self._client

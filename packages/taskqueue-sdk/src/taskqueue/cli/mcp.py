@@ -7,7 +7,6 @@ import asyncio
 import click
 
 from platform_core.logging import configure_logging
-from taskqueue.async_client import AsyncTaskQueueClient
 from taskqueue.cli._common import CliState, pass_state
 
 
@@ -36,6 +35,8 @@ def mcp(state: CliState, read_only: bool, log_level: str) -> None:
     except ImportError as exc:
         raise click.ClickException(str(exc)) from exc
     configure_logging(log_level.upper(), fmt="json")
+
+    from taskqueue.async_client import AsyncTaskQueueClient
 
     async def serve() -> None:
         async with AsyncTaskQueueClient(state.base_url, state.api_key) as client:

@@ -9,7 +9,6 @@ from typing import Any
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from taskqueue._base import validate_creates
 from taskqueue.cli._common import (
     CliState,
     details,
@@ -256,6 +255,8 @@ def _read_batch(path: Path) -> list[dict[str, Any]]:
 @handle_errors
 def batch(state: CliState, file: Path) -> None:
     """Create every task in FILE (a JSON array or JSON lines); exit 1 if any failed."""
+    from taskqueue._base import validate_creates
+
     items = _read_batch(file)
     client = state.client()
     try:

@@ -6,15 +6,16 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from platform_core.heartbeat import heartbeat_from_env
 from platform_core.logging import configure_logging
-from taskqueue.async_client import AsyncTaskQueueClient
 from taskqueue.cli._common import CliState, err, handle_errors, pass_state
 from taskqueue.models.workers import CLAIM_WAIT_MAX_SECONDS
-from taskqueue.worker import Worker, WorkerConfig, default_worker_id
+
+if TYPE_CHECKING:
+    from taskqueue.worker import WorkerConfig
 
 
 @click.command()
@@ -90,6 +91,9 @@ def worker(
     While it runs, the file named by PLATFORM_HEARTBEAT_FILE (when set) is touched every few
     seconds.
     """
+    # The client and worker (httpx among them) load here, not for --help.
+    from taskqueue.worker import WorkerConfig, default_worker_id
+
     configure_logging(log_level.upper(), fmt="json" if state.json else "console")
     # httpx logs each request at INFO: one line per claim and heartbeat.
     logging.getLogger("httpx").setLevel(logging.NOTSET if verbose else logging.WARNING)
@@ -106,6 +110,10 @@ def worker(
 
 
 async def _run(state: CliState, config: WorkerConfig) -> None:
+    from platform_core.heartbeat import heartbeat_from_env
+    from taskqueue.async_client import AsyncTaskQueueClient
+    from taskqueue.worker import Worker
+
     async with AsyncTaskQueueClient(state.base_url, state.api_key) as client:
         runner = Worker(client, config)
         loop = asyncio.get_running_loop()
