@@ -30,6 +30,7 @@ __all__ = [
     "clear_context",
     "configure_logging",
     "get_logger",
+    "preload",
     "unbind_context",
 ]
 
@@ -116,6 +117,18 @@ def get_logger(name: str, **bound: Any) -> structlog.stdlib.BoundLogger:
         **bound: Key-values added to every event from this logger.
     """
     return cast("structlog.stdlib.BoundLogger", _LazyLogger(name, bound))
+
+
+def preload() -> None:
+    """Load structlog and orjson now instead of at the first log call.
+
+    A long-running process calls this as it starts (``necrostack.Spine.run`` does), so that
+    its first line, often written while it stops or fails, does not wait for the imports.
+    :func:`configure_logging` implies it.
+    """
+    from platform_core._logsetup import ensure_structlog
+
+    ensure_structlog()
 
 
 def bind_context(**values: Any) -> Mapping[str, Any]:

@@ -19,7 +19,7 @@ from necrostack.errors import HandlerTimeoutError, ShutdownTimeoutError
 from necrostack.event import Event
 from necrostack.organ import Organ
 from necrostack.stats import Counters, SpineStats
-from platform_core.logging import get_logger
+from platform_core.logging import get_logger, preload
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
@@ -183,6 +183,8 @@ class Spine:
         Raises:
             RuntimeError: ``"Max steps exceeded"`` when more than ``max_steps`` events arrive.
         """
+        # Pay for the logging imports now, not at the first line (often a shutdown or an error).
+        preload()
         self._task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
