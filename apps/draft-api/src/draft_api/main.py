@@ -6,14 +6,14 @@ import argparse
 import sys
 import textwrap
 from importlib.metadata import version
-
-from fastapi import FastAPI
+from typing import TYPE_CHECKING
 
 from draft_api.settings import DraftApiSettings
-from draft_api.web import install_web
-from draft_service import DraftSettings, create_draft_app
 from platform_core.errors import PlatformError
 from platform_core.logging import configure_logging, get_logger
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = ["create_app", "main"]
 
@@ -27,6 +27,10 @@ def create_app() -> FastAPI:
     Raises:
         ConfigurationError: a setting is invalid, or no API key is set and auth not disabled.
     """
+    # The app (FastAPI, SQLAlchemy, the service) loads here, so `draft-api --help` stays quick.
+    from draft_api.web import install_web
+    from draft_service import DraftSettings, create_draft_app
+
     settings = DraftSettings.load()
     configure_logging(settings.log_level, fmt=settings.log_format)
     app = create_draft_app(settings)
@@ -70,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
+    from draft_service import DraftSettings
     from draft_service.runtime import preflight
 
     try:
