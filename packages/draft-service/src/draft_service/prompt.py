@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from string import Template
 
 from platform_core.errors import ConfigurationError
@@ -79,6 +77,8 @@ class Writer:
 
 def prompt_hash(messages: Sequence[ChatMessage]) -> str:
     """``sha256:`` and the hex digest of the rendered prompt (roles and contents)."""
+    import hashlib  # OpenSSL's bindings: loaded with the first prompt, not at import
+
     digest = hashlib.sha256()
     for m in messages:
         digest.update(m.role.encode() + b"\0" + m.content.encode("utf-8", "surrogatepass") + b"\0")
@@ -87,12 +87,16 @@ def prompt_hash(messages: Sequence[ChatMessage]) -> str:
 
 def available_versions() -> list[str]:
     """The prompt versions shipped with the package."""
+    from importlib import resources  # with tempfile and zipfile: not worth loading at import
+
     root = resources.files("draft_service.prompts")
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
 
 
 @cache  # the files ship with the package: read each once, not per draft
 def _template(version: str, name: str) -> Template:
+    from importlib import resources
+
     path = resources.files("draft_service.prompts").joinpath(version, f"{name}.txt")
     if not path.is_file():
         raise ConfigurationError(
