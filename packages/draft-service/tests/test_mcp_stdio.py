@@ -148,7 +148,9 @@ async def test_a_thread_is_drafted_with_progress_then_revised_and_rejected(api: 
     body = thread("stdio-ann", "Dinner", ("m1", "Bob", "Are we still on for dinner at eight?"))
     try:
         async with stdio_client(api, KEY) as client:
-            sent = await client.call_tool("send_thread", {"thread": body}, progress_callback=progress)
+            sent = await client.call_tool(
+                "send_thread", {"thread": body}, progress_callback=progress
+            )
             assert not sent.is_error, sent.content
             outcome = sent.structured_content
             assert outcome is not None
@@ -172,7 +174,8 @@ async def test_a_thread_is_drafted_with_progress_then_revised_and_rejected(api: 
     assert outcome["draft"]["draft_message_content"].startswith("Draft ")
     assert outcome["draft"]["thread_name"] == "Dinner"
     messages = [m for _, m in notes]
-    assert "job running" in messages and "job done" in messages, messages
+    assert "job running" in messages, messages
+    assert "job done" in messages, messages
     assert any(m and m.startswith("drafting: ") for m in messages), messages
     assert [v for v, _ in notes] == sorted(v for v, _ in notes)
     assert not revised.is_error, revised.content
@@ -221,7 +224,8 @@ async def test_bad_arguments_are_tool_errors_naming_the_field(api: Api) -> None:
         )
     assert schema_miss.is_error
     text = schema_miss.content[0].text  # type: ignore[union-attr]
-    assert "thread.thread_name" in text and "thread.messages" in text, text
+    assert "thread.thread_name" in text, text
+    assert "thread.messages" in text, text
     assert api_refusal.is_error
     assert "thread.messages.0.date" in api_refusal.content[0].text  # type: ignore[union-attr]
     assert _problem(unknown)["status"] == 404

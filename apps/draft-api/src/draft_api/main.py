@@ -9,6 +9,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
+from draft_api.mcp import mount_mcp
 from draft_api.settings import DraftApiSettings
 from draft_api.web import install_web
 from draft_service import DraftSettings, create_draft_app
@@ -22,7 +23,7 @@ _log = get_logger("draft_api")
 
 def create_app() -> FastAPI:
     """The draft service app configured from the environment (``DRAFTS_*``), with the web
-    sign-in at ``/ui/``.
+    sign-in at ``/ui/`` and the MCP server at ``/mcp``.
 
     Raises:
         ConfigurationError: a setting is invalid, or no API key is set and auth not disabled.
@@ -31,6 +32,7 @@ def create_app() -> FastAPI:
     configure_logging(settings.log_level, fmt=settings.log_format)
     app = create_draft_app(settings)
     app.state.web = install_web(app, settings)
+    mount_mcp(app, settings)
     return app
 
 

@@ -86,9 +86,7 @@ def mount_mcp(app: FastAPI, path: str = "/mcp") -> None:
                 # Callers authenticate with an API key in a header, never with ambient
                 # browser credentials, so DNS rebinding gains an attacker nothing; any Host
                 # may reach it.
-                transport_security=TransportSecuritySettings(
-                    enable_dns_rebinding_protection=False
-                ),
+                transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
             )
 
     new_managers()

@@ -191,7 +191,7 @@ def _unreachable(exc: httpx.HTTPError, url: str) -> DraftApiError:
 async def _parse_sse(lines: AsyncIterator[str]) -> AsyncIterator[JobEvent]:
     """Server-Sent Events (``event:`` and ``data:`` lines, a blank line ends one) as
     ``(type, payload)``; comments (pings) and events without data are skipped."""
-    event_type, data = "message", []
+    event_type, data = "message", list[str]()
     async for line in lines:
         if not line:
             if data:

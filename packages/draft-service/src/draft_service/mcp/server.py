@@ -151,7 +151,9 @@ def _add_read_tools(server: MCPServer, clients: ClientProvider) -> None:
             return await _answer(client.draft(user_id, draft_message_id))
 
     @server.tool(title="List a user's drafts", annotations=_READ)
-    async def list_drafts(user_id: _UserId, ctx: Context) -> Annotated[CallToolResult, DraftListResponse]:
+    async def list_drafts(
+        user_id: _UserId, ctx: Context
+    ) -> Annotated[CallToolResult, DraftListResponse]:
         """The user's current drafts (neither rejected nor superseded), one per thread."""
         async with clients(ctx) as client:
             return await _answer(client.drafts(user_id))
@@ -181,7 +183,9 @@ def _add_mutating_tools(server: MCPServer, clients: ClientProvider) -> None:
 
             async def run() -> DraftOutcome:
                 accepted = await client.send_messages(thread)
-                return await follow_job(client, accepted.job_id, thread.user_id, ctx, wait, timeout_seconds)
+                return await follow_job(
+                    client, accepted.job_id, thread.user_id, ctx, wait, timeout_seconds
+                )
 
             return await _answer(run())
 
@@ -203,7 +207,9 @@ def _add_mutating_tools(server: MCPServer, clients: ClientProvider) -> None:
                     user_id=user_id, draft_message_id=draft_message_id, feedback=feedback
                 )
                 accepted = await client.process_feedback(body)
-                return await follow_job(client, accepted.job_id, user_id, ctx, wait, timeout_seconds)
+                return await follow_job(
+                    client, accepted.job_id, user_id, ctx, wait, timeout_seconds
+                )
 
             return await _answer(run())
 

@@ -34,11 +34,12 @@ async def follow_job(
     user_id: str,
     ctx: Context,
     wait: bool,
-    timeout: float,
+    wait_seconds: float,
 ) -> DraftOutcome:
     """Wait for the job (unless ``wait`` is false), sending a progress notification for each
     of its events: a state change (``job running``) or more text (``drafting: 120
-    characters``). Progress counts the events seen; there is no total.
+    characters``). Progress counts the events seen; there is no total. After
+    ``wait_seconds`` it returns the job as it is then (``running``).
 
     Raises:
         DraftApiError: the API refused a read.
@@ -46,7 +47,7 @@ async def follow_job(
     """
     view = await client.job(job_id, user_id)
     if wait and view.status not in FINAL_JOB_STATES:
-        await _report(client, job_id, user_id, ctx, timeout)
+        await _report(client, job_id, user_id, ctx, wait_seconds)
         view = await client.job(job_id, user_id)
     if view.status in ("failed", "discarded"):
         raise DraftJobFailedError(_failure(view), problem=_problem(view))
@@ -57,10 +58,10 @@ async def follow_job(
 
 
 async def _report(
-    client: DraftApiClient, job_id: str, user_id: str, ctx: Context, timeout: float
+    client: DraftApiClient, job_id: str, user_id: str, ctx: Context, wait_seconds: float
 ) -> None:
     seen, chars = 0, 0
-    with anyio.move_on_after(timeout):
+    with anyio.move_on_after(wait_seconds):
         async with aclosing(client.job_events(job_id, user_id)) as events:
             async for event_type, payload in events:
                 seen += 1
