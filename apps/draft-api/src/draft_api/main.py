@@ -9,7 +9,6 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from draft_api.mcp import mount_mcp
 from draft_api.settings import DraftApiSettings
 from draft_api.web import install_web
 from draft_service import DraftSettings, create_draft_app
@@ -32,6 +31,9 @@ def create_app() -> FastAPI:
     configure_logging(settings.log_level, fmt=settings.log_format)
     app = create_draft_app(settings)
     app.state.web = install_web(app, settings)
+    # Imported here: the mcp SDK is heavy, and `draft-api --help` should not wait for it.
+    from draft_api.mcp import mount_mcp
+
     mount_mcp(app, settings)
     return app
 

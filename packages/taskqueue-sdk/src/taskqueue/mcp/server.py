@@ -175,9 +175,15 @@ def _add_read_tools(server: MCPServer, clients: ClientProvider) -> None:
         """The tasks a task waits for (upstream, negative depth) and the tasks waiting for it
         (downstream, positive depth), each with its status and dependencies. Downstream reads
         the tasks of the root's project (at most max_scan); truncated says when a limit
-        stopped the walk."""
+        stopped the walk. Reports progress (tasks read so far) while it walks."""
+
+        async def progress(read: int, message: str) -> None:
+            await ctx.report_progress(read, None, message)
+
         async with clients(ctx) as client:
-            return await _answer(walk_graph(client, task_id, direction, max_depth, max_scan))
+            return await _answer(
+                walk_graph(client, task_id, direction, max_depth, max_scan, progress)
+            )
 
 
 def _add_mutating_tools(server: MCPServer, clients: ClientProvider) -> None:
