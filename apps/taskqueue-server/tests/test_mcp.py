@@ -52,6 +52,7 @@ async def test_tools_are_listed_with_schemas_and_mutating_ones_are_marked(
         "get_task",
         "list_tasks",
         "cancel_task",
+        "retry_task",
         "get_stats",
         "task_graph",
     }
@@ -227,6 +228,7 @@ async def test_a_reader_key_sees_and_calls_only_the_read_only_tools(
         reader_tools = {tool.name for tool in (await client.list_tools()).tools}
         create = await client.call_tool("create_task", {"task": {"name": "x", "command": "true"}})
         cancel = await client.call_tool("cancel_task", {"task_id": task_id})
+        retry = await client.call_tool("retry_task", {"task_id": task_id})
         got = await client.call_tool("get_task", {"task_id": task_id})
 
     assert producer_tools == {
@@ -234,11 +236,12 @@ async def test_a_reader_key_sees_and_calls_only_the_read_only_tools(
         "get_task",
         "list_tasks",
         "cancel_task",
+        "retry_task",
         "get_stats",
         "task_graph",
     }
     assert reader_tools == {"get_task", "list_tasks", "get_stats", "task_graph"}
-    for refused, name in ((create, "create_task"), (cancel, "cancel_task")):
+    for refused, name in ((create, "create_task"), (cancel, "cancel_task"), (retry, "retry_task")):
         assert refused.is_error
         text = refused.content[0].text  # type: ignore[union-attr]
         assert text.startswith(f"{name} changes the queue"), text
@@ -257,3 +260,29 @@ async def test_a_worker_key_is_refused_with_403_naming_its_role(server: ServerPr
     detail = refused.json()["detail"]
     assert "role is worker" in detail
     assert "admin, producer, reader" in detail
+
+
+async def test_a_cancelled_task_is_retried_and_a_pending_one_is_refused(
+    server: ServerProcess, api_key: str
+) -> None:
+    async with mcp_client(server.url, {"Authorization": f"Bearer {api_key}"}) as client:
+        made = await client.call_tool("create_task", {"task": {"name": "again", "command": "true"}})
+        task_id = made.structured_content["id"]  # type: ignore[index]
+        cancelled = await client.call_tool("cancel_task", {"task_id": task_id})
+        retried = await client.call_tool("retry_task", {"task_id": task_id})
+        twice = await client.call_tool("retry_task", {"task_id": task_id})
+        unknown = await client.call_tool(
+            "retry_task", {"task_id": "00000000-0000-0000-0000-000000000000"}
+        )
+        not_an_id = await client.call_tool("retry_task", {"task_id": "seven"})
+
+    assert cancelled.structured_content["status"] == "Cancelled"  # type: ignore[index]
+    assert not retried.is_error, retried.content
+    assert retried.structured_content["status"] == "Pending"  # type: ignore[index]
+    assert retried.structured_content["attempts"] == 0  # type: ignore[index]
+    refused = _problem(twice)
+    assert refused["status"] == 409
+    assert "Failed or Cancelled" in refused["detail"]
+    assert _problem(unknown)["status"] == 404
+    assert not_an_id.is_error
+    assert "task_id" in not_an_id.content[0].text  # type: ignore[union-attr]

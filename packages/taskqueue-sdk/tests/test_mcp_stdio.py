@@ -139,6 +139,7 @@ async def test_tools_are_listed_with_input_and_output_schemas_and_marked(api: Ap
         "get_task",
         "list_tasks",
         "cancel_task",
+        "retry_task",
         "get_stats",
         "task_graph",
     }

@@ -36,14 +36,14 @@ ClientProvider = Callable[[Context], AbstractAsyncContextManager[AsyncTaskQueueC
 
 READ_ONLY_TOOLS = frozenset({"get_task", "list_tasks", "get_stats", "task_graph"})
 """Tools that only read (``readOnlyHint: true``)."""
-MUTATING_TOOLS = frozenset({"create_task", "cancel_task"})
+MUTATING_TOOLS = frozenset({"create_task", "cancel_task", "retry_task"})
 """Tools that change the queue; ``cancel_task`` is also ``destructiveHint: true``."""
 
 _READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
 
 _INSTRUCTIONS = (
     "Tools for a Task Queue: create tasks (with dependencies), read, list, cancel "
-    "them, queue statistics and a task's dependency graph. Errors are JSON problem "
+    "and retry them, queue statistics and a task's dependency graph. Errors are JSON problem "
     "details naming the invalid field."
 )
 
@@ -212,6 +212,19 @@ def _add_mutating_tools(server: MCPServer, clients: ClientProvider) -> None:
         finished task cannot be cancelled (the API answers 409)."""
         async with clients(ctx) as client:
             return await _answer(client.cancel_task(task_id, reason=reason))
+
+    @server.tool(
+        title="Retry a task",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False
+        ),
+    )
+    async def retry_task(task_id: UUID, ctx: Context) -> Annotated[CallToolResult, Task]:
+        """Run a Failed or Cancelled task again: Pending at once, attempts from zero; its
+        dependents that failed without running because of it are queued again too. Any other
+        status is refused (the API answers 409)."""
+        async with clients(ctx) as client:
+            return await _answer(client.retry_task(task_id))
 
 
 def _add_resources(server: MCPServer, clients: ClientProvider) -> None:
