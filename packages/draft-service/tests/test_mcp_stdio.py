@@ -65,7 +65,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded machine starts it slowly
         while True:
             assert proc.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "draft-service serve did not become ready"
@@ -92,7 +92,7 @@ async def stdio_client(api: Api, key: str, *args: str) -> AsyncIterator[Client]:
         args=["-m", "draft_service", "mcp", *args],
         env=_env(DRAFTS_API_URL=api.url, DRAFTS_API_KEY=key),
     )
-    async with Client(params, read_timeout_seconds=60) as client:
+    async with Client(params, read_timeout_seconds=120) as client:
         yield client
 
 

@@ -74,7 +74,7 @@ def api(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded machine starts it slowly
         while True:
             assert proc.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "server did not become ready"
