@@ -41,6 +41,14 @@ async def follow_job(
     characters``). Progress counts the events seen; there is no total. After
     ``wait_seconds`` it returns the job as it is then (``running``).
 
+    Args:
+        client: The API client the reads go through.
+        job_id: The job to follow.
+        user_id: Its owner.
+        ctx: The tool call's context (where progress goes).
+        wait: False: return the job's state now, without waiting.
+        wait_seconds: The longest wait.
+
     Raises:
         DraftApiError: the API refused a read.
         DraftJobFailedError: the job ended ``failed`` or ``discarded``.
