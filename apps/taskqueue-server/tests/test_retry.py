@@ -91,5 +91,6 @@ async def test_retry_through_the_sdk_and_the_cli_names_the_conflict(
         )
         assert failed.status is TaskStatus.FAILED
         assert (await client.retry_task(task.id)).status is TaskStatus.PENDING
+        await client.delete_task(task.id)  # the server is shared: leave nothing runnable
         with pytest.raises(TaskNotFoundError):
             await client.retry_task(uuid.uuid4())
