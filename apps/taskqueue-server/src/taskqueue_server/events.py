@@ -83,9 +83,29 @@ class EventPublisher:
         )
         await self.backend.enqueue(event)
         _log.debug("event published", event_type=event_type, event_id=event.id)
+        await self._tell(event, tenant)
+        return event
+
+    async def notify(
+        self, event_type: str, data: dict[str, Any], tenant: str = DEFAULT_TENANT
+    ) -> Event | None:
+        """Tell only the listeners of a change webhooks do not carry (e.g. ``task.claimed``);
+        None when nobody listens."""
+        if not self.listeners:
+            return None
+        event = Event(
+            event_type=event_type,
+            timestamp=datetime.now(UTC),
+            payload={"data": data, "tenant": tenant},
+        )
+        await self._tell(event, tenant)
+        return event
+
+    async def _tell(self, event: Event, tenant: str) -> None:
         for listener in self.listeners:
             try:
                 await listener(event, tenant)
             except Exception:
-                _log.exception("event listener failed", event_type=event_type, event_id=event.id)
-        return event
+                _log.exception(
+                    "event listener failed", event_type=event.event_type, event_id=event.id
+                )

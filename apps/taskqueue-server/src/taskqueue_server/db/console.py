@@ -113,11 +113,20 @@ class ConsoleStore(ScopedStore):
         async with self._readers() as session:
             rows = (await session.execute(query)).all()
         return [
-            Lease(r.id, r.name, r.lease_owner or "(unknown)", r.updated_at, r.lease_expires_at, r.attempts)
+            Lease(
+                r.id,
+                r.name,
+                r.lease_owner or "(unknown)",
+                r.updated_at,
+                r.lease_expires_at,
+                r.attempts,
+            )
             for r in rows
         ]
 
-    async def dependents(self, task_id: uuid.UUID, limit: int = 100) -> list[tuple[uuid.UUID, str, str]]:
+    async def dependents(
+        self, task_id: uuid.UUID, limit: int = 100
+    ) -> list[tuple[uuid.UUID, str, str]]:
         """Tasks waiting on ``task_id`` (id, name, status), visible in this scope."""
         query = (
             select(TaskRow.id, TaskRow.name, TaskRow.status)

@@ -10,9 +10,9 @@ __all__ = ["Bar", "Chart", "throughput_chart"]
 
 WIDTH = 600
 HEIGHT = 160
-_TOP = 12
-_BOTTOM = 24
-_LEFT = 36
+_TOP = 4
+_BOTTOM = 1
+_LEFT = 0
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,6 @@ class Bar:
     completed_h: float
     failed_y: float
     failed_h: float
-    label: str
     title: str
 
 
@@ -55,7 +54,6 @@ def throughput_chart(data: Throughput) -> Chart:
         failed_h = plot_h * failed / peak
         done_h = plot_h * done / peak
         minutes_ago = (count - i) * data.bucket_minutes
-        label = f"-{minutes_ago}m" if i % 3 == 0 else ""
         bars.append(
             Bar(
                 x=_LEFT + i * slot + slot * 0.15,
@@ -64,14 +62,14 @@ def throughput_chart(data: Throughput) -> Chart:
                 failed_h=failed_h,
                 completed_y=base - failed_h - done_h,
                 completed_h=done_h,
-                label=label,
                 title=f"{minutes_ago}-{minutes_ago - data.bucket_minutes} min ago: "
                 f"{done} completed, {failed} failed",
             )
         )
     total_done, total_failed = sum(data.completed), sum(data.failed)
+    busiest = peak if total_done or total_failed else 0
     summary = (
         f"In the last hour {total_done} tasks completed and {total_failed} failed; "
-        f"the busiest {data.bucket_minutes}-minute interval had {peak if total_done or total_failed else 0}."
+        f"the busiest {data.bucket_minutes}-minute interval had {busiest}."
     )
     return Chart(WIDTH, HEIGHT, _LEFT, base, _TOP, peak, bars, summary)

@@ -55,9 +55,7 @@ class Filters:
         if text is not None and (
             len(text) > MAX_TEXT or any(ord(c) < 32 or 0xD800 <= ord(c) < 0xE000 for c in text)
         ):
-            raise InvalidInputError(
-                "q", f"must be at most {MAX_TEXT} printable characters"
-            )
+            raise InvalidInputError("q", f"must be at most {MAX_TEXT} printable characters")
         return cls(status, project, priority, text)
 
     def where(self) -> list[ColumnElement[bool]]:

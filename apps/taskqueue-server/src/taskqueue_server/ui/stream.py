@@ -85,7 +85,9 @@ def stream_routes(console: Console) -> APIRouter:
                 if event.event_type.startswith("task."):
                     yield sse_message(f"task-{data.get('id')}", event.event_type)
                     html = activity.render(
-                        prefix=prefix, task=data, event_type=event.event_type,
+                        prefix=prefix,
+                        task=data,
+                        event_type=event.event_type,
                         at=event.timestamp.strftime("%H:%M:%S"),
                     )
                     yield sse_message("activity", html)
