@@ -12,8 +12,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -46,9 +45,9 @@ class Dashboard:
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    hits: list[bytes] = []
+    hits: ClassVar[list[bytes]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
         type(self).hits.append(body)
         self.send_response(200)

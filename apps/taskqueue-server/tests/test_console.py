@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from necrostack import Event
@@ -123,9 +122,11 @@ async def test_a_reader_sees_no_actions_and_its_posts_change_nothing(tmp_path: P
             await _sign_in(web, site.reader)
             page = await web.get(f"/ui/tasks/{task['id']}")
             assert page.status_code == 200
-            assert "/cancel" not in page.text and "/delete" not in page.text
+            assert "/cancel" not in page.text
+            assert "/delete" not in page.text
             listing = await web.get("/ui/tasks")
-            assert 'type="checkbox"' not in listing.text and "Bulk actions" not in listing.text
+            assert 'type="checkbox"' not in listing.text
+            assert "Bulk actions" not in listing.text
             token = _csrf(page.text)
             for action in ("cancel", "delete"):
                 refused = await web.post(
@@ -163,7 +164,8 @@ async def test_posts_without_csrf_or_across_tenants_are_refused(tmp_path: Path) 
                 "/ui/tasks/bulk",
                 data={"csrf_token": token, "action": "cancel", "task_id": task["id"]},
             )
-            assert bulk.status_code == 303 and "ok=0&skipped=1" in bulk.headers["location"]
+            assert bulk.status_code == 303
+            assert "ok=0&skipped=1" in bulk.headers["location"]
             assert "guarded" not in (await web.get("/ui/tasks")).text
         async with site.client() as api:
             got = await api.get(f"/api/tasks/{task['id']}", headers={"X-API-Key": site.admin})
@@ -182,7 +184,8 @@ async def test_cancel_and_delete_from_the_task_page(tmp_path: Path) -> None:
             assert f"/ui/tasks/{upstream['id']}" in page.text  # upstream link
             token = _csrf(page.text)
             done = await web.post(f"/ui/tasks/{task['id']}/cancel", data={"csrf_token": token})
-            assert done.status_code == 303 and done.headers["location"].endswith("?done=cancelled")
+            assert done.status_code == 303
+            assert done.headers["location"].endswith("?done=cancelled")
             again = await web.post(f"/ui/tasks/{task['id']}/cancel", data={"csrf_token": token})
             assert again.status_code == 409
             gone = await web.post(f"/ui/tasks/{task['id']}/delete", data={"csrf_token": token})
@@ -212,10 +215,13 @@ async def test_filters_and_keyset_pages(tmp_path: Path) -> None:
             # a batch shares one created_at, so the id orders it: the pages split it exactly
             names = re.compile(r'<a href="/ui/tasks/[0-9a-f-]{36}">([^<]+)</a>')
             on_first, on_second = set(names.findall(first.text)), set(names.findall(second.text))
-            assert len(on_first) == 50 and len(on_second) == 6 and not on_first & on_second
+            assert len(on_first) == 50
+            assert len(on_second) == 6
+            assert not on_first & on_second
             assert 'rel="next"' not in second.text
             texts = await web.get("/ui/tasks", params={"q": "100%_"})
-            assert "special" in texts.text and "job-01" not in texts.text
+            assert "special" in texts.text
+            assert "job-01" not in texts.text
             high = await web.get("/ui/tasks", params={"priority": "High"})
             assert "1 task " in high.text or "1 task<" in high.text
             assert (await web.get("/ui/tasks", params={"status": "Nope"})).status_code == 422
@@ -248,17 +254,16 @@ async def test_bulk_cancel_counts_what_it_did(tmp_path: Path) -> None:
 
 
 async def test_failed_sign_ins_are_limited_per_address(tmp_path: Path) -> None:
-    async with open_site(tmp_path) as site:
-        async with site.client() as web:
-            for _ in range(3):
-                assert (await _sign_in(web, "tq_wrong_" + "x" * 40)).status_code == 401
-            blocked = await _sign_in(web, site.admin)
-            assert blocked.status_code == 429
-            assert int(blocked.headers["retry-after"]) >= 1
-            assert "Too many failed sign-ins" in blocked.text
-            # the API's failed-authentication limit is the same budget
-            api = await web.get("/api/tasks", headers={"X-API-Key": site.admin})
-            assert api.status_code == 429
+    async with open_site(tmp_path) as site, site.client() as web:
+        for _ in range(3):
+            assert (await _sign_in(web, "tq_wrong_" + "x" * 40)).status_code == 401
+        blocked = await _sign_in(web, site.admin)
+        assert blocked.status_code == 429
+        assert int(blocked.headers["retry-after"]) >= 1
+        assert "Too many failed sign-ins" in blocked.text
+        # the API's failed-authentication limit is the same budget
+        api = await web.get("/api/tasks", headers={"X-API-Key": site.admin})
+        assert api.status_code == 429
 
 
 def _event(event_type: str, tenant: str, project: uuid.UUID | None = None) -> Event:
@@ -300,7 +305,8 @@ async def test_the_memory_feed_keeps_tenants_apart() -> None:
     mine = _event("task.created", "acme")
     await feed.publish(mine, "acme")
     got = await reader
-    assert got[0] is not None and got[0].id == mine.id
+    assert got[0] is not None
+    assert got[0].id == mine.id
     assert got[1] is None  # nothing else arrived: the other tenant's event never did
 
 
@@ -317,7 +323,8 @@ async def test_the_redis_feed_reaches_readers_of_the_same_tenant_only(redis_url:
         mine = _event("task.updated", "acme")
         await feed.publish(mine, "acme")
         got = await reader
-        assert got[0] is not None and got[0].id == mine.id
+        assert got[0] is not None
+        assert got[0].id == mine.id
         assert got[0].payload["tenant"] == "acme"
         assert got[1] is None
     finally:
