@@ -1,4 +1,4 @@
-"""Task routes: create (single and batch), read, list, update, cancel, advance, delete."""
+"""Task routes: create (single and batch), read, list, update, cancel, retry, advance, delete."""
 
 from __future__ import annotations
 
@@ -240,6 +240,17 @@ async def cancel_task(
         check_body(body, get_runtime(request).settings)
     reason = body.reason if body is not None else None
     return await _answer(request, await _tasks(request, caller).cancel(task_id, reason))
+
+
+@router.post("/{task_id}/retry", response_model=Task, responses=PROBLEM_RESPONSES)
+async def retry_task(request: Request, task_id: uuid.UUID, caller: TaskWriter) -> Response:
+    """Run a Failed or Cancelled task again: ``Pending`` at once, attempts from zero, its last
+    result cleared. Dependents that failed without running because of it are queued again
+    with it (announced as their own changes); tasks that failed on their own are not."""
+    rendered = _Rendered()
+    done = await _tasks(request, caller).retry(task_id, before_commit=rendered)
+    await get_runtime(request).announce(done)
+    return rendered.get()
 
 
 @router.post("/{task_id}/advance-phase", response_model=Task, responses=PROBLEM_RESPONSES)

@@ -1,5 +1,6 @@
 """Task storage: create, read, list, update, cancel, the workflow phases, delete; the lease
-operations come from :class:`~taskqueue_server.db.leases.LeaseOperations`."""
+operations come from :class:`~taskqueue_server.db.leases.LeaseOperations` and retry from
+:class:`~taskqueue_server.db.task_retry.RetryOperations`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select
 
 from taskqueue_server.db.cursor import Keyset
-from taskqueue_server.db.leases import LeaseOperations
 from taskqueue_server.db.schema import TaskDependencyRow, TaskRow, utcnow
 from taskqueue_server.db.task_base import (
     NULLABLE_FIELDS,
@@ -24,6 +24,7 @@ from taskqueue_server.db.task_base import (
     task_wire,
 )
 from taskqueue_server.db.task_insert import insert_task_row
+from taskqueue_server.db.task_retry import RetryOperations
 from taskqueue_server.errors import ForbiddenError, NotFoundError
 from taskqueue_server.state import PHASE_ORDER, PRIORITY_RANK, check_transition, next_phase
 
@@ -34,7 +35,7 @@ BeforeCommit = Callable[[list[Change]], object]
 raises, nothing is written."""
 
 
-class TaskStore(LeaseOperations):
+class TaskStore(RetryOperations):
     """Every database operation on tasks.
 
     Args:
