@@ -230,6 +230,41 @@ async def test_filters_and_keyset_pages(tmp_path: Path) -> None:
             assert other.status_code == 400  # a cursor of other filters
 
 
+async def test_retry_from_the_task_page_and_in_bulk(tmp_path: Path) -> None:
+    async with open_site(tmp_path) as site:
+        tasks = [await _task(site, f"again-{i}") for i in range(3)]
+        async with site.client() as web:
+            await _sign_in(web, site.admin)
+            page = await web.get(f"/ui/tasks/{tasks[0]['id']}")
+            assert "Yes, retry task" not in page.text  # Pending: nothing to retry
+            token = _csrf(page.text)
+            early = await web.post(f"/ui/tasks/{tasks[0]['id']}/retry", data={"csrf_token": token})
+            assert early.status_code == 409
+            for task in tasks:
+                await web.post(f"/ui/tasks/{task['id']}/cancel", data={"csrf_token": token})
+            page = await web.get(f"/ui/tasks/{tasks[0]['id']}")
+            assert "Yes, retry task" in page.text
+            done = await web.post(f"/ui/tasks/{tasks[0]['id']}/retry", data={"csrf_token": token})
+            assert done.headers["location"].endswith("?done=retried")
+            bulk = await web.post(
+                "/ui/tasks/bulk",
+                data={
+                    "csrf_token": token,
+                    "action": "retry",
+                    "task_id": [t["id"] for t in tasks],
+                },
+            )
+            assert bulk.headers["location"].endswith("bulk=retry&ok=2&skipped=1")
+            for task in tasks:
+                detail = await web.get(f"/ui/tasks/{task['id']}")
+                assert 'id="task-status">Pending<' in detail.text
+        async with site.client() as web:
+            await _sign_in(web, site.reader)
+            token = _csrf((await web.get("/ui/tasks")).text)
+            answer = await web.post(f"/ui/tasks/{tasks[0]['id']}/retry", data={"csrf_token": token})
+            assert answer.status_code == 403
+
+
 async def test_bulk_cancel_counts_what_it_did(tmp_path: Path) -> None:
     async with open_site(tmp_path) as site:
         tasks = [await _task(site, f"bulk-{i}") for i in range(3)]

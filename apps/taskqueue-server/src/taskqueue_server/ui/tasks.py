@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from taskqueue.models import TaskPriority, TaskStatus
-from taskqueue_server.db.tasks import TaskStore
+from taskqueue_server.db.task_base import Change
+from taskqueue_server.db.task_retry import RETRYABLE_STATUSES
 from taskqueue_server.db.tenancy import Right
 from taskqueue_server.errors import NotFoundError, TaskQueueServerError
 from taskqueue_server.state import FINAL_STATUSES
@@ -20,7 +21,6 @@ from taskqueue_server.ui.timeline import attempts_view, timeline
 
 __all__ = ["tasks_routes"]
 
-RETRY_ENABLED = hasattr(TaskStore, "retry")
 MAX_BULK = 200
 """Most tasks one bulk action takes."""
 _NOTICES = {
@@ -42,7 +42,6 @@ async def _list_context(visit: Visit, params: Any, selected: set[str]) -> dict[s
         "priorities": list(TaskPriority),
         "selected": selected,
         "final": FINAL_STATUSES,
-        "retry_enabled": RETRY_ENABLED,
     }
 
 
@@ -148,7 +147,7 @@ def tasks_routes(console: Console) -> APIRouter:
     return router
 
 
-async def _act(visit: Visit, action: str, task_id: uuid.UUID) -> list[Any]:
+async def _act(visit: Visit, action: str, task_id: uuid.UUID) -> list[Change]:
     if action == "cancel":
         return await visit.tasks.cancel(task_id, "cancelled in the web console")
     if action == "retry":
@@ -179,8 +178,7 @@ async def _task_view(console: Console, visit: Visit, raw_id: str, template: str)
             "timeline": timeline(task),
             "attempts": attempts_view(task),
             "final": task["status"] in FINAL_STATUSES,
-            "retryable": task["status"] in ("Failed", "Cancelled"),
-            "retry_enabled": RETRY_ENABLED,
+            "retryable": task["status"] in RETRYABLE_STATUSES and not task.get("current_phase"),
             "notice": _NOTICES.get(done) if isinstance(done, str) else None,
         },
     )
