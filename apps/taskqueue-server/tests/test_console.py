@@ -57,6 +57,7 @@ async def open_site(tmp_path: Path) -> AsyncIterator[Site]:
         database_url=f"sqlite:///{tmp_path / 'tq.db'}",
         session_secret="s" * 40,
         auth_failures_per_minute=3,
+        webhook_allow_private=True,
     )
     app = create_server_app(settings)
     async with app.router.lifespan_context(app):
@@ -263,6 +264,34 @@ async def test_retry_from_the_task_page_and_in_bulk(tmp_path: Path) -> None:
             token = _csrf((await web.get("/ui/tasks")).text)
             answer = await web.post(f"/ui/tasks/{tasks[0]['id']}/retry", data={"csrf_token": token})
             assert answer.status_code == 403
+
+
+async def test_redelivery_stays_within_the_tenant(tmp_path: Path) -> None:
+    async with open_site(tmp_path) as site:
+        async with site.client() as api:
+            hook = await api.post(
+                "/api/webhooks",
+                json={"url": "http://127.0.0.1:9/hook", "events": ["task.created"]},
+                headers={"X-API-Key": site.admin},
+            )
+            assert hook.status_code == 201, hook.text
+        hook_id = hook.json()["id"]
+        path = f"/ui/webhooks/{hook_id}/deliveries/{uuid.uuid4()}/redeliver"
+        async with site.client() as web:
+            await _sign_in(web, site.other)
+            page = await web.get("/ui/webhooks")
+            assert page.status_code == 200
+            assert "127.0.0.1:9/hook" not in page.text
+            answer = await web.post(path, data={"csrf_token": _csrf(page.text)})
+            assert answer.status_code == 404
+            assert "webhook" in answer.text
+        async with site.client() as web:
+            await _sign_in(web, site.admin)
+            page = await web.get("/ui/webhooks")
+            assert "127.0.0.1:9/hook" in page.text
+            answer = await web.post(path, data={"csrf_token": _csrf(page.text)})
+            assert answer.status_code == 404
+            assert "delivery" in answer.text
 
 
 async def test_bulk_cancel_counts_what_it_did(tmp_path: Path) -> None:
