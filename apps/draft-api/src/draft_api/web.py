@@ -1,5 +1,5 @@
-"""The draft API's web pages: api-core's sign-in and landing page, checked against
-``DRAFTS_API_KEY``. The draft inbox builds on the :class:`~api_core.web.WebUI` this returns."""
+"""The draft API's web pages: api-core's sign-in, checked against ``DRAFTS_API_KEY``, and the
+draft review inbox (:mod:`draft_api.ui`) as the start page."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ __all__ = ["install_web"]
 
 
 def install_web(app: FastAPI, settings: DraftSettings) -> WebUI:
-    """Mount ``/ui/sign-in``, ``/ui/sign-out`` and ``/ui/`` on ``app``.
+    """Mount ``/ui/sign-in``, ``/ui/sign-out`` and the inbox at ``/ui/`` on ``app``.
 
     The service has one key (``DRAFTS_API_KEY``); a session names a fingerprint of it (never
     the key), so sessions end once the key is changed.
     """
     from api_core.web import WebIdentity, WebUI
+    from draft_api.ui import TEMPLATES, install_inbox
 
     expected = settings.api_key.get_secret_value().encode() if settings.api_key else b""
     fingerprint = "key:" + hmac.new(b"draft-api web", expected, hashlib.sha256).hexdigest()[:16]
@@ -35,6 +36,13 @@ def install_web(app: FastAPI, settings: DraftSettings) -> WebUI:
     async def same_key(_: Request, identity: WebIdentity) -> bool:
         return bool(expected) and identity.subject == fingerprint
 
-    web = WebUI(settings, verify, app_name="Draft service", revalidate=same_key)
-    web.install(app)
+    web = WebUI(
+        settings,
+        verify,
+        app_name="Draft service",
+        revalidate=same_key,
+        template_dirs=[TEMPLATES],
+    )
+    web.install(app, home=False)
+    install_inbox(app, web)
     return web
