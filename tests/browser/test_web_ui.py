@@ -53,7 +53,7 @@ def test_sign_in_shows_identity_and_sign_out_ends_the_session(context: Any, serv
     page.get_by_label("API key").fill(served.key)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r"/ui/$"))
-    assert page.get_by_role("heading", name=re.compile("Welcome")).is_visible()
+    assert page.get_by_role("heading", name=re.compile("Welcome|Draft inbox")).is_visible()
     assert page.get_by_role("link", name="Swagger UI").get_attribute("href") == "/docs"
     html = page.content()
     assert served.key not in html
@@ -121,7 +121,7 @@ def test_a_form_post_without_its_csrf_token_is_refused(context: Any, served: Ser
     assert "CSRF" in page.get_by_role("alert").inner_text()
     _check_page(page, f"{served.name}-csrf-refused")
     page.goto("/ui/")
-    assert page.get_by_role("heading", name=re.compile("Welcome")).is_visible(), (
+    assert page.get_by_role("heading", name=re.compile("Welcome|Draft inbox")).is_visible(), (
         "the refused sign-out signed the user out anyway"
     )
     response = page.request.post("/ui/sign-out", form={"csrf_token": "forged"})
