@@ -51,9 +51,7 @@ def llm() -> Iterator[OpenAIStub]:
 
 
 @pytest.fixture(scope="module")
-def inbox_app(
-    llm: OpenAIStub, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
+def inbox_app(llm: OpenAIStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The draft API on a free port, drafting with the stub, its web pages signed in by key."""
     chromium_path()
     tmp = tmp_path_factory.mktemp("inbox")
@@ -280,9 +278,7 @@ def test_a_failed_draft_is_retried_and_a_draft_is_rejected(
     assert row(page, "Invoice").locator(".status-rejected").is_visible()
 
 
-def test_posts_without_csrf_or_for_another_user_are_refused(
-    page: Any, inbox_app: Served
-) -> None:
+def test_posts_without_csrf_or_for_another_user_are_refused(page: Any, inbox_app: Served) -> None:
     job_id = send(inbox_app, "owner", "Keys", ("k1", "Cy", "Where are the keys?"))
     draft_id = wait_job(inbox_app, job_id, "owner")["draft_message_id"]
     page.goto("/ui/threads?user=owner")
