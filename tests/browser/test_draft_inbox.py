@@ -227,6 +227,8 @@ def test_feedback_in_the_page_streams_a_new_revision(
             text = page.locator("#stream-text").all_inner_texts()
             if text:
                 lengths.append(len(text[0]))
+                if len(lengths) == 8:
+                    screenshot(page, "inbox-thread-streaming-1280", full_page=False)
             time.sleep(0.05)
     finally:
         llm.script.token_delay = 0.0
@@ -241,10 +243,10 @@ def test_feedback_in_the_page_streams_a_new_revision(
     assert page.locator(".provenance").get_by_text("stub/model-1").is_visible()
     assert page.locator(".message.used").count() == 1
 
+    check_page(page, "thread")
     page.get_by_role("button", name="Copy").click()
     page.get_by_text("Copied the draft to the clipboard.").wait_for()
     assert page.evaluate("navigator.clipboard.readText()") == REVISED
-    check_page(page, "thread")
 
     page.get_by_role("button", name="Mark sent").click()
     page.wait_for_url(re.compile(r"/ui/threads/\d+"))
