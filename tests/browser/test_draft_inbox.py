@@ -218,12 +218,14 @@ def test_feedback_in_the_page_streams_a_new_revision(
     llm.script.answers.append(REVISED)
     llm.script.token_delay = 0.06
     lengths: list[int] = []
+    states: list[str] = []
     try:
         page.get_by_label("Feedback for a new revision").fill("More formal, and mention the notes")
         page.get_by_role("button", name="Revise").click()
         page.locator(".streaming").wait_for(timeout=10_000)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and page.locator(".streaming").count():
+            states += page.locator(".streaming .stream-state").all_inner_texts()
             text = page.locator("#stream-text").all_inner_texts()
             if text:
                 lengths.append(len(text[0]))
@@ -232,6 +234,7 @@ def test_feedback_in_the_page_streams_a_new_revision(
             time.sleep(0.05)
     finally:
         llm.script.token_delay = 0.0
+    assert "The model is writing" in " ".join(states), f"no live job state: {states}"
     growing = sorted({n for n in lengths if n})
     assert len(growing) >= 3, f"the revision did not stream in: lengths seen {lengths}"
     page.get_by_text("Revision 2", exact=True).wait_for(timeout=15_000)
