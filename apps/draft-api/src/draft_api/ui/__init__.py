@@ -17,11 +17,12 @@ from starlette.staticfiles import StaticFiles
 
 from api_core.web import WebUI
 
-__all__ = ["STATIC_PATH", "TEMPLATES", "install_inbox"]
+__all__ = ["STATIC_DIR", "STATIC_PATH", "TEMPLATES", "install_inbox"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 """The inbox's template folder (give it to :class:`~api_core.web.WebUI` as a template dir)."""
 STATIC_DIR = Path(__file__).parent / "static"
+"""The inbox's stylesheet and script in the installed package."""
 STATIC_PATH = "/static/draft-inbox"
 """Where the inbox's stylesheet and script are served."""
 

@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 MAX_USER = 200
+"""The longest user id the service stores."""
 
 
 class InboxError(Exception):

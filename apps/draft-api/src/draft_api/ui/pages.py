@@ -18,6 +18,7 @@ from draft_service.models import Provenance
 __all__ = ["LineageEntry", "page_routes", "thread_context"]
 
 UserQuery = Annotated[str | None, Query(alias="user", max_length=1000)]
+"""The ``user`` query parameter: whose inbox a page shows (checked by ``user_of``)."""
 
 
 @dataclass(frozen=True, slots=True)

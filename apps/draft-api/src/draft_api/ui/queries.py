@@ -228,7 +228,7 @@ async def thread_page(engine: AsyncEngine, user_id: str, thread_id: int) -> Thre
 
 
 async def recent_users(engine: AsyncEngine, limit: int = 50) -> list[tuple[str, int]]:
-    """User ids with threads and how many, the most recently active first."""
+    """User ids with threads and how many, the user with the newest thread first."""
     query = (
         select(Thread.user_id, func.count(Thread.id), func.max(Thread.created_at))
         .group_by(Thread.user_id)
