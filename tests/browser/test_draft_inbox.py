@@ -333,3 +333,35 @@ def test_the_writer_profile_is_edited_with_the_keyboard(page: Any, inbox_app: Se
     assert page.get_by_label("Display name").input_value() == "Pat Lee"
     assert api(inbox_app, "GET", "/users/profile-user/profile")["tone"] == "warm and brief"
     check_page(page, "profile")
+
+
+def test_the_pages_work_without_javascript(browser: Any, inbox_app: Served) -> None:
+    job_id = send(inbox_app, "nojs-user", "Quote", ("q1", "Eli", "Can you send a quote?"))
+    assert wait_job(inbox_app, job_id, "nojs-user")["status"] == "done"
+    ctx = browser.new_context(java_script_enabled=False, base_url=inbox_app.base_url)
+    try:
+        page = ctx.new_page()
+        page.goto("/ui/")
+        page.get_by_label("API key").fill(inbox_app.key)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(r"/ui/$"))
+        page.get_by_label("User id").fill("nojs-user")
+        page.get_by_role("button", name="Open inbox").click()
+        page.wait_for_url(re.compile(r"/ui/threads\?user=nojs-user$"))
+        assert row(page, "Quote").locator(".status-ready").is_visible()
+        page.get_by_role("link", name="Quote", exact=True).click()
+        draft = page.locator("#draft-text").inner_text()
+        assert draft
+        assert not page.get_by_role("button", name="Copy").is_visible()  # needs the clipboard
+        assert page.get_by_text("Select the text to copy it").is_visible()
+        page.get_by_label("Feedback for a new revision").fill("Shorter, please")
+        page.get_by_role("button", name="Revise").click()
+        page.wait_for_url(re.compile(r"/ui/threads/\d+"))
+        deadline = time.monotonic() + 20
+        while page.get_by_text("Revision 2", exact=True).count() == 0:
+            assert time.monotonic() < deadline, "the revision did not show after reloads"
+            time.sleep(0.3)
+            page.reload()
+        assert "Shorter, please" in page.locator(".lineage").inner_text()
+    finally:
+        ctx.close()
