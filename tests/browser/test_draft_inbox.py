@@ -182,8 +182,15 @@ def test_messages_sent_through_the_api_become_a_ready_draft_live(
     assert page.get_by_text("No threads yet").is_visible()
     page.wait_for_function("document.querySelector('[sse-connect]') !== null")
     page.evaluate("window.notReloaded = true")
+    # Every status the list shows, however briefly.
+    page.evaluate(
+        """() => { window.seen = [];
+        new MutationObserver(() => document.querySelectorAll('#threads .status')
+            .forEach(s => window.seen.push(s.textContent)))
+            .observe(document.getElementById('threads'), {childList: true, subtree: true}); }"""
+    )
     time.sleep(0.5)  # the event stream connects
-    llm.script.token_delay = 0.05
+    llm.script.token_delay = 0.1
     try:
         send(inbox_app, "live-user", "Lunch", ("m1", "Ann", "Are we still on for lunch?"))
         line = row(page, "Lunch")
@@ -192,6 +199,7 @@ def test_messages_sent_through_the_api_become_a_ready_draft_live(
     finally:
         llm.script.token_delay = 0.0
     assert page.evaluate("window.notReloaded === true"), "the page reloaded"
+    assert page.evaluate("window.seen")[0] == "Drafting", "the thread did not show as drafting"
     assert "Are we still on for lunch?" in line.inner_text()
     send(inbox_app, "live-user", "Parcel", ("p1", "Bo", "Where is my parcel?"))
     row(page, "Parcel").locator(".status-ready").wait_for(timeout=20_000)
