@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -14,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from api_core import HealthRegistry, ProblemError, create_app
 from api_core.storable import StorableStr
+from draft_service.auth import key_access
 from draft_service.errors import ConflictError, NotFoundError
 from draft_service.models import (
     AcceptedResponse,
@@ -57,15 +57,19 @@ async def _authorize(
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     settings: DraftSettings = request.app.state.settings
-    if settings.auth_disabled:
-        return
-    expected = settings.api_key.get_secret_value() if settings.api_key else ""
-    given = creds.credentials if creds is not None else ""
-    if not expected or not secrets.compare_digest(given.encode(), expected.encode()):
+    access = key_access(settings, creds.credentials if creds is not None else "")
+    if access is None:
         raise ProblemError(
             401,
             "Unauthorized",
             "send the service API key as 'Authorization: Bearer <DRAFTS_API_KEY>'",
+        )
+    if access == "read" and request.method not in ("GET", "HEAD"):
+        raise ProblemError(
+            403,
+            "Forbidden",
+            "this API key is read-only (DRAFTS_READ_ONLY_API_KEY); send DRAFTS_API_KEY to "
+            "change drafts",
         )
 
 
