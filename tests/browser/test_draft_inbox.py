@@ -35,6 +35,8 @@ from draft_llm_stub import OpenAIStub
 
 pytestmark = pytest.mark.timeout(240)
 
+READ_KEY = "drafts-browser-read-key-" + "Rk2" * 10
+
 FIRST = "Hi Ann, yes, lunch at noon still works for me. See you at the usual place."
 REVISED = (
     "Dear Ann, I am glad to confirm that lunch at noon still works for me. I look forward to "
@@ -60,6 +62,7 @@ def inbox_app(llm: OpenAIStub, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "DRAFTS_LOG_FORMAT": "json",
         "DRAFTS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/drafts.db",
         "DRAFTS_API_KEY": DRAFTS_KEY,
+        "DRAFTS_READ_ONLY_API_KEY": READ_KEY,
         "DRAFTS_LLM_PROVIDER": "openai",
         "DRAFTS_LLM_API_KEY": "stub-key",
         "DRAFTS_LLM_MODEL": "stub/model-1",
@@ -371,5 +374,31 @@ def test_the_pages_work_without_javascript(browser: Any, inbox_app: Served) -> N
             time.sleep(0.3)
             page.reload()
         assert "Shorter, please" in page.locator(".lineage").inner_text()
+    finally:
+        ctx.close()
+
+
+def test_a_reader_key_sees_no_action_buttons(browser: Any, inbox_app: Served) -> None:
+    job_id = send(inbox_app, "reader-user", "Menu", ("r1", "Fay", "Is the menu ready?"))
+    assert wait_job(inbox_app, job_id, "reader-user")["status"] == "done"
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=inbox_app.base_url)
+    try:
+        page = ctx.new_page()
+        page.goto("/ui/")
+        page.get_by_label("API key").fill(READ_KEY)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(r"/ui/$"))
+        assert page.locator(".who").get_by_text("reader").is_visible()
+        page.goto("/ui/threads?user=reader-user")
+        page.get_by_role("link", name="Menu", exact=True).click()
+        assert page.locator("#draft-text").inner_text()
+        assert page.get_by_role("button", name="Copy").is_visible()
+        for name in ("Mark sent", "Reject", "Revise", "Retry"):
+            assert page.get_by_role("button", name=name).count() == 0, name
+        assert page.get_by_label("Feedback for a new revision").count() == 0
+        check_page(page, "thread-reader")
+        page.goto("/ui/profile?user=reader-user")
+        assert page.get_by_label("Display name").is_disabled()
+        assert page.get_by_role("button", name="Save profile").count() == 0
     finally:
         ctx.close()

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).parents[3] / "packages" / "draft-service" 
 from draft_llm_stub import OpenAIStub
 
 KEY = "inbox-test-key-" + "Hq3" * 8
+READ_KEY = "inbox-read-key-" + "Vb8" * 8
 BEARER = {"Authorization": f"Bearer {KEY}"}
 FINAL = ("done", "truncated", "failed", "discarded")
 
@@ -35,14 +36,15 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DRAFTS_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'd.db'}")
     monkeypatch.setenv("DRAFTS_API_KEY", KEY)
+    monkeypatch.setenv("DRAFTS_READ_ONLY_API_KEY", READ_KEY)
     monkeypatch.setenv("DRAFTS_SESSION_SECRET", "s" * 40)
     monkeypatch.setenv("DRAFTS_LLM_PROVIDER", "offline")
     monkeypatch.setenv("DRAFTS_RELATED_LIMIT", "0")
 
 
 @asynccontextmanager
-async def inbox() -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the app, signed in to the pages (and carrying the key for the API)."""
+async def inbox(key: str = KEY) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app, signed in to the pages with ``key``."""
     app = create_app()
     transport = httpx.ASGITransport(app=app)
     async with (
@@ -53,7 +55,7 @@ async def inbox() -> AsyncIterator[httpx.AsyncClient]:
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
         assert token is not None
         signed = await client.post(
-            "/ui/sign-in", data={"csrf_token": token.group(1), "api_key": KEY}
+            "/ui/sign-in", data={"csrf_token": token.group(1), "api_key": key}
         )
         assert signed.status_code == 303
         yield client
@@ -335,3 +337,35 @@ async def test_bad_user_ids_and_unknown_threads_get_clear_error_pages(env: None)
         unknown = await client.get("/ui/threads/999", params={"user": "bob"})
         assert unknown.status_code == 404
         assert "has no thread 999" in html.unescape(unknown.text)
+
+
+async def test_the_read_only_key_sees_no_actions_and_cannot_post(env: None) -> None:
+    async with inbox(READ_KEY) as client:
+        job_id = await send(client, body("bob", "Menu", ("n1", "Fay", "Is the menu ready?")))
+        draft_id = (await wait_job(client, job_id, "bob"))["draft_message_id"]
+        listing = await client.get("/ui/threads", params={"user": "bob"})
+        assert "Read-only key" in listing.text  # the header names the key and its role
+        assert "reader" in listing.text
+        page = await client.get(thread_link(listing, "Menu"))
+        assert 'id="draft-text"' in page.text
+        assert "Signed in with the read-only key" in page.text
+        assert 'action="/ui/drafts/' not in page.text
+        assert 'action="/ui/jobs/' not in page.text
+        token = csrf(page)  # the sign-out form's
+        for action in ("reject", "sent", "feedback"):
+            refused = await client.post(
+                f"/ui/drafts/{draft_id}/{action}",
+                data={"user": "bob", "csrf_token": token, "feedback": "x"},
+            )
+            assert refused.status_code == 403, action
+            assert "read-only key" in refused.text
+        profile = await client.get("/ui/profile", params={"user": "bob"})
+        assert '<fieldset class="plain" disabled>' in profile.text
+        assert "Save profile" not in profile.text
+        saved = await client.post(
+            "/ui/profile", data={"user": "bob", "csrf_token": token, "display_name": "Eve"}
+        )
+        assert saved.status_code == 403
+        drafts = await client.get("/draft-messages/", params={"user_id": "bob"}, headers=BEARER)
+        assert [d["draft_message_id"] for d in drafts.json()["draft_messages"]] == [draft_id]
+        assert (await client.get("/users/bob/profile", headers=BEARER)).status_code == 404

@@ -17,7 +17,10 @@ from starlette.staticfiles import StaticFiles
 
 from api_core.web import WebUI
 
-__all__ = ["STATIC_DIR", "STATIC_PATH", "TEMPLATES", "install_inbox"]
+__all__ = ["READER", "STATIC_DIR", "STATIC_PATH", "TEMPLATES", "install_inbox"]
+
+READER = "reader"
+"""The role of a session signed in with ``DRAFTS_READ_ONLY_API_KEY``: it sees no actions."""
 
 TEMPLATES = Path(__file__).parent / "templates"
 """The inbox's template folder (give it to :class:`~api_core.web.WebUI` as a template dir)."""

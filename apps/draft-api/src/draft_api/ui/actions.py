@@ -15,7 +15,15 @@ from starlette.responses import RedirectResponse, Response
 
 from api_core.web import WebSession, WebUI
 from draft_api.ui import queries
-from draft_api.ui.common import InboxError, form_text, page_url, render, runtime, user_of
+from draft_api.ui.common import (
+    InboxError,
+    form_text,
+    page_url,
+    render,
+    require_write,
+    runtime,
+    user_of,
+)
 from draft_service.errors import ConflictError, NotFoundError
 from draft_service.models import ProfileIn
 from platform_core.logging import get_logger
@@ -75,6 +83,7 @@ def action_routes(web: WebUI) -> APIRouter:
 
     @router.post("/drafts/{draft_id}/feedback")
     async def feedback(request: Request, session: session_dep, draft_id: str) -> Response:
+        require_write(session)
         user = await _user(request)
         thread_id = await draft_thread(request, user, draft_id)
         text = form_text(await request.form(), "feedback", "feedback", max_length=_MAX_FEEDBACK)
@@ -89,6 +98,7 @@ def action_routes(web: WebUI) -> APIRouter:
 
     @router.post("/drafts/{draft_id}/reject")
     async def reject(request: Request, session: session_dep, draft_id: str) -> Response:
+        require_write(session)
         user = await _user(request)
         thread_id = await draft_thread(request, user, draft_id)
         await _limit(request, user)
@@ -101,6 +111,7 @@ def action_routes(web: WebUI) -> APIRouter:
 
     @router.post("/drafts/{draft_id}/sent")
     async def mark_sent(request: Request, session: session_dep, draft_id: str) -> Response:
+        require_write(session)
         user = await _user(request)
         thread_id = await draft_thread(request, user, draft_id)
         await _limit(request, user)
@@ -114,6 +125,7 @@ def action_routes(web: WebUI) -> APIRouter:
 
     @router.post("/jobs/{job_id}/retry")
     async def retry(request: Request, session: session_dep, job_id: str) -> Response:
+        require_write(session)
         user = await _user(request)
         thread_id = await queries.job_thread(runtime(request).engine, user, job_id)
         if thread_id is None:
@@ -135,6 +147,7 @@ def action_routes(web: WebUI) -> APIRouter:
 
     @router.post("/profile")
     async def save_profile(request: Request, session: session_dep) -> Response:
+        require_write(session)
         user = await _user(request)
         form = await request.form()
         values = {

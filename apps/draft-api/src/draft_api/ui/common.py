@@ -21,10 +21,12 @@ from draft_service.runtime import Runtime
 
 __all__ = [
     "InboxError",
+    "can_write",
     "form_text",
     "page_url",
     "render",
     "render_fragment",
+    "require_write",
     "runtime",
     "user_of",
 ]
@@ -115,10 +117,34 @@ def render(
     context: Mapping[str, Any],
     status_code: int = 200,
 ) -> HTMLResponse:
-    """A full page of the inbox (its templates live in ``draft_inbox/``)."""
+    """A full page of the inbox (its templates live in ``draft_inbox/``); templates see
+    ``can_write``, False for a read-only session."""
+    values = {"can_write": can_write(session), **context}
     return web.render(
-        request, f"draft_inbox/{template}", context, session=session, status_code=status_code
+        request, f"draft_inbox/{template}", values, session=session, status_code=status_code
     )
+
+
+def can_write(session: WebSession) -> bool:
+    """Whether the session may change drafts (not signed in with the read-only key)."""
+    from draft_api.ui import READER
+
+    return session.identity.role != READER
+
+
+def require_write(session: WebSession) -> None:
+    """Refuse a change from a read-only session.
+
+    Raises:
+        InboxError: 403, the session signed in with ``DRAFTS_READ_ONLY_API_KEY``.
+    """
+    if not can_write(session):
+        raise InboxError(
+            403,
+            "Read-only key",
+            "This session signed in with the read-only key (DRAFTS_READ_ONLY_API_KEY), which "
+            "may not change drafts; nothing was changed. Sign in with DRAFTS_API_KEY to act.",
+        )
 
 
 def render_fragment(
