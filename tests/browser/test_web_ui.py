@@ -21,9 +21,9 @@ def _sign_in(page: Any, key: str) -> None:
     page.wait_for_url(re.compile(r"/ui/$"))
 
 
-LANDING = {"taskqueue": "Overview"}
+LANDING = {"taskqueue": "Overview", "drafts": "Draft inbox"}
 """The heading of an app's landing page when it is not api-core's "Welcome" (the task
-dashboard's overview)."""
+dashboard's overview, the draft inbox's start page)."""
 
 
 def _landing(served: Served) -> re.Pattern[str]:

@@ -21,6 +21,7 @@ from draft_service.models import (
     DraftListResponse,
     FeedbackRequest,
     JobView,
+    MarkSentRequest,
     MessageResponse,
     ProfileIn,
     ProfileView,
@@ -146,6 +147,21 @@ def _router() -> APIRouter:
         except NotFoundError as exc:
             raise _not_found(exc) from exc
         return MessageResponse(message="Draft rejected")
+
+    @api.post("/mark-sent/", response_model=MessageResponse)
+    async def mark_sent(
+        body: MarkSentRequest, request: Request, service: Service
+    ) -> MessageResponse:
+        """Record that a draft was sent; it leaves the list. Marking it again is fine; 409 for
+        a rejected or superseded draft."""
+        await _limit(request, body.user_id)
+        try:
+            await service.mark_sent(body.user_id, body.draft_message_id)
+        except NotFoundError as exc:
+            raise _not_found(exc) from exc
+        except ConflictError as exc:
+            raise _conflict(exc) from exc
+        return MessageResponse(message="Draft marked sent")
 
     @api.get("/draft-messages/", response_model=DraftListResponse)
     async def draft_messages(user_id: UserId, service: Service) -> DraftListResponse:

@@ -92,7 +92,7 @@ class DraftClosedError(ConflictError):
 
     Args:
         draft_id: The draft.
-        status: ``rejected`` or ``superseded``.
+        status: ``rejected``, ``superseded`` or ``sent``.
     """
 
     def __init__(self, draft_id: str, status: str) -> None:
@@ -100,7 +100,7 @@ class DraftClosedError(ConflictError):
             "a newer draft of the thread replaced it; list current drafts with "
             "GET /draft-messages/?user_id=..."
             if status == "superseded"
-            else "a rejected draft is not revised; send new messages to draft again"
+            else f"a {status} draft is not revised; send new messages to draft again"
         )
         super().__init__(f"draft {draft_id!r} is {status}: {hint}")
         self.draft_id = draft_id
