@@ -536,6 +536,8 @@ def banner(plan: Plan) -> str:
             f"{READY_LINE} ({plan.mode} mode; data in {plan.data_dir}).",
             f"  Task Queue API  {plan.taskqueue_url}   (docs: {plan.taskqueue_url}/docs)",
             f"  Draft API       {plan.drafts_url}   (docs: {plan.drafts_url}/docs)",
+            f"  Task dashboard  {plan.taskqueue_url}/ui/   (sign in with the key below)",
+            f"  Draft inbox     {plan.drafts_url}/ui/",
             f"  Task Queue API key (dev): {plan.taskqueue_key}",
             f"  Draft API key (dev):      {plan.drafts_key}",
             "",

@@ -161,3 +161,17 @@ def test_services_plan_creates_a_database_per_app_and_runs_separate_workers(
         ).fetchall()
     assert [r[0] for r in found] == [f"{db}_drafts", f"{db}_taskqueue"]
     assert launcher.make_plan(env).mode == "services"  # a second start reuses them
+
+
+def test_the_banner_names_both_consoles_without_a_key_in_their_urls(
+    launcher: ModuleType, tmp_path: Path
+) -> None:
+    plan = launcher.make_plan({"STACK_DATA_DIR": str(tmp_path)})
+    plan.taskqueue_key = "tq_devkey_" + "k" * 30  # made by the launcher once the API is up
+    lines = launcher.banner(plan).splitlines()
+    consoles = [line for line in lines if "/ui/" in line]
+    assert any("http://127.0.0.1:8080/ui/" in line for line in consoles)
+    assert any(f"{plan.drafts_url}/ui/" in line for line in consoles)
+    for line in consoles:
+        assert plan.taskqueue_key not in line
+        assert plan.drafts_key not in line

@@ -34,6 +34,7 @@ async def test_the_service_key_signs_in(tmp_path: Path, monkeypatch: pytest.Monk
             assert signed.status_code == status
         home = await client.get("/ui/")
         assert home.status_code == 200
-        assert "Welcome, Service key" in home.text
+        assert "Draft inbox" in home.text
+        assert "Service key" in home.text  # the header names who signed in
         assert "draft-service-key-0123456789" not in home.text
         assert "draft-service-key-0123456789" not in signed.headers["set-cookie"]

@@ -16,6 +16,9 @@ from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
 from taskqueue_server.app import create_server_app
+from taskqueue_server.db.apikeys import ApiKeyStore
+from taskqueue_server.db.engine import create_engine, session_factory
+from taskqueue_server.db.tenancy import Role
 from taskqueue_server.settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -49,6 +52,7 @@ async def test_tools_are_listed_with_schemas_and_mutating_ones_are_marked(
         "get_task",
         "list_tasks",
         "cancel_task",
+        "retry_task",
         "get_stats",
         "task_graph",
     }
@@ -198,3 +202,87 @@ async def test_the_app_serves_mcp_again_after_a_restart_of_its_lifespan(sqlite_u
             assert not made.is_error, made.content
             seen.append(stats.structured_content["tasks_total"])  # type: ignore[index]
     assert seen == [1, 2]
+
+
+async def _key_with_role(server: ServerProcess, role: Role) -> str:
+    engine = create_engine(server.env["TASKQUEUE_DATABASE_URL"])
+    try:
+        store = ApiKeyStore(session_factory(engine))
+        return (await store.create(f"mcp-{role}", role=role)).key
+    finally:
+        await engine.dispose()
+
+
+async def test_a_reader_key_sees_and_calls_only_the_read_only_tools(
+    server: ServerProcess, api_key: str
+) -> None:
+    reader = await _key_with_role(server, Role.READER)
+    producer = await _key_with_role(server, Role.PRODUCER)
+    async with mcp_client(server.url, {"Authorization": f"Bearer {producer}"}) as client:
+        producer_tools = {tool.name for tool in (await client.list_tools()).tools}
+        made = await client.call_tool(
+            "create_task", {"task": {"name": "seen-by-reader", "command": "true"}}
+        )
+    task_id = made.structured_content["id"]  # type: ignore[index]
+    async with mcp_client(server.url, {"X-API-Key": reader}) as client:
+        reader_tools = {tool.name for tool in (await client.list_tools()).tools}
+        create = await client.call_tool("create_task", {"task": {"name": "x", "command": "true"}})
+        cancel = await client.call_tool("cancel_task", {"task_id": task_id})
+        retry = await client.call_tool("retry_task", {"task_id": task_id})
+        got = await client.call_tool("get_task", {"task_id": task_id})
+
+    assert producer_tools == {
+        "create_task",
+        "get_task",
+        "list_tasks",
+        "cancel_task",
+        "retry_task",
+        "get_stats",
+        "task_graph",
+    }
+    assert reader_tools == {"get_task", "list_tasks", "get_stats", "task_graph"}
+    for refused, name in ((create, "create_task"), (cancel, "cancel_task"), (retry, "retry_task")):
+        assert refused.is_error
+        text = refused.content[0].text  # type: ignore[union-attr]
+        assert text.startswith(f"{name} changes the queue"), text
+        assert "admin, producer" in text
+    assert not got.is_error, got.content
+    assert got.structured_content["status"] == "Pending"  # type: ignore[index]
+
+
+async def test_a_worker_key_is_refused_with_403_naming_its_role(server: ServerProcess) -> None:
+    worker = await _key_with_role(server, Role.WORKER)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    headers = {"Accept": "application/json, text/event-stream", "X-API-Key": worker}
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        refused = await http.post("/mcp", json=body, headers=headers)
+    assert refused.status_code == 403
+    detail = refused.json()["detail"]
+    assert "role is worker" in detail
+    assert "admin, producer, reader" in detail
+
+
+async def test_a_cancelled_task_is_retried_and_a_pending_one_is_refused(
+    server: ServerProcess, api_key: str
+) -> None:
+    async with mcp_client(server.url, {"Authorization": f"Bearer {api_key}"}) as client:
+        made = await client.call_tool("create_task", {"task": {"name": "again", "command": "true"}})
+        task_id = made.structured_content["id"]  # type: ignore[index]
+        cancelled = await client.call_tool("cancel_task", {"task_id": task_id})
+        retried = await client.call_tool("retry_task", {"task_id": task_id})
+        twice = await client.call_tool("retry_task", {"task_id": task_id})
+        unknown = await client.call_tool(
+            "retry_task", {"task_id": "00000000-0000-0000-0000-000000000000"}
+        )
+        not_an_id = await client.call_tool("retry_task", {"task_id": "seven"})
+
+    assert cancelled.structured_content["status"] == "Cancelled"  # type: ignore[index]
+    assert not retried.is_error, retried.content
+    assert retried.structured_content["status"] == "Pending"  # type: ignore[index]
+    assert retried.structured_content["attempts"] == 0  # type: ignore[index]
+    refused = _problem(twice)
+    assert refused["status"] == 409
+    assert "Failed or Cancelled" in refused["detail"]
+    assert _problem(unknown)["status"] == 404
+    assert not_an_id.is_error
+    assert "task_id" in not_an_id.content[0].text  # type: ignore[union-attr]

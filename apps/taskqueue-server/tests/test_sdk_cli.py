@@ -53,6 +53,9 @@ def test_projects_tasks_and_webhooks_commands(
     batch = _cli(server, api_key, "tasks", "batch", str(batch_file))
     assert batch is not None
     assert _cli(server, api_key, "tasks", "cancel", task["id"])["status"] == "Cancelled"
+    assert _cli(server, api_key, "tasks", "retry", task["id"])["status"] == "Pending"
+    _cli(server, api_key, "tasks", "retry", task["id"], code=1)  # 409: not Failed/Cancelled
+    assert _cli(server, api_key, "tasks", "cancel", task["id"])["status"] == "Cancelled"
     waited = _cli(server, api_key, "tasks", "wait", task["id"], "--timeout", "10", code=1)
     assert waited["status"] == "Cancelled"  # exit 1: it ended, but not Completed
     _cli(server, api_key, "tasks", "delete", task["id"], "--yes")
@@ -67,6 +70,27 @@ def test_projects_tasks_and_webhooks_commands(
     assert any(h["id"] == hook["id"] for h in _cli(server, api_key, "webhooks", "list"))
     _cli(server, api_key, "webhooks", "deliveries", hook["id"])
     _cli(server, api_key, "webhooks", "delete", hook["id"])
+
+
+def test_keys_commands_create_a_reader_list_and_revoke_it(
+    server: ServerProcess, api_key: str
+) -> None:
+    made = _cli(server, api_key, "keys", "create", "dashboard", "--role", "reader")
+    assert (made["role"], made["tenant"]) == ("reader", "default")
+    reader = made["key"]
+    listed = {k["id"]: k for k in _cli(server, api_key, "keys", "list")}
+    assert listed[made["id"]]["key"] is None  # a list never shows a secret
+    assert isinstance(_cli(server, reader, "tasks", "list"), list)
+    _cli(server, reader, "tasks", "create", "--name", "x", "--command", "true", code=1)  # 403
+    _cli(server, reader, "keys", "list", code=1)  # only admins manage keys
+    _cli(server, api_key, "keys", "revoke", made["id"])
+    _cli(server, reader, "tasks", "list", code=1)  # 401 from now on
+    result = CliRunner().invoke(
+        taskqueue_cli, ["--base-url", server.url, "--api-key", api_key, "keys", "create", "x",
+                        "--role", "owner"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "'owner' is not one of" in result.output
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:

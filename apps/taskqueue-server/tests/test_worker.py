@@ -196,3 +196,28 @@ async def test_a_result_finished_during_a_server_outage_is_reported_after_it(
     assert done.result is not None
     assert done.result.stdout == "done\n"
     assert runs.read_text() == "ran\n"  # run once: the kept result was reported
+
+
+async def test_a_command_does_not_inherit_the_workers_api_key(
+    make_server: Callable[..., ServerProcess],
+    sqlite_url: str,
+    key_for: Callable[..., Any],
+    workers: Callable[..., Any],
+) -> None:
+    # A command runs what its producer wrote: with the worker's key it could claim, complete
+    # or fail any task of the tenant.
+    server = make_server(sqlite_url)
+    key = await key_for(server)
+    show = 'echo "key=${TASKQUEUE_API_KEY:-none} task=$TASKQUEUE_TASK_ID"'
+    async with AsyncTaskQueueClient(base_url=server.url, api_key=key) as client:
+        plain = await client.create_task(name="plain", command=show)
+        own = await client.create_task(
+            name="own", command=show, environment={"TASKQUEUE_API_KEY": "its-own"}
+        )
+        workers(server, key, "--concurrency", "2")
+        done = [
+            await client.wait_for_completion(t.id, timeout=60, poll_interval=0.1)
+            for t in (plain, own)
+        ]
+    outputs = [d.result.stdout.strip() if d.result else "" for d in done]
+    assert outputs == [f"key=none task={plain.id}", f"key=its-own task={own.id}"]

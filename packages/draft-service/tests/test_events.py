@@ -82,7 +82,7 @@ async def test_job_events_arrive_in_order_and_resume_after_a_reconnect(
         assert other.status_code == 404
 
 
-async def test_user_events_report_drafts_ready_superseded_and_rejected(
+async def test_user_events_report_jobs_queued_and_drafts_ready_superseded_rejected_sent(
     database_url: str, llm: OpenAIStub
 ) -> None:
     async with serving(make_settings(database_url, llm)) as served, _client(served) as client:
@@ -90,17 +90,35 @@ async def test_user_events_report_drafts_ready_superseded_and_rejected(
         async with aconnect_sse(client, "GET", "/users/bob/events") as source:
             events = source.aiter_sse()
             await client.post("/send-messages/", json=thread("bob", "t", ("1", "Ann", "Hi?")))
-            seen.append(await anext(events))
-            await client.post("/send-messages/", json=thread("bob", "t", ("2", "Ann", "Hello?")))
             seen += [await anext(events), await anext(events)]
-            second = json.loads(seen[1].data)["draft_id"]
+            await client.post("/send-messages/", json=thread("bob", "t", ("2", "Ann", "Hello?")))
+            seen += [await anext(events), await anext(events), await anext(events)]
+            second = json.loads(seen[3].data)["draft_id"]
             reject = {"user_id": "bob", "draft_message_id": second}
             await client.post("/reject-draft/", json=reject)
             seen.append(await anext(events))
+            await client.post("/send-messages/", json=thread("bob", "u", ("3", "Bo", "Ok?")))
+            seen += [await anext(events), await anext(events)]
+            third = json.loads(seen[-1].data)["draft_id"]
+            sent = {"user_id": "bob", "draft_message_id": third}
+            assert (await client.post("/mark-sent/", json=sent)).status_code == 200
+            seen.append(await anext(events))
         kinds = [e.event for e in seen]
-        assert kinds == ["draft.ready", "draft.ready", "draft.superseded", "draft.rejected"]
-        first = json.loads(seen[0].data)["draft_id"]
-        assert json.loads(seen[2].data) == {"draft_id": first, "by": second}
+        assert kinds == [
+            "job.queued",
+            "draft.ready",
+            "job.queued",
+            "draft.ready",
+            "draft.superseded",
+            "draft.rejected",
+            "job.queued",
+            "draft.ready",
+            "draft.sent",
+        ]
+        assert json.loads(seen[0].data)["thread"] == "t"
+        first = json.loads(seen[1].data)["draft_id"]
+        assert json.loads(seen[4].data) == {"draft_id": first, "by": second}
+        assert json.loads(seen[-1].data) == {"draft_id": third}
         assert _ids_increase(seen)
         # Reconnecting after the first event replays the rest, in order.
         replay: list[ServerSentEvent] = []
@@ -108,7 +126,7 @@ async def test_user_events_report_drafts_ready_superseded_and_rejected(
         async with aconnect_sse(client, "GET", "/users/bob/events", headers=headers) as source:
             async for event in source.aiter_sse():
                 replay.append(event)
-                if len(replay) == 3:
+                if len(replay) == len(seen) - 1:
                     break
         assert [e.id for e in replay] == [e.id for e in seen[1:]]
 

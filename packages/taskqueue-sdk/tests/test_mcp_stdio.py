@@ -74,7 +74,7 @@ def api(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded machine starts it slowly
         while True:
             assert proc.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "server did not become ready"
@@ -139,6 +139,7 @@ async def test_tools_are_listed_with_input_and_output_schemas_and_marked(api: Ap
         "get_task",
         "list_tasks",
         "cancel_task",
+        "retry_task",
         "get_stats",
         "task_graph",
     }
@@ -200,6 +201,16 @@ async def test_tasks_with_dependencies_run_by_a_worker_and_their_graph(
         assert got.structured_content["result"]["stdout"].strip() == "2"  # type: ignore[index]
 
         graph = await client.call_tool("task_graph", {"task_id": first_id})
+        notes: list[tuple[float, str | None]] = []
+
+        async def progress(value: float, total: float | None, message: str | None) -> None:
+            notes.append((value, message))
+
+        upstream = await client.call_tool(
+            "task_graph",
+            {"task_id": second_id, "direction": "upstream"},
+            progress_callback=progress,
+        )
         page = await client.call_tool(
             "list_tasks", {"filters": {"status": "Completed"}, "limit": 1}
         )
@@ -208,6 +219,8 @@ async def test_tasks_with_dependencies_run_by_a_worker_and_their_graph(
     nodes = {n["name"]: n for n in graph.structured_content["nodes"]}  # type: ignore[index]
     assert (nodes["fetch"]["depth"], nodes["build"]["depth"]) == (0, 1)
     assert nodes["build"]["status"] == "Completed"
+    assert [n["name"] for n in upstream.structured_content["nodes"]] == ["fetch", "build"]  # type: ignore[index]
+    assert notes == [(2, "upstream: depth 1 read, 2 tasks")]
     assert len(page.structured_content["tasks"]) == 1  # type: ignore[index]
     assert page.structured_content["next_cursor"]  # type: ignore[index]
     assert json.loads(resource.contents[0].text)["id"] == second_id  # type: ignore[union-attr]

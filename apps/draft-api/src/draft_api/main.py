@@ -22,7 +22,7 @@ _log = get_logger("draft_api")
 
 def create_app() -> FastAPI:
     """The draft service app configured from the environment (``DRAFTS_*``), with the web
-    sign-in at ``/ui/``.
+    sign-in at ``/ui/`` and the MCP server at ``/mcp``.
 
     Raises:
         ConfigurationError: a setting is invalid, or no API key is set and auth not disabled.
@@ -35,6 +35,10 @@ def create_app() -> FastAPI:
     configure_logging(settings.log_level, fmt=settings.log_format)
     app = create_draft_app(settings)
     app.state.web = install_web(app, settings)
+    # Imported here: the mcp SDK is heavy, and `draft-api --help` should not wait for it.
+    from draft_api.mcp import mount_mcp
+
+    mount_mcp(app, settings)
     return app
 
 

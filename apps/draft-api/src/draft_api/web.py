@@ -1,5 +1,5 @@
-"""The draft API's web pages: api-core's sign-in and landing page, checked against
-``DRAFTS_API_KEY``. The draft inbox builds on the :class:`~api_core.web.WebUI` this returns."""
+"""The draft API's web pages: api-core's sign-in, checked against ``DRAFTS_API_KEY``, and the
+draft review inbox (:mod:`draft_api.ui`) as the start page."""
 
 from __future__ import annotations
 
@@ -17,24 +17,42 @@ __all__ = ["install_web"]
 
 
 def install_web(app: FastAPI, settings: DraftSettings) -> WebUI:
-    """Mount ``/ui/sign-in``, ``/ui/sign-out`` and ``/ui/`` on ``app``.
+    """Mount ``/ui/sign-in``, ``/ui/sign-out`` and the inbox at ``/ui/`` on ``app``.
 
-    The service has one key (``DRAFTS_API_KEY``); a session names a fingerprint of it (never
-    the key), so sessions end once the key is changed.
+    ``DRAFTS_API_KEY`` signs in with every action; ``DRAFTS_READ_ONLY_API_KEY`` (when set) as
+    a ``reader``, whose pages show no actions and whose form posts are refused. A session
+    names a fingerprint of its key (never the key), so it ends once that key is changed.
     """
     from api_core.web import WebIdentity, WebUI
+    from draft_api.ui import READER, TEMPLATES, install_inbox
 
-    expected = settings.api_key.get_secret_value().encode() if settings.api_key else b""
-    fingerprint = "key:" + hmac.new(b"draft-api web", expected, hashlib.sha256).hexdigest()[:16]
+    keys: list[tuple[bytes, WebIdentity]] = []
+    for secret, label, role in (
+        (settings.api_key, "Service key", None),
+        (settings.read_only_api_key, "Read-only key", READER),
+    ):
+        if secret is None:
+            continue
+        key = secret.get_secret_value().encode()
+        print_ = hmac.new(b"draft-api web", key, hashlib.sha256).hexdigest()[:16]
+        keys.append((key, WebIdentity(subject=f"key:{print_}", label=label, role=role)))
 
     async def verify(_: Request, key: str) -> WebIdentity | None:
-        if not expected or not hmac.compare_digest(key.encode(), expected):
-            return None
-        return WebIdentity(subject=fingerprint, label="Service key")
+        given = key.encode()
+        # Every key is compared (constant time each), so timing does not tell which matched.
+        matches = [identity for secret, identity in keys if hmac.compare_digest(given, secret)]
+        return matches[0] if matches else None
 
     async def same_key(_: Request, identity: WebIdentity) -> bool:
-        return bool(expected) and identity.subject == fingerprint
+        return any(identity == known for _, known in keys)
 
-    web = WebUI(settings, verify, app_name="Draft service", revalidate=same_key)
-    web.install(app)
+    web = WebUI(
+        settings,
+        verify,
+        app_name="Draft service",
+        revalidate=same_key,
+        template_dirs=[TEMPLATES],
+    )
+    web.install(app, home=False)
+    install_inbox(app, web)
     return web

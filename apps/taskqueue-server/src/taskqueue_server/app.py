@@ -102,6 +102,10 @@ def create_server_app(
             await upgrade(runtime.engine)
         if settings.bootstrap_api_key is not None:
             await _store_bootstrap_key(runtime, settings.bootstrap_api_key.get_secret_value())
+        try:  # before serving: claims expire no lease until the clock has caught up
+            await runtime.tick_clock()
+        except Exception:  # the sweep loop keeps trying; readiness reports the database
+            _log.exception("the service clock could not tick at start")
         runtime.start_background(deliver=run_delivery)
         _log.info(
             "taskqueue server started",

@@ -6,6 +6,7 @@ Redis Streams when ``TASKQUEUE_REDIS_URL`` is set (``serve`` publishes, ``delive
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from taskqueue.models import WebhookEventType
 from taskqueue_server.db.tenancy import DEFAULT_TENANT
 from taskqueue_server.settings import ServerSettings
 
-__all__ = ["EVENT_TYPES", "EventPublisher", "create_backend"]
+__all__ = ["EVENT_TYPES", "EventListener", "EventPublisher", "create_backend"]
 
 EVENT_TYPES: list[str] = [event_type.value for event_type in WebhookEventType]
 """Every event the server publishes: the SDK's webhook event types, so the two stay in step."""
@@ -46,15 +47,24 @@ def create_backend(settings: ServerSettings, consumer: str = "taskqueue") -> Bac
     )
 
 
+EventListener = Callable[[Event, str], Awaitable[None]]
+"""Called with every published event and its tenant (e.g. the console's live feed)."""
+
+
 class EventPublisher:
     """Turns changes into events on the backend.
 
     Args:
         backend: Where events go.
+
+    Attributes:
+        listeners: Also told of every event after it is queued; one that raises is logged
+            and the others still run (the change is already committed).
     """
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self.listeners: list[EventListener] = []
 
     async def publish(
         self, event_type: str, data: dict[str, Any], tenant: str = DEFAULT_TENANT
@@ -73,4 +83,29 @@ class EventPublisher:
         )
         await self.backend.enqueue(event)
         _log.debug("event published", event_type=event_type, event_id=event.id)
+        await self._tell(event, tenant)
         return event
+
+    async def notify(
+        self, event_type: str, data: dict[str, Any], tenant: str = DEFAULT_TENANT
+    ) -> Event | None:
+        """Tell only the listeners of a change webhooks do not carry (e.g. ``task.claimed``);
+        None when nobody listens."""
+        if not self.listeners:
+            return None
+        event = Event(
+            event_type=event_type,
+            timestamp=datetime.now(UTC),
+            payload={"data": data, "tenant": tenant},
+        )
+        await self._tell(event, tenant)
+        return event
+
+    async def _tell(self, event: Event, tenant: str) -> None:
+        for listener in self.listeners:
+            try:
+                await listener(event, tenant)
+            except Exception:
+                _log.exception(
+                    "event listener failed", event_type=event.event_type, event_id=event.id
+                )

@@ -22,6 +22,7 @@ from platform_core.redis import RedisSettings, create_redis
 from taskqueue_server.db.apikeys import ApiKeyStore
 from taskqueue_server.db.engine import create_engine, read_session_factory, session_factory
 from taskqueue_server.db.idempotency import IdempotencyStore
+from taskqueue_server.db.lease_clock import LeaseClock
 from taskqueue_server.db.projects import ProjectStore
 from taskqueue_server.db.schema import utcnow
 from taskqueue_server.db.task_base import StoredTask
@@ -61,6 +62,7 @@ class Runtime:
     backend: Backend
     publisher: EventPublisher
     wakeup: Wakeup
+    lease_clock: LeaseClock
     redis: Redis | None = None
     closing: bool = False
     _background: list[asyncio.Task[object]] = field(default_factory=list)
@@ -118,6 +120,9 @@ class Runtime:
             backend=backend,
             publisher=EventPublisher(backend),
             wakeup=Wakeup(engine),
+            lease_clock=LeaseClock(
+                sessions, settings.lease_sweep_interval, lock_rows=dialect == "postgresql"
+            ),
             redis=redis,
         )
 
@@ -173,7 +178,11 @@ class Runtime:
             woken = self.wakeup.waiter()
             try:
                 leased, expired = await store.claim(
-                    worker_id, limit, lease_seconds, project_id=project_id
+                    worker_id,
+                    limit,
+                    lease_seconds,
+                    project_id=project_id,
+                    expire=self.lease_clock.current(),
                 )
                 await self.announce(expired)
                 if leased and waited and gone is not None and await gone():
@@ -233,10 +242,20 @@ class Runtime:
             self._background.append(asyncio.create_task(self._spine.run()))
             self._background.append(asyncio.create_task(self._sender.run()))
 
+    async def tick_clock(self) -> None:
+        """Tick the service clock (see :mod:`taskqueue_server.db.lease_clock`)."""
+        gap = await self.lease_clock.tick()
+        if gap:
+            _log.warning(
+                "no server ran for a while: running leases get the time back",
+                outage_seconds=round(gap.total_seconds(), 1),
+            )
+
     async def _expire_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.lease_sweep_interval)
             try:
+                await self.tick_clock()
                 await self.announce(await self.tasks.expire_leases())
                 await self.idempotency.purge()
             except Exception:  # keep the loop alive; the next tick retries

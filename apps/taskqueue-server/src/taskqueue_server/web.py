@@ -1,5 +1,5 @@
-"""The Task Queue's web pages: api-core's sign-in and landing page, checked against the
-server's API keys. The consoles build on the :class:`~api_core.web.WebUI` this returns."""
+"""The Task Queue's web pages: api-core's sign-in checked against the server's API keys, and
+the task dashboard (:mod:`taskqueue_server.ui`) at ``/ui/``."""
 
 from __future__ import annotations
 
@@ -17,12 +17,15 @@ __all__ = ["install_web"]
 
 
 def install_web(app: FastAPI, runtime: Runtime, settings: ServerSettings) -> WebUI:
-    """Mount ``/ui/sign-in``, ``/ui/sign-out`` and ``/ui/`` on ``app``.
+    """Mount ``/ui/sign-in``, ``/ui/sign-out`` and the dashboard on ``app``.
 
     A key signs in when :meth:`ApiKeyStore.authenticate` accepts it, and the pages show its
-    tenant and role; its session ends on the next page once the key is revoked.
+    tenant and role; its session ends on the next page once the key is revoked. Failed
+    sign-ins count against the same per-address limit as failed API authentications
+    (``TASKQUEUE_AUTH_FAILURES_PER_MINUTE``).
     """
     from api_core.web import WebIdentity, WebUI
+    from taskqueue_server.ui import NAV, TEMPLATES, install_console
 
     async def verify(_: Request, key: str) -> WebIdentity | None:
         scope = await runtime.api_keys.authenticate(key)
@@ -42,6 +45,16 @@ def install_web(app: FastAPI, runtime: Runtime, settings: ServerSettings) -> Web
         info = await runtime.api_keys.find(identity.subject)
         return info is not None and info.revoked_at is None
 
-    web = WebUI(settings, verify, app_name="Task Queue", revalidate=still_active)
-    web.install(app)
+    web = WebUI(
+        settings,
+        verify,
+        app_name="Task Queue",
+        revalidate=still_active,
+        nav=NAV,
+        template_dirs=[TEMPLATES],
+        failed_sign_ins=runtime.auth_failures,
+    )
+    web.nav[0] = ("Overview", f"{web.prefix}/")
+    web.install(app, home=False)
+    install_console(app, runtime, web)
     return web

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from draft_service.errors import (
     ConflictError,
+    DraftApiError,
     DraftClosedError,
+    DraftJobFailedError,
     DraftNotFoundError,
     DraftServiceError,
     JobNotFoundError,
@@ -73,7 +75,9 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Completion",
     "ConflictError",
+    "DraftApiError",
     "DraftClosedError",
+    "DraftJobFailedError",
     "DraftNotFoundError",
     "DraftRequest",
     "DraftService",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -14,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from api_core import HealthRegistry, ProblemError, create_app
 from api_core.storable import StorableStr
+from draft_service.auth import key_access
 from draft_service.errors import ConflictError, NotFoundError
 from draft_service.models import (
     AcceptedResponse,
@@ -21,6 +21,7 @@ from draft_service.models import (
     DraftListResponse,
     FeedbackRequest,
     JobView,
+    MarkSentRequest,
     MessageResponse,
     ProfileIn,
     ProfileView,
@@ -56,15 +57,19 @@ async def _authorize(
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     settings: DraftSettings = request.app.state.settings
-    if settings.auth_disabled:
-        return
-    expected = settings.api_key.get_secret_value() if settings.api_key else ""
-    given = creds.credentials if creds is not None else ""
-    if not expected or not secrets.compare_digest(given.encode(), expected.encode()):
+    access = key_access(settings, creds.credentials if creds is not None else "")
+    if access is None:
         raise ProblemError(
             401,
             "Unauthorized",
             "send the service API key as 'Authorization: Bearer <DRAFTS_API_KEY>'",
+        )
+    if access == "read" and request.method not in ("GET", "HEAD"):
+        raise ProblemError(
+            403,
+            "Forbidden",
+            "this API key is read-only (DRAFTS_READ_ONLY_API_KEY); send DRAFTS_API_KEY to "
+            "change drafts",
         )
 
 
@@ -142,6 +147,21 @@ def _router() -> APIRouter:
         except NotFoundError as exc:
             raise _not_found(exc) from exc
         return MessageResponse(message="Draft rejected")
+
+    @api.post("/mark-sent/", response_model=MessageResponse)
+    async def mark_sent(
+        body: MarkSentRequest, request: Request, service: Service
+    ) -> MessageResponse:
+        """Record that a draft was sent; it leaves the list. Marking it again is fine; 409 for
+        a rejected or superseded draft."""
+        await _limit(request, body.user_id)
+        try:
+            await service.mark_sent(body.user_id, body.draft_message_id)
+        except NotFoundError as exc:
+            raise _not_found(exc) from exc
+        except ConflictError as exc:
+            raise _conflict(exc) from exc
+        return MessageResponse(message="Draft marked sent")
 
     @api.get("/draft-messages/", response_model=DraftListResponse)
     async def draft_messages(user_id: UserId, service: Service) -> DraftListResponse:

@@ -133,3 +133,57 @@ async def _migrate(url: str) -> str | None:
         return await current_revision(engine)
     finally:
         await engine.dispose()
+
+
+@main.command()
+@click.option(
+    "--base-url",
+    envvar="DRAFTS_API_URL",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="The running draft API (env DRAFTS_API_URL).",
+)
+@click.option(
+    "--api-key",
+    envvar="DRAFTS_API_KEY",
+    default="",
+    show_default=False,
+    help="The API's bearer key (env DRAFTS_API_KEY).",
+)
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="Offer only the tools that read (no send_thread, give_feedback, reject, retry).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="warning",
+    show_default=True,
+    help="Log level; logs go to stderr (stdout carries the protocol).",
+)
+def mcp(base_url: str, api_key: str, read_only: bool, log_level: str) -> None:
+    """Serve the draft API's tools to an MCP client over stdin/stdout.
+
+    Needs the mcp extra: pip install 'draft-service[mcp]'.
+    """
+    try:
+        from draft_service.mcp import DraftApiClient, create_mcp_server, shared_client_provider
+    except ImportError as exc:
+        _fail(exc)
+    if not base_url.startswith(("http://", "https://")):
+        click.echo(
+            f"error: DRAFTS_API_URL / --base-url must be an http:// or https:// URL, got "
+            f"{base_url!r}",
+            err=True,
+        )
+        sys.exit(2)
+    # stdout carries the protocol: logs must go to stderr.
+    configure_logging(log_level.upper(), fmt="json", stream=sys.stderr)
+
+    async def serve() -> None:
+        async with DraftApiClient(base_url, api_key) as client:
+            server = create_mcp_server(shared_client_provider(client), read_only=read_only)
+            await server.run_stdio_async()
+
+    asyncio.run(serve())

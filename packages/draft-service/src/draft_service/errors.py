@@ -11,6 +11,8 @@ Hierarchy::
         │   ├── DraftClosedError          feedback on a rejected or superseded draft
         │   └── JobNotRetryableError      retry of a job that did not fail, or was overtaken
         ├── StaleDraftError               newer messages arrived while a draft was being written
+        ├── DraftApiError                 the draft API answered an error, or could not be reached
+        ├── DraftJobFailedError           a job an MCP tool waited for failed or was discarded
         └── LLMError                      the language model could not produce a draft
             ├── LLMUnavailableError       retryable: connection error, 429, 5xx
             │   └── LLMTimeoutError       retryable: the call took longer than the timeout
@@ -26,7 +28,9 @@ from platform_core.errors import PlatformError
 
 __all__ = [
     "ConflictError",
+    "DraftApiError",
     "DraftClosedError",
+    "DraftJobFailedError",
     "DraftNotFoundError",
     "JobNotRetryableError",
     "LLMOutputError",
@@ -88,7 +92,7 @@ class DraftClosedError(ConflictError):
 
     Args:
         draft_id: The draft.
-        status: ``rejected`` or ``superseded``.
+        status: ``rejected``, ``superseded`` or ``sent``.
     """
 
     def __init__(self, draft_id: str, status: str) -> None:
@@ -96,7 +100,7 @@ class DraftClosedError(ConflictError):
             "a newer draft of the thread replaced it; list current drafts with "
             "GET /draft-messages/?user_id=..."
             if status == "superseded"
-            else "a rejected draft is not revised; send new messages to draft again"
+            else f"a {status} draft is not revised; send new messages to draft again"
         )
         super().__init__(f"draft {draft_id!r} is {status}: {hint}")
         self.draft_id = draft_id
@@ -105,6 +109,38 @@ class DraftClosedError(ConflictError):
 
 class JobNotRetryableError(ConflictError):
     """A retry was asked for a job that cannot be run again; the message says why."""
+
+
+class DraftApiError(DraftServiceError):
+    """The draft API answered with an error, or could not be reached (the MCP server's
+    client, :class:`draft_service.mcp.DraftApiClient`).
+
+    Args:
+        message: What went wrong.
+        problem: The RFC 9457 problem details: the API's body when it sent one, otherwise
+            one built from the failure (``title``, ``detail`` and ``status`` when known).
+        status_code: The HTTP status, ``None`` when no answer came.
+    """
+
+    def __init__(
+        self, message: str, *, problem: dict[str, object], status_code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.status_code = status_code
+
+
+class DraftJobFailedError(DraftServiceError):
+    """A drafting job an MCP tool waited for ended ``failed`` or ``discarded``.
+
+    Args:
+        message: What happened and what to do next.
+        problem: Problem details for the tool error, the job's view under ``job``.
+    """
+
+    def __init__(self, message: str, *, problem: dict[str, object]) -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 class StaleDraftError(DraftServiceError):

@@ -1,9 +1,10 @@
 """The service's event feed: job states, token deltas and draft changes, per channel.
 
-Channels are ``user:<user_id>`` (drafts ready, superseded, rejected), ``job:<job_id>``
-(state changes and token deltas) and ``control`` (what running jobs must stop for, read by
-every process). Each entry is a necrostack :class:`~necrostack.Event` with an id that orders
-it within its channel, so a reader resumes after the last id it saw (SSE ``Last-Event-ID``).
+Channels are ``user:<user_id>`` (jobs queued or failed; drafts ready, superseded, rejected or
+sent), ``job:<job_id>`` (state changes and token deltas) and ``control`` (what running jobs must
+stop for, read by every process). Each entry is a necrostack :class:`~necrostack.Event` with an
+id that orders it within its channel, so a reader resumes after the last id it saw (SSE
+``Last-Event-ID``).
 
 Two implementations: :class:`MemoryFeed` (one process) and :class:`RedisFeed` (a Redis stream
 per channel, read by every API and worker process). necrostack's queue backends hand each

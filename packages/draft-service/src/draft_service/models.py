@@ -18,6 +18,7 @@ __all__ = [
     "FeedbackRequest",
     "JobStatus",
     "JobView",
+    "MarkSentRequest",
     "MessageIn",
     "MessageResponse",
     "ProfileIn",
@@ -92,6 +93,13 @@ class FeedbackRequest(_Strict):
 
 class RejectRequest(_Strict):
     """Body of ``POST /reject-draft/``."""
+
+    user_id: _Id
+    draft_message_id: _Id
+
+
+class MarkSentRequest(_Strict):
+    """Body of ``POST /mark-sent/``: the draft was sent to the counterpart."""
 
     user_id: _Id
     draft_message_id: _Id
@@ -212,7 +220,7 @@ class DraftDetail(BaseModel):
 
     draft_message_id: str
     thread_name: str
-    status: Literal["open", "rejected", "superseded"]
+    status: Literal["open", "rejected", "superseded", "sent"]
     draft_message_content: str
     revisions: list[RevisionView]
 

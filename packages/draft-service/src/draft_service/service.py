@@ -97,10 +97,14 @@ class DraftService:
         A resend whose thread's latest job failed queues that job again.
         """
         result = await self.store.add_messages(req)
+        queued = {"job_id": result.job_id, "thread": req.thread_name}
+        # The user hears of a job before it can finish (its draft.ready follows job.queued).
         if result.requeued:
+            await self.feed.publish(f"user:{req.user_id}", "job.queued", queued)
             await self.enqueue(result.job_id)
             await self._job_state(result.job_id, req.user_id, "queued", retried=True)
         elif result.new_message_ids:
+            await self.feed.publish(f"user:{req.user_id}", "job.queued", queued)
             await self.enqueue(result.job_id)
             if result.version > 1:
                 # Calls drafting an older version of the thread stop, in whichever process.
@@ -126,6 +130,8 @@ class DraftService:
             DraftClosedError: the draft is rejected or superseded.
         """
         job_id = await self.store.add_feedback_job(user_id, draft_id, feedback)
+        queued = {"job_id": job_id, "draft_id": draft_id}
+        await self.feed.publish(f"user:{user_id}", "job.queued", queued)
         await self.enqueue(job_id)
         return job_id
 
@@ -138,6 +144,19 @@ class DraftService:
         if await self.store.reject(user_id, draft_id):
             await self.feed.publish(f"user:{user_id}", "draft.rejected", {"draft_id": draft_id})
             await self._close_drafts((draft_id,), "discarded: the draft was rejected")
+
+    async def mark_sent(self, user_id: str, draft_id: str) -> None:
+        """Record that a draft was sent: it leaves the list; revisions in progress stop.
+
+        Marking it again changes nothing.
+
+        Raises:
+            DraftNotFoundError: the user has no such draft.
+            DraftClosedError: the draft is rejected or superseded.
+        """
+        if await self.store.mark_sent(user_id, draft_id):
+            await self.feed.publish(f"user:{user_id}", "draft.sent", {"draft_id": draft_id})
+            await self._close_drafts((draft_id,), "discarded: the draft was sent")
 
     async def _close_drafts(self, draft_ids: tuple[str, ...], reason: str) -> None:
         if draft_ids:
@@ -152,6 +171,7 @@ class DraftService:
             JobNotRetryableError: it did not fail, or newer work replaced it.
         """
         await self.store.retry_job(job_id, user_id)
+        await self.feed.publish(f"user:{user_id}", "job.queued", {"job_id": job_id})
         await self.enqueue(job_id)
         await self._job_state(job_id, user_id, "queued", retried=True)
         return await self.job_view(job_id, user_id)
@@ -299,6 +319,8 @@ class DraftService:
             error = f"{type(exc).__name__}: {exc}"
             await self.store.finish_job(job_id, "failed", error)
             await self._job_state(job_id, job.user_id, "failed", error=error)
+            failed = {"job_id": job_id, "thread": ctx.thread.thread_name, "error": error}
+            await self.feed.publish(f"user:{job.user_id}", "job.failed", failed)
             _log.error("job_failed", job_id=job_id, error=error)
             return "failed"
         completion = outcome.completion

@@ -48,6 +48,11 @@ class DraftSettings(ApiSettings):
     api_key: SecretStr | None = Field(
         default=None, description="Bearer key every request must carry."
     )
+    read_only_api_key: SecretStr | None = Field(
+        default=None,
+        description="A second Bearer key that may only read: GET routes, event streams and "
+        "the MCP server's read-only tools; writes with it are refused with 403.",
+    )
     auth_disabled: bool = Field(
         default=False, description="Accept requests without a key (local development only)."
     )

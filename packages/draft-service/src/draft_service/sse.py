@@ -2,9 +2,10 @@
 
 ``GET /jobs/{job_id}/events`` sends the job's current state, then its state changes and the
 text as it streams from the model (``delta``), and ends after a final state.
-``GET /users/{user_id}/events`` sends ``draft.ready``, ``draft.superseded`` and
-``draft.rejected`` as they happen. Each event's ``id`` is its position in the feed: a client
-that reconnects with ``Last-Event-ID`` gets what it missed, in order. With
+``GET /users/{user_id}/events`` sends ``job.queued``, ``job.failed``, ``draft.ready``,
+``draft.superseded``, ``draft.rejected`` and ``draft.sent`` as they happen. Each event's ``id``
+is its position in the feed: a client that reconnects with ``Last-Event-ID`` gets what it
+missed, in order. With
 ``DRAFTS_REDIS_URL`` the feed is on Redis, so events written by worker processes reach clients
 of any API process.
 """
@@ -98,7 +99,8 @@ def event_routes(dependencies: list[Any]) -> APIRouter:
         runtime: Annotated[Runtime, Depends(_runtime)],
         last_event_id: LastEventId = None,
     ) -> EventSourceResponse:
-        """The user's drafts becoming ready, superseded or rejected (``text/event-stream``)."""
+        """The user's jobs queued or failed, drafts ready, superseded, rejected or sent
+        (``text/event-stream``)."""
         after = _resume_from(last_event_id)
 
         async def stream() -> AsyncIterator[dict[str, str]]:

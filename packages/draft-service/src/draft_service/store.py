@@ -110,6 +110,28 @@ class Store:
             draft.updated_at = utcnow()
             return True
 
+    async def mark_sent(self, user_id: str, draft_id: str) -> bool:
+        """Mark an open draft sent: it leaves the list and is not revised any more.
+
+        Returns:
+            Whether the draft was marked sent just now (False when it already was).
+
+        Raises:
+            DraftNotFoundError: the user has no such draft.
+            DraftClosedError: the draft is rejected or superseded.
+        """
+        async with self._sessions.begin() as s:
+            draft = await s.get(Draft, draft_id, with_for_update=True)
+            if draft is None or draft.user_id != user_id:
+                raise DraftNotFoundError(draft_id)
+            if draft.status == "sent":
+                return False
+            if draft.status != "open":
+                raise DraftClosedError(draft_id, draft.status)
+            draft.status = "sent"
+            draft.updated_at = utcnow()
+            return True
+
     async def current_drafts(self, user_id: str) -> list[tuple[str, str, str]]:
         """The user's open drafts as ``(thread_name, draft_id, text)``, oldest first.
 

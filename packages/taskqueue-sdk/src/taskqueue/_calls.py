@@ -153,6 +153,16 @@ def cancel_task(task_id: Id, reason: str | None) -> Call[Task]:
     )
 
 
+def retry_task(task_id: Id) -> Call[Task]:
+    """``POST /api/tasks/{id}/retry``."""
+    return Call(
+        "POST",
+        f"/api/tasks/{_id(task_id)}/retry",
+        model(Task),
+        not_found=errors.TaskNotFoundError,
+    )
+
+
 def advance_phase(task_id: Id, req: AdvancePhaseRequest) -> Call[Task]:
     """``POST /api/tasks/{id}/advance-phase``."""
     return Call(

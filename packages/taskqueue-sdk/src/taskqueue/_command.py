@@ -24,9 +24,13 @@ from platform_core.logging import get_logger
 from taskqueue.models import TaskResult
 from taskqueue.models.tasks import OUTPUT_TAIL_CHARS
 
-__all__ = ["Command", "RunningCommand"]
+__all__ = ["WITHHELD_VARIABLES", "Command", "RunningCommand"]
 
 _log = get_logger("taskqueue.worker")
+# The worker's own credentials stay with the worker: a task's command runs whatever its
+# producer wrote, so it must not inherit a key that could claim, complete or fail other tasks.
+# (A task may still set these in its own environment.)
+WITHHELD_VARIABLES = frozenset({"TASKQUEUE_API_KEY"})
 # "$1" is the task's command. It runs in the background of a wrapper that survives SIGTERM
 # (a handled signal, reset to the default in the command), so a stopped command gets its
 # grace period and the wrapper still exits with the command's status.
@@ -100,7 +104,7 @@ class RunningCommand:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
-                env={**os.environ, **self.spec.environment},
+                env={**_inherited_environment(), **self.spec.environment},
                 cwd=cwd,
                 start_new_session=True,
             )
@@ -161,3 +165,8 @@ class RunningCommand:
                 await asyncio.to_thread(shutil.rmtree, temp)
             except OSError as exc:  # the command may have made files we cannot delete
                 _log.warning("taskqueue.worker.workdir_not_removed", path=temp, error=str(exc))
+
+
+def _inherited_environment() -> dict[str, str]:
+    """The worker's environment without the variables a command must not see."""
+    return {k: v for k, v in os.environ.items() if k not in WITHHELD_VARIABLES}

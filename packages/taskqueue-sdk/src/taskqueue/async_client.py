@@ -208,6 +208,16 @@ class AsyncTaskQueueClient(AsyncClientExtras):
         """
         return await self._send(_calls.cancel_task(task_id, reason), retry)
 
+    async def retry_task(self, task_id: Id, *, retry: RetryConfig | None = None) -> Task:
+        """Run a Failed or Cancelled task again: Pending at once, attempts from zero.
+
+        Its dependents that failed without running because of it are queued again with it.
+
+        Raises:
+            ConflictError: when the task is not Failed or Cancelled.
+        """
+        return await self._send(_calls.retry_task(task_id), retry)
+
     async def advance_phase(
         self,
         task_id: Id,

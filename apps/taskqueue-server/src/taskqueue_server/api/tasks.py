@@ -1,4 +1,4 @@
-"""Task routes: create (single and batch), read, list, update, cancel, advance, delete."""
+"""Task routes: create (single and batch), read, list, update, cancel, retry, advance, delete."""
 
 from __future__ import annotations
 
@@ -208,11 +208,6 @@ async def get_task(request: Request, task_id: uuid.UUID, caller: Reader) -> Resp
     return json_response(Task.model_validate(wire))
 
 
-async def _answer(request: Request, changes: list[Change]) -> Response:
-    await get_runtime(request).announce(changes)
-    return json_response(task_model(changes[0].task))
-
-
 @router.patch("/{task_id}", response_model=Task, responses=PROBLEM_RESPONSES)
 async def update_task(
     request: Request, task_id: uuid.UUID, body: TaskUpdateRequest, caller: TaskWriter
@@ -239,7 +234,21 @@ async def cancel_task(
     if body is not None:
         check_body(body, get_runtime(request).settings)
     reason = body.reason if body is not None else None
-    return await _answer(request, await _tasks(request, caller).cancel(task_id, reason))
+    rendered = _Rendered()
+    done = await _tasks(request, caller).cancel(task_id, reason, before_commit=rendered)
+    await get_runtime(request).announce(done)
+    return rendered.get()
+
+
+@router.post("/{task_id}/retry", response_model=Task, responses=PROBLEM_RESPONSES)
+async def retry_task(request: Request, task_id: uuid.UUID, caller: TaskWriter) -> Response:
+    """Run a Failed or Cancelled task again: ``Pending`` at once, attempts from zero, its last
+    result cleared. Dependents that failed without running because of it are queued again
+    with it (announced as their own changes); tasks that failed on their own are not."""
+    rendered = _Rendered()
+    done = await _tasks(request, caller).retry(task_id, before_commit=rendered)
+    await get_runtime(request).announce(done)
+    return rendered.get()
 
 
 @router.post("/{task_id}/advance-phase", response_model=Task, responses=PROBLEM_RESPONSES)
@@ -252,10 +261,12 @@ async def advance_phase(
     """Complete the current workflow phase and enter the next (in AIReview: record a review)."""
     req = body or AdvancePhaseRequest()
     check_body(req, get_runtime(request).settings)
+    rendered = _Rendered()
     changes = await _tasks(request, caller).advance_phase(
-        task_id, documentation=req.documentation, artifacts=req.artifacts
+        task_id, documentation=req.documentation, artifacts=req.artifacts, before_commit=rendered
     )
-    return await _answer(request, changes)
+    await get_runtime(request).announce(changes)
+    return rendered.get()
 
 
 @router.delete("/{task_id}", status_code=204, responses=PROBLEM_RESPONSES)

@@ -152,11 +152,21 @@ class LeaseOperations(TaskStoreBase):
         limit: int,
         lease_seconds: float,
         project_id: uuid.UUID | None = None,
+        *,
+        expire: bool = True,
     ) -> tuple[list[StoredTask], list[Change]]:
         """Lease up to ``limit`` runnable tasks to ``worker_id``, highest priority then oldest.
 
         Every task leased by one call carries the same new ``lease_token`` (a lease is the
         pair of task and token).
+
+        Args:
+            worker_id: The claimer.
+            limit: The most tasks to lease.
+            lease_seconds: Lease length.
+            project_id: Only this project's tasks, when set.
+            expire: Expire stale leases first (off until the service clock is current, see
+                :mod:`taskqueue_server.db.lease_clock`).
 
         Returns:
             The leased tasks, and the changes made by expiring stale leases on the way.
@@ -164,7 +174,7 @@ class LeaseOperations(TaskStoreBase):
         now = utcnow()
         token = new_lease_token()
         async with self._sessions.begin() as session:
-            expired = await self._expire(session, now)
+            expired = await self._expire(session, now) if expire else []
             stmt = self._claim_statement(now, worker_id, token, limit, lease_seconds, project_id)
             leased = (await session.scalars(stmt)).all()
             if not leased:

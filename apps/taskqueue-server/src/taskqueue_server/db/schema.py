@@ -29,6 +29,7 @@ __all__ = [
     "DeliveryRow",
     "IdempotencyRow",
     "ProjectRow",
+    "ServiceClockRow",
     "TaskDependencyRow",
     "TaskRow",
     "WebhookRow",
@@ -166,6 +167,15 @@ class IdempotencyRow(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ServiceClockRow(Base):
+    """When a server was last seen running (see :mod:`taskqueue_server.db.lease_clock`)."""
+
+    __tablename__ = "service_clock"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column()
 
 
 class WebhookRow(Base):

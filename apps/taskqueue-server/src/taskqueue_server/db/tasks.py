@@ -1,5 +1,6 @@
 """Task storage: create, read, list, update, cancel, the workflow phases, delete; the lease
-operations come from :class:`~taskqueue_server.db.leases.LeaseOperations`."""
+operations come from :class:`~taskqueue_server.db.leases.LeaseOperations` and retry from
+:class:`~taskqueue_server.db.task_retry.RetryOperations`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select
 
 from taskqueue_server.db.cursor import Keyset
-from taskqueue_server.db.leases import LeaseOperations
 from taskqueue_server.db.schema import TaskDependencyRow, TaskRow, utcnow
 from taskqueue_server.db.task_base import (
     NULLABLE_FIELDS,
@@ -24,6 +24,7 @@ from taskqueue_server.db.task_base import (
     task_wire,
 )
 from taskqueue_server.db.task_insert import insert_task_row
+from taskqueue_server.db.task_retry import RetryOperations
 from taskqueue_server.errors import ForbiddenError, NotFoundError
 from taskqueue_server.state import PHASE_ORDER, PRIORITY_RANK, check_transition, next_phase
 
@@ -34,7 +35,7 @@ BeforeCommit = Callable[[list[Change]], object]
 raises, nothing is written."""
 
 
-class TaskStore(LeaseOperations):
+class TaskStore(RetryOperations):
     """Every database operation on tasks.
 
     Args:
@@ -212,7 +213,7 @@ class TaskStore(LeaseOperations):
         """
         now = utcnow()
         async with self._sessions.begin() as session:
-            row = await self._load(session, task_id)
+            row = await self._locked(session, task_id)
             changed: list[Change] = []
             for name in PLAIN_FIELDS:
                 if name in changes and (changes[name] is not None or name in NULLABLE_FIELDS):
@@ -244,30 +245,44 @@ class TaskStore(LeaseOperations):
                 before_commit(result)
             return result
 
-    async def cancel(self, task_id: uuid.UUID, reason: str | None = None) -> list[Change]:
-        """Cancel a task in any non-final status (a running worker learns it at its heartbeat).
+    async def cancel(
+        self,
+        task_id: uuid.UUID,
+        reason: str | None = None,
+        *,
+        before_commit: BeforeCommit | None = None,
+    ) -> list[Change]:
+        """Cancel a task in any non-final status (a running worker learns it at its heartbeat);
+        tasks waiting on it fail. One transaction, the row locked, so a report racing the
+        cancel either lands first (and the cancel is refused) or finds the task cancelled.
 
         Raises:
             NotFoundError: unknown task.
             InvalidTransitionError: the task already finished.
         """
-        async with self._readers() as session:
-            row = await self._load(session, task_id)
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            row = await self._locked(session, task_id)
             check_transition(row.status, "Cancelled")
-        changes = await self.update(task_id, {"status": "Cancelled"})
-        if reason:
-            async with self._sessions.begin() as session:
-                row = await self._load(session, task_id)
+            self._enter_status(row, "Cancelled", now)
+            if reason:
                 row.result = {**(row.result or {}), "error": f"cancelled: {reason}"}
-                await session.flush()
-                changes[0] = Change((await self._stored(session, [row]))[0], "task.cancelled")
-        return changes
+            row.updated_at = now
+            waiting = await self._fail_dependents(session, row.id, "Cancelled", now)
+            await session.flush()
+            changed = await self._changes(session, waiting)
+            result = [Change((await self._stored(session, [row]))[0], "task.cancelled"), *changed]
+            if before_commit is not None:
+                before_commit(result)
+            return result
 
     async def advance_phase(
         self,
         task_id: uuid.UUID,
         documentation: str | None = None,
         artifacts: Sequence[str] | None = None,
+        *,
+        before_commit: BeforeCommit | None = None,
     ) -> list[Change]:
         """Move a workflow task to its next phase, recording the finished phase's output.
 
@@ -279,7 +294,7 @@ class TaskStore(LeaseOperations):
         """
         now = utcnow()
         async with self._sessions.begin() as session:
-            row = await self._load(session, task_id)
+            row = await self._locked(session, task_id)
             target = next_phase(row.status)
             if row.status == "AIReview":
                 row.ai_reviews_completed = min(
@@ -305,7 +320,10 @@ class TaskStore(LeaseOperations):
                 ]
             row.updated_at = now
             await session.flush()
-            return [Change((await self._stored(session, [row]))[0], "task.updated")]
+            result = [Change((await self._stored(session, [row]))[0], "task.updated")]
+            if before_commit is not None:
+                before_commit(result)
+            return result
 
     async def delete(self, task_id: uuid.UUID) -> list[Change]:
         """Delete a task; tasks that depended on it no longer wait for it.

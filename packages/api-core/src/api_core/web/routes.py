@@ -62,6 +62,18 @@ def sign_in_router(web: WebUI, *, home: bool = True) -> APIRouter:
 
     @router.post("/sign-in")
     async def sign_in(request: Request) -> Response:
+        address = _client(request)
+        blocked = await web.failed_sign_ins.retry_after(address)
+        if blocked is not None:
+            _log.warning("web sign-in refused: too many failed attempts", client=address)
+            response = sign_in_page(
+                request,
+                error="Too many failed sign-ins from this address. "
+                f"Wait {blocked} seconds, then try again.",
+                status_code=429,
+            )
+            response.headers["Retry-After"] = str(blocked)
+            return response
         # Read the form by hand: a validation error would echo the key back in its body.
         form = await request.form()
         token, key = form.get("csrf_token"), form.get("api_key")
@@ -78,7 +90,8 @@ def sign_in_router(web: WebUI, *, home: bool = True) -> APIRouter:
             return sign_in_page(request, error="Paste an API key to sign in.", status_code=400)
         identity = None if len(key) > _MAX_KEY else await web.verify_key(request, key)
         if identity is None:
-            _log.warning("web sign-in refused: unknown or revoked key", client=_client(request))
+            await web.failed_sign_ins.hit(address)
+            _log.warning("web sign-in refused: unknown or revoked key", client=address)
             return sign_in_page(
                 request,
                 error="That API key is unknown or revoked. Check it and try again.",

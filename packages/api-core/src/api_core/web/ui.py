@@ -17,13 +17,17 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from api_core.errors import CsrfError, SignInRequiredError
+from api_core.ratelimit import InProcessRateLimiter, RateLimiter
 from api_core.settings import ApiSettings
 from api_core.web.assets import asset_url, mount_static
 from api_core.web.identity import KeyVerifier, Revalidator, WebIdentity
 from api_core.web.session import SessionCodec, WebSession, session_secret
 from platform_core.logging import get_logger
 
-__all__ = ["NavLink", "WebUI"]
+__all__ = ["SIGN_IN_FAILURES_PER_MINUTE", "NavLink", "WebUI"]
+
+SIGN_IN_FAILURES_PER_MINUTE = 10
+"""Failed sign-ins a client address may make per minute when the app gives no limiter."""
 
 _log = get_logger(__name__)
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -49,6 +53,10 @@ class WebUI:
         nav: Links shown in the header for a signed-in user.
         template_dirs: The app's own template folders, searched before api-core's.
         prefix: Where the pages live.
+        failed_sign_ins: Counts failed sign-ins per client address; once it refuses, the
+            sign-in form answers 429 with ``Retry-After`` until the window ends. Pass the
+            app's own failed-authentication limiter so the API and the form share one budget;
+            by default an in-process limiter of :data:`SIGN_IN_FAILURES_PER_MINUTE`.
 
     Raises:
         ConfigurationError: no session secret in staging or production.
@@ -64,6 +72,7 @@ class WebUI:
         nav: Sequence[NavLink] = (),
         template_dirs: Iterable[str | Path] = (),
         prefix: str = "/ui",
+        failed_sign_ins: RateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.app_name = app_name or settings.service_name
@@ -71,6 +80,9 @@ class WebUI:
         self.nav: list[NavLink] = [("Home", f"{self.prefix}/"), *nav]
         self._verify_key = verify_key
         self._revalidate = revalidate
+        self.failed_sign_ins: RateLimiter = failed_sign_ins or InProcessRateLimiter(
+            SIGN_IN_FAILURES_PER_MINUTE
+        )
         self._codec = SessionCodec(session_secret(settings), settings.session_max_age)
         stem = _cookie_stem(settings.service_name)
         self.cookie_name = f"{stem}_session"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from taskqueue.cli._common import CliState
+from taskqueue.cli.keys import keys
 from taskqueue.cli.mcp import mcp
 from taskqueue.cli.projects import projects
 from taskqueue.cli.tasks import tasks
@@ -32,7 +33,7 @@ VERSION = "0.1.0"
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context
 def cli(ctx: click.Context, base_url: str | None, api_key: str | None, as_json: bool) -> None:
-    """Work with a Task Queue server: tasks, projects, webhooks, and a worker."""
+    """Work with a Task Queue server: tasks, projects, webhooks, API keys, and a worker."""
     ctx.obj = CliState(base_url=base_url, api_key=api_key, json=as_json)
 
 
@@ -47,6 +48,7 @@ cli.add_command(tasks)
 cli.add_command(projects)
 cli.add_command(webhooks)
 cli.add_command(worker)
+cli.add_command(keys)
 cli.add_command(mcp)
 
 

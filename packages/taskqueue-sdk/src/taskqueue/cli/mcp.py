@@ -14,7 +14,7 @@ from taskqueue.cli._common import CliState, pass_state
 @click.option(
     "--read-only",
     is_flag=True,
-    help="Offer only the tools that read (no create_task, no cancel_task).",
+    help="Offer only the tools that read (no create_task, cancel_task, retry_task).",
 )
 @click.option(
     "--log-level",

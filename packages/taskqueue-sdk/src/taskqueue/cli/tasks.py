@@ -188,6 +188,16 @@ def cancel(state: CliState, task_id: str, reason: str | None) -> None:
 
 @tasks.command()
 @click.argument("task_id")
+@json_option
+@pass_state
+@handle_errors
+def retry(state: CliState, task_id: str) -> None:
+    """Run a Failed or Cancelled task again (with the dependents it kept from running)."""
+    _show(state, state.client().retry_task(task_id), "queued again")
+
+
+@tasks.command()
+@click.argument("task_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_state
 @handle_errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Literal
 from uuid import UUID
 
@@ -11,9 +12,11 @@ from taskqueue.async_client import AsyncTaskQueueClient
 from taskqueue.errors import NotFoundError
 from taskqueue.models import Task, TaskFilters, TaskStatus
 
-__all__ = ["GraphNode", "TaskGraph", "walk_graph"]
+__all__ = ["GraphNode", "Progress", "TaskGraph", "walk_graph"]
 
 Direction = Literal["upstream", "downstream", "both"]
+Progress = Callable[[int, str], Awaitable[None]]
+"""Told how many tasks the walk has read so far, with a line saying what it is doing."""
 
 
 class GraphNode(BaseModel):
@@ -69,6 +72,7 @@ async def walk_graph(
     direction: Direction,
     max_depth: int,
     max_scan: int,
+    progress: Progress | None = None,
 ) -> TaskGraph:
     """Walk the graph from ``task_id``.
 
@@ -83,6 +87,8 @@ async def walk_graph(
         direction: ``upstream``, ``downstream`` or ``both``.
         max_depth: The most steps taken from the root in each direction.
         max_scan: The most tasks read for the downstream walk.
+        progress: Called after each upstream level and each page of the downstream scan
+            with the tasks read so far (a big project's scan takes a while).
 
     Raises:
         TaskNotFoundError: when the root does not exist.
@@ -90,12 +96,17 @@ async def walk_graph(
     root = await client.get_task(task_id)
     nodes: dict[UUID, GraphNode] = {root.id: _node(root, 0)}
     graph = TaskGraph(root=root.id, nodes=[])
+    report = progress or _quiet
     if direction in ("upstream", "both"):
-        await _upstream(client, root, nodes, graph, max_depth)
+        await _upstream(client, root, nodes, graph, max_depth, report)
     if direction in ("downstream", "both"):
-        await _downstream(client, root, nodes, graph, max_depth, max_scan)
+        await _downstream(client, root, nodes, graph, max_depth, max_scan, report)
     graph.nodes = sorted(nodes.values(), key=lambda n: (n.depth, n.name, str(n.id)))
     return graph
+
+
+async def _quiet(_: int, __: str) -> None:
+    return None
 
 
 async def _upstream(
@@ -104,6 +115,7 @@ async def _upstream(
     nodes: dict[UUID, GraphNode],
     graph: TaskGraph,
     max_depth: int,
+    report: Progress,
 ) -> None:
     frontier = [root]
     for depth in range(1, max_depth + 1):
@@ -122,6 +134,7 @@ async def _upstream(
         frontier = following
         if not frontier:
             return
+        await report(len(nodes), f"upstream: depth {depth} read, {len(nodes)} tasks")
     graph.truncated = graph.truncated or any(t.dependencies for t in frontier)
 
 
@@ -132,14 +145,18 @@ async def _downstream(
     graph: TaskGraph,
     max_depth: int,
     max_scan: int,
+    report: Progress,
 ) -> None:
     dependents: dict[UUID, list[Task]] = {}
     filters = TaskFilters(project_id=root.project_id) if root.project_id else None
-    async for task in client.tasks.list(filters, limit=min(max_scan, 500)):
+    page = min(max_scan, 500)
+    async for task in client.tasks.list(filters, limit=page):
         if graph.scanned >= max_scan:
             graph.truncated = True
             break
         graph.scanned += 1
+        if graph.scanned % page == 0:
+            await report(len(nodes) + graph.scanned, f"downstream: {graph.scanned} tasks scanned")
         for dep in task.dependencies:
             dependents.setdefault(dep, []).append(task)
     frontier = [root.id]

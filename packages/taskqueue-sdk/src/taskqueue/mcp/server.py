@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from taskqueue.async_client import AsyncTaskQueueClient
@@ -36,10 +36,35 @@ ClientProvider = Callable[[Context], AbstractAsyncContextManager[AsyncTaskQueueC
 
 READ_ONLY_TOOLS = frozenset({"get_task", "list_tasks", "get_stats", "task_graph"})
 """Tools that only read (``readOnlyHint: true``)."""
-MUTATING_TOOLS = frozenset({"create_task", "cancel_task"})
+MUTATING_TOOLS = frozenset({"create_task", "cancel_task", "retry_task"})
 """Tools that change the queue; ``cancel_task`` is also ``destructiveHint: true``."""
 
 _READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
+
+_INSTRUCTIONS = (
+    "Tools for a Task Queue: create tasks (with dependencies), read, list, cancel "
+    "and retry them, queue statistics and a task's dependency graph. Errors are JSON problem "
+    "details naming the invalid field."
+)
+
+
+class _ReadOnlyServer(MCPServer):
+    """A server without the mutating tools that says why when one is called anyway."""
+
+    def __init__(self, name: str, *, refusal: str, instructions: str) -> None:
+        super().__init__(name, instructions=instructions)
+        self._refusal = refusal
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """Refuse a mutating tool by name (a tool error), else call the tool."""
+        if name in MUTATING_TOOLS:
+            raise ToolError(
+                f"{name} changes the queue and this server offers only read-only tools: "
+                f"{self._refusal}"
+            )
+        return await super().call_tool(name, arguments, context)
 
 
 def shared_client_provider(client: AsyncTaskQueueClient) -> ClientProvider:
@@ -68,7 +93,11 @@ def env_client_provider() -> ClientProvider:
 
 
 def create_mcp_server(
-    clients: ClientProvider, *, read_only: bool = False, name: str = "taskqueue"
+    clients: ClientProvider,
+    *,
+    read_only: bool = False,
+    refusal: str = "this server was started read-only",
+    name: str = "taskqueue",
 ) -> MCPServer:
     """Build the Task Queue MCP server.
 
@@ -80,20 +109,20 @@ def create_mcp_server(
     Args:
         clients: Where each call gets its SDK client.
         read_only: Register only the tools in :data:`READ_ONLY_TOOLS` (for a caller that may
-            only read); the mutating ones are then not listed at all.
+            only read); the mutating ones are then not listed at all, and a call to one is
+            a tool error saying why.
+        refusal: Why the mutating tools are missing, for that tool error (e.g. the
+            caller's role).
         name: The server's name in the MCP handshake.
     """
     # MCPServer() calls logging.basicConfig (a rich handler on the root logger); a library
     # must leave the host's logging alone, so the root logger is put back as it was.
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    server = MCPServer(
-        name,
-        instructions=(
-            "Tools for a Task Queue: create tasks (with dependencies), read, list, cancel "
-            "them, queue statistics and a task's dependency graph. Errors are JSON problem "
-            "details naming the invalid field."
-        ),
+    server: MCPServer = (
+        _ReadOnlyServer(name, refusal=refusal, instructions=_INSTRUCTIONS)
+        if read_only
+        else MCPServer(name, instructions=_INSTRUCTIONS)
     )
     root.handlers[:] = handlers
     root.setLevel(level)
@@ -146,9 +175,15 @@ def _add_read_tools(server: MCPServer, clients: ClientProvider) -> None:
         """The tasks a task waits for (upstream, negative depth) and the tasks waiting for it
         (downstream, positive depth), each with its status and dependencies. Downstream reads
         the tasks of the root's project (at most max_scan); truncated says when a limit
-        stopped the walk."""
+        stopped the walk. Reports progress (tasks read so far) while it walks."""
+
+        async def progress(read: int, message: str) -> None:
+            await ctx.report_progress(read, None, message)
+
         async with clients(ctx) as client:
-            return await _answer(walk_graph(client, task_id, direction, max_depth, max_scan))
+            return await _answer(
+                walk_graph(client, task_id, direction, max_depth, max_scan, progress)
+            )
 
 
 def _add_mutating_tools(server: MCPServer, clients: ClientProvider) -> None:
@@ -177,6 +212,19 @@ def _add_mutating_tools(server: MCPServer, clients: ClientProvider) -> None:
         finished task cannot be cancelled (the API answers 409)."""
         async with clients(ctx) as client:
             return await _answer(client.cancel_task(task_id, reason=reason))
+
+    @server.tool(
+        title="Retry a task",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False
+        ),
+    )
+    async def retry_task(task_id: UUID, ctx: Context) -> Annotated[CallToolResult, Task]:
+        """Run a Failed or Cancelled task again: Pending at once, attempts from zero; its
+        dependents that failed without running because of it are queued again too. Any other
+        status is refused (the API answers 409)."""
+        async with clients(ctx) as client:
+            return await _answer(client.retry_task(task_id))
 
 
 def _add_resources(server: MCPServer, clients: ClientProvider) -> None:
