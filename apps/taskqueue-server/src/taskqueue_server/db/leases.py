@@ -26,7 +26,19 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Update, case, exists, func, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    Update,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -38,6 +50,17 @@ __all__ = ["EXPIRED_MESSAGE", "LeaseOperations", "new_lease_token"]
 
 EXPIRED_MESSAGE = "the lease expired without a heartbeat (the worker died or lost the server)"
 _EXPIRE_BATCH = 500
+# One alias for every claim: a fresh ``aliased()`` per statement costs milliseconds of CPU
+# (its columns are adapted anew, and the statement's cache key cannot be reused).
+_DEP_TASK = aliased(TaskRow, name="dep_task")
+_COLUMNS = TaskRow.__table__.c
+_CLAIM_NOW: BindParameter[datetime] = bindparam(
+    "claim_now", type_=TaskRow.__table__.c.available_at.type
+)
+# Claim statements by (SKIP LOCKED, tenant, project restriction, project filter); bounded
+# because every tenant (and project-restricted key) adds one.
+_CLAIM_STATEMENTS: dict[tuple[bool, str, frozenset[uuid.UUID] | None, bool], Update] = {}
+_CLAIM_STATEMENTS_MAX = 1024
 
 
 def new_lease_token() -> str:
@@ -48,8 +71,8 @@ def new_lease_token() -> str:
 class LeaseOperations(TaskStoreBase):
     """The operations workers and the expiry sweep use."""
 
-    def _runnable(self, now: datetime) -> Select[Any]:
-        dep_task = aliased(TaskRow)
+    def _runnable(self, now: datetime | ColumnElement[datetime]) -> Select[Any]:
+        dep_task = _DEP_TASK
         blocked = exists(
             select(TaskDependencyRow.task_id)
             .join(dep_task, dep_task.id == TaskDependencyRow.depends_on_id)
@@ -87,46 +110,74 @@ class LeaseOperations(TaskStoreBase):
             .execution_options(synchronize_session=False, populate_existing=True)
         )
 
-    def _claim_statement(
-        self,
+    def _claim_statement(self, project_id: uuid.UUID | None) -> Update:
+        """Lease up to ``limit`` runnable rows, highest priority then oldest, in one UPDATE.
+
+        The candidates are a CTE: PostgreSQL evaluates it exactly once (a plain
+        ``IN (SELECT ... LIMIT n)`` may be re-run and lease more than n rows), and its
+        ``FOR UPDATE SKIP LOCKED`` keeps concurrent claims off each other's rows.
+
+        The statement takes the claim's values as bind parameters (:meth:`_claim_params`)
+        and is built once per tenant scope and project filter: building it and its cache key
+        anew cost milliseconds of CPU on every claim.
+        """
+        scope = self.scope
+        key = (self._skip_locked, scope.tenant, scope.projects, project_id is not None)
+        cached = _CLAIM_STATEMENTS.get(key)
+        if cached is not None:
+            return cached
+        candidates = (
+            self._runnable(_CLAIM_NOW)
+            .order_by(TaskRow.priority_rank.desc(), TaskRow.created_at, TaskRow.id)
+            .limit(bindparam("claim_limit", type_=Integer))
+        )
+        if project_id is not None:
+            candidates = candidates.where(
+                TaskRow.project_id == bindparam("claim_project", type_=_COLUMNS.project_id.type)
+            )
+        candidates = candidates.where(self._tenant_where())  # tenant filter
+        if self._skip_locked:
+            candidates = candidates.with_for_update(skip_locked=True, of=TaskRow)
+        picked = candidates.cte("picked")
+        statement = (
+            update(TaskRow)
+            .where(TaskRow.id.in_(select(picked.c.id)), TaskRow.status == "Pending")
+            .values(
+                status="Running",
+                lease_owner=bindparam("claim_worker", type_=_COLUMNS.lease_owner.type),
+                lease_token=bindparam("claim_token", type_=_COLUMNS.lease_token.type),
+                lease_expires_at=bindparam("claim_expires", type_=_COLUMNS.lease_expires_at.type),
+                attempts=TaskRow.attempts + 1,
+                updated_at=_CLAIM_NOW,
+            )
+            .returning(TaskRow)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        if len(_CLAIM_STATEMENTS) >= _CLAIM_STATEMENTS_MAX:
+            _CLAIM_STATEMENTS.clear()
+        _CLAIM_STATEMENTS[key] = statement
+        return statement
+
+    @staticmethod
+    def _claim_params(
         now: datetime,
         worker_id: str,
         token: str,
         limit: int,
         lease_seconds: float,
         project_id: uuid.UUID | None,
-    ) -> Update:
-        """Lease up to ``limit`` runnable rows, highest priority then oldest, in one UPDATE.
-
-        The candidates are a CTE: PostgreSQL evaluates it exactly once (a plain
-        ``IN (SELECT ... LIMIT n)`` may be re-run and lease more than n rows), and its
-        ``FOR UPDATE SKIP LOCKED`` keeps concurrent claims off each other's rows.
-        """
-        candidates = (
-            self._runnable(now)
-            .order_by(TaskRow.priority_rank.desc(), TaskRow.created_at, TaskRow.id)
-            .limit(limit)
-        )
+    ) -> dict[str, Any]:
+        """The values of :meth:`_claim_statement`'s bind parameters."""
+        params: dict[str, Any] = {
+            "claim_now": now,
+            "claim_limit": limit,
+            "claim_worker": worker_id,
+            "claim_token": token,
+            "claim_expires": now + timedelta(seconds=lease_seconds),
+        }
         if project_id is not None:
-            candidates = candidates.where(TaskRow.project_id == project_id)
-        candidates = candidates.where(self._tenant_where())  # tenant filter
-        if self._skip_locked:
-            candidates = candidates.with_for_update(skip_locked=True, of=TaskRow)
-        picked = candidates.cte("picked")
-        return (
-            update(TaskRow)
-            .where(TaskRow.id.in_(select(picked.c.id)), TaskRow.status == "Pending")
-            .values(
-                status="Running",
-                lease_owner=worker_id,
-                lease_token=token,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                attempts=TaskRow.attempts + 1,
-                updated_at=now,
-            )
-            .returning(TaskRow)
-            .execution_options(synchronize_session=False, populate_existing=True)
-        )
+            params["claim_project"] = project_id
+        return params
 
     async def expire_leases(self) -> list[Change]:
         """Return expired leases to the queue (or fail them when out of attempts)."""
@@ -165,8 +216,9 @@ class LeaseOperations(TaskStoreBase):
         token = new_lease_token()
         async with self._sessions.begin() as session:
             expired = await self._expire(session, now)
-            stmt = self._claim_statement(now, worker_id, token, limit, lease_seconds, project_id)
-            leased = (await session.scalars(stmt)).all()
+            stmt = self._claim_statement(project_id)
+            params = self._claim_params(now, worker_id, token, limit, lease_seconds, project_id)
+            leased = (await session.scalars(stmt, params)).all()
             if not leased:
                 return [], expired
             rows = sorted(leased, key=lambda r: (-r.priority_rank, r.created_at, r.id))
