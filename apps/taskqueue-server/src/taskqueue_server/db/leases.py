@@ -36,6 +36,7 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    or_,
     select,
     update,
 )
@@ -224,6 +225,26 @@ class LeaseOperations(TaskStoreBase):
             rows = sorted(leased, key=lambda r: (-r.priority_rank, r.created_at, r.id))
             return await self._stored(session, rows), expired
 
+    @staticmethod
+    async def _stored_and_dependents(
+        session: AsyncSession, row: TaskRow
+    ) -> tuple[StoredTask, bool]:
+        """The task with its dependencies, and whether some task waits on it: one query
+        where ``_stored`` and :meth:`has_dependents` would be two round trips."""
+        links = await session.execute(
+            select(TaskDependencyRow.task_id, TaskDependencyRow.depends_on_id).where(
+                or_(TaskDependencyRow.task_id == row.id, TaskDependencyRow.depends_on_id == row.id)
+            )
+        )
+        deps: list[uuid.UUID] = []
+        waited_on = False
+        for task_id, depends_on in links:
+            if task_id == row.id:
+                deps.append(depends_on)
+            else:
+                waited_on = True
+        return StoredTask(row, sorted(deps, key=str)), waited_on
+
     async def has_dependents(self, task_id: uuid.UUID) -> bool:
         """True when some task waits on ``task_id``."""
         async with self._readers() as session:
@@ -255,10 +276,8 @@ class LeaseOperations(TaskStoreBase):
             task_status=row.status,
         )
 
-    async def _held(
-        self, session: AsyncSession, task_id: uuid.UUID, worker_id: str, token: str
-    ) -> TaskRow:
-        row = await self._locked(session, task_id)
+    def _held(self, row: TaskRow, worker_id: str, token: str) -> TaskRow:
+        """``row`` (locked by :meth:`_locked`), when ``token`` is its current lease."""
         if row.status != "Running" or not _same(row.lease_token, token):
             raise self._lost(row, worker_id)
         return row
@@ -284,7 +303,7 @@ class LeaseOperations(TaskStoreBase):
             row = await self._locked(session, task_id)
             if row.status == "Cancelled" and _same(row.lease_token, token):
                 return now, True
-            row = await self._held(session, task_id, worker_id, token)
+            row = self._held(row, worker_id, token)
             expires = now + timedelta(seconds=lease_seconds)
             row.lease_expires_at = expires
             return expires, False
@@ -309,14 +328,14 @@ class LeaseOperations(TaskStoreBase):
             row = await self._locked(session, task_id)
             if row.status == "Completed" and _same(row.lease_token, token):
                 return (await self._stored(session, [row]))[0], []
-            row = await self._held(session, task_id, worker_id, token)
+            row = self._held(row, worker_id, token)
             row.result = dict(result)
             self._enter_status(row, "Completed", now)
             row.lease_token = token  # kept: recognises a replay of this report
             row.updated_at = now
             await session.flush()
-            stored = (await self._stored(session, [row]))[0]
-            return stored, [Change(stored, "task.completed")]
+            stored, unblocks = await self._stored_and_dependents(session, row)
+            return stored, [Change(stored, "task.completed", unblocks=unblocks)]
 
     async def fail(
         self,
@@ -354,7 +373,7 @@ class LeaseOperations(TaskStoreBase):
             row = await self._locked(session, task_id)
             if row.status in ("Pending", "Failed") and _same(row.lease_token, token):
                 return (await self._stored(session, [row]))[0], []
-            row = await self._held(session, task_id, worker_id, token)
+            row = self._held(row, worker_id, token)
             row.result = dict(result)
             more: list[TaskRow] = []
             if requeue:
