@@ -306,13 +306,12 @@ def workers(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 
 @contextlib.asynccontextmanager
 async def _serve(database_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ServerSettings.load(
-        database_url=database_url,
-        webhook_allow_private=True,
-        api_key_cache_seconds=0,
-        delivery_poll_interval=0.05,
-        **overrides,
-    )
+    defaults: dict[str, Any] = {
+        "webhook_allow_private": True,
+        "api_key_cache_seconds": 0,
+        "delivery_poll_interval": 0.05,
+    }
+    settings = ServerSettings.load(database_url=database_url, **{**defaults, **overrides})
     app = create_server_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

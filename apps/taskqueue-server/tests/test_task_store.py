@@ -75,9 +75,13 @@ async def test_dependency_holds_task_back_until_completed(tasks: TaskStore) -> N
     child = await _one(tasks, dependencies=[parent])
     leased, _ = await tasks.claim("w", 10, 30)
     assert [t.row.id for t in leased] == [parent]
-    await tasks.complete(parent, "w", str(leased[0].row.lease_token), {"exit_code": 0})
+    _, [done] = await tasks.complete(parent, "w", str(leased[0].row.lease_token), {"exit_code": 0})
+    assert done.unblocks  # the route wakes waiting claims: the child may run now
     leased, _ = await tasks.claim("w", 10, 30)
     assert [t.row.id for t in leased] == [child]
+    _, [done] = await tasks.complete(child, "w", str(leased[0].row.lease_token), {"exit_code": 0})
+    assert not done.unblocks
+    assert done.task.dependencies == [parent]
 
 
 async def test_failed_dependency_fails_the_waiting_task(tasks: TaskStore) -> None:

@@ -132,6 +132,7 @@ def create_server_app(
     )
     app.state.runtime = runtime
     app.state.key_cache = {}
+    app.state.key_reads = {}  # API key reads under way, shared (see api.deps)
     app.add_exception_handler(TaskQueueServerError, _server_error)
     app.add_exception_handler(DataError, _data_error)
     app.state.web = install_web(app, runtime, settings)

@@ -161,7 +161,10 @@ class RunningCommand:
     async def _cleanup(self) -> None:
         if self._temp is not None:
             temp, self._temp = self._temp, None
-            try:  # in a thread: removing a directory can take milliseconds on a busy disk
+            with contextlib.suppress(OSError):  # not empty: removed with its files below
+                os.rmdir(temp)  # the common case, the command left nothing behind
+                return
+            try:  # in a thread: removing a tree can take milliseconds on a busy disk
                 await asyncio.to_thread(shutil.rmtree, temp)
             except OSError as exc:  # the command may have made files we cannot delete
                 _log.warning("taskqueue.worker.workdir_not_removed", path=temp, error=str(exc))

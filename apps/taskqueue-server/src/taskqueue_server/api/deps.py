@@ -134,15 +134,31 @@ async def _verify(request: Request, runtime: Runtime, key: str) -> TenantScope:
     hit = cache.get(key)
     if hit is not None and hit[1] > now:
         return hit[0]
-    scope = await runtime.api_keys.authenticate(key)
+    # Requests that miss while a read of the same key is under way share it (when the entry
+    # expires, every worker's next request would otherwise read the key again), but only
+    # while that read is younger than the cache time: its answer is then as fresh as an entry.
+    reads: dict[str, tuple[asyncio.Future[TenantScope | None], float]] = request.app.state.key_reads
+    running = reads.get(key)
+    if running is not None and running[1] > now:
+        scope = await asyncio.shield(running[0])
+    else:
+        read = asyncio.ensure_future(runtime.api_keys.authenticate(key))
+        until = now + runtime.settings.api_key_cache_seconds
+        reads[key] = (read, until)
+        try:
+            scope = await asyncio.shield(read)
+        finally:
+            if reads.get(key, (None, 0.0))[0] is read:
+                del reads[key]
+        if scope is not None:
+            if len(cache) > 10_000:
+                cache.clear()
+            cache[key] = (scope, until)
     if scope is None:
         raise AuthenticationError(
             "API key is unknown or revoked; check it or create a new one with "
             "`taskqueue-server create-api-key`"
         )
-    if len(cache) > 10_000:
-        cache.clear()
-    cache[key] = (scope, now + runtime.settings.api_key_cache_seconds)
     return scope
 
 

@@ -77,4 +77,5 @@ async def revoke_key(request: Request, key_id: uuid.UUID, caller: Manager) -> Re
         raise NotFoundError("API key", key_id)
     await runtime.api_keys.revoke(key_id)
     request.app.state.key_cache.clear()
+    request.app.state.key_reads.clear()  # nobody joins a read that began before this
     return Response(status_code=204)

@@ -103,7 +103,7 @@ async def complete(
             task_id, body.worker_id, body.lease_token, result
         )
         await runtime.announce(changes)
-        if changes and await runtime.tasks.has_dependents(task_id):
+        if any(change.unblocks for change in changes):
             runtime.wakeup.notify()  # tasks waiting on this one may be runnable now
         return json_response(task_model(task))
 

@@ -26,7 +26,20 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Update, case, exists, func, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    Update,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -38,6 +51,18 @@ __all__ = ["EXPIRED_MESSAGE", "LeaseOperations", "new_lease_token"]
 
 EXPIRED_MESSAGE = "the lease expired without a heartbeat (the worker died or lost the server)"
 _EXPIRE_BATCH = 500
+# One alias for every claim: a fresh ``aliased()`` per statement costs milliseconds of CPU
+# (its columns are adapted anew, and the statement's cache key cannot be reused).
+_DEP_TASK = aliased(TaskRow, name="dep_task")
+_COLUMNS = TaskRow.__table__.c
+_CLAIM_NOW: BindParameter[datetime] = bindparam(
+    "claim_now", type_=TaskRow.__table__.c.available_at.type
+)
+# Claim statements by (SKIP LOCKED, tenant, project restriction, project filter); bounded
+# because every tenant (and project-restricted key) adds one.
+_CLAIM_STATEMENTS: dict[tuple[bool, str, frozenset[uuid.UUID] | None, bool], Update] = {}
+_CLAIM_STATEMENTS_MAX = 1024
+_EXPIRE_STATEMENTS: dict[bool, Update] = {}  # by SKIP LOCKED
 
 
 def new_lease_token() -> str:
@@ -48,8 +73,8 @@ def new_lease_token() -> str:
 class LeaseOperations(TaskStoreBase):
     """The operations workers and the expiry sweep use."""
 
-    def _runnable(self, now: datetime) -> Select[Any]:
-        dep_task = aliased(TaskRow)
+    def _runnable(self, now: datetime | ColumnElement[datetime]) -> Select[Any]:
+        dep_task = _DEP_TASK
         blocked = exists(
             select(TaskDependencyRow.task_id)
             .join(dep_task, dep_task.id == TaskDependencyRow.depends_on_id)
@@ -61,18 +86,25 @@ class LeaseOperations(TaskStoreBase):
 
     # --- the two statements that move leases ----------------------------------------------
 
-    def _expire_statement(self, now: datetime) -> Update:
+    def _expire_statement(self) -> Update:
         """Hand back leases past their expiry: Pending while attempts remain, else Failed.
 
         The UPDATE's own WHERE re-checks ``Running`` and the expiry, so on PostgreSQL a row
         whose lease a concurrent claim renewed (and committed) no longer matches, and rows
         locked by another transaction are skipped rather than waited for.
+
+        The time is the bind parameter ``expire_now``; the statement is built once (every
+        claim runs it, and building it anew cost about a millisecond of CPU).
         """
+        cached = _EXPIRE_STATEMENTS.get(self._skip_locked)
+        if cached is not None:
+            return cached
+        now = bindparam("expire_now", type_=_COLUMNS.lease_expires_at.type)
         expired = (TaskRow.status == "Running", TaskRow.lease_expires_at < now)
         stale = select(TaskRow.id).where(*expired).limit(_EXPIRE_BATCH)
         if self._skip_locked:
             stale = stale.with_for_update(skip_locked=True, of=TaskRow)
-        return (
+        statement = (
             update(TaskRow)
             .where(TaskRow.id.in_(stale.scalar_subquery()), *expired)
             .values(
@@ -86,47 +118,77 @@ class LeaseOperations(TaskStoreBase):
             .returning(TaskRow)
             .execution_options(synchronize_session=False, populate_existing=True)
         )
+        _EXPIRE_STATEMENTS[self._skip_locked] = statement
+        return statement
 
-    def _claim_statement(
-        self,
+    def _claim_statement(self, project_id: uuid.UUID | None) -> Update:
+        """Lease up to ``limit`` runnable rows, highest priority then oldest, in one UPDATE.
+
+        The candidates are a CTE: PostgreSQL evaluates it exactly once (a plain
+        ``IN (SELECT ... LIMIT n)`` may be re-run and lease more than n rows), and its
+        ``FOR UPDATE SKIP LOCKED`` keeps concurrent claims off each other's rows.
+
+        The statement takes the claim's values as bind parameters (:meth:`_claim_params`)
+        and is built once per tenant scope and project filter: building it and its cache key
+        anew cost milliseconds of CPU on every claim.
+        """
+        scope = self.scope
+        key = (self._skip_locked, scope.tenant, scope.projects, project_id is not None)
+        cached = _CLAIM_STATEMENTS.get(key)
+        if cached is not None:
+            return cached
+        candidates = (
+            self._runnable(_CLAIM_NOW)
+            .order_by(TaskRow.priority_rank.desc(), TaskRow.created_at, TaskRow.id)
+            .limit(bindparam("claim_limit", type_=Integer))
+        )
+        if project_id is not None:
+            candidates = candidates.where(
+                TaskRow.project_id == bindparam("claim_project", type_=_COLUMNS.project_id.type)
+            )
+        candidates = candidates.where(self._tenant_where())  # tenant filter
+        if self._skip_locked:
+            candidates = candidates.with_for_update(skip_locked=True, of=TaskRow)
+        picked = candidates.cte("picked")
+        statement = (
+            update(TaskRow)
+            .where(TaskRow.id.in_(select(picked.c.id)), TaskRow.status == "Pending")
+            .values(
+                status="Running",
+                lease_owner=bindparam("claim_worker", type_=_COLUMNS.lease_owner.type),
+                lease_token=bindparam("claim_token", type_=_COLUMNS.lease_token.type),
+                lease_expires_at=bindparam("claim_expires", type_=_COLUMNS.lease_expires_at.type),
+                attempts=TaskRow.attempts + 1,
+                updated_at=_CLAIM_NOW,
+            )
+            .returning(TaskRow)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        if len(_CLAIM_STATEMENTS) >= _CLAIM_STATEMENTS_MAX:
+            _CLAIM_STATEMENTS.clear()
+        _CLAIM_STATEMENTS[key] = statement
+        return statement
+
+    @staticmethod
+    def _claim_params(
         now: datetime,
         worker_id: str,
         token: str,
         limit: int,
         lease_seconds: float,
         project_id: uuid.UUID | None,
-    ) -> Update:
-        """Lease up to ``limit`` runnable rows, highest priority then oldest, in one UPDATE.
-
-        The candidates are a CTE: PostgreSQL evaluates it exactly once (a plain
-        ``IN (SELECT ... LIMIT n)`` may be re-run and lease more than n rows), and its
-        ``FOR UPDATE SKIP LOCKED`` keeps concurrent claims off each other's rows.
-        """
-        candidates = (
-            self._runnable(now)
-            .order_by(TaskRow.priority_rank.desc(), TaskRow.created_at, TaskRow.id)
-            .limit(limit)
-        )
+    ) -> dict[str, Any]:
+        """The values of :meth:`_claim_statement`'s bind parameters."""
+        params: dict[str, Any] = {
+            "claim_now": now,
+            "claim_limit": limit,
+            "claim_worker": worker_id,
+            "claim_token": token,
+            "claim_expires": now + timedelta(seconds=lease_seconds),
+        }
         if project_id is not None:
-            candidates = candidates.where(TaskRow.project_id == project_id)
-        candidates = candidates.where(self._tenant_where())  # tenant filter
-        if self._skip_locked:
-            candidates = candidates.with_for_update(skip_locked=True, of=TaskRow)
-        picked = candidates.cte("picked")
-        return (
-            update(TaskRow)
-            .where(TaskRow.id.in_(select(picked.c.id)), TaskRow.status == "Pending")
-            .values(
-                status="Running",
-                lease_owner=worker_id,
-                lease_token=token,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                attempts=TaskRow.attempts + 1,
-                updated_at=now,
-            )
-            .returning(TaskRow)
-            .execution_options(synchronize_session=False, populate_existing=True)
-        )
+            params["claim_project"] = project_id
+        return params
 
     async def expire_leases(self) -> list[Change]:
         """Return expired leases to the queue (or fail them when out of attempts)."""
@@ -135,7 +197,8 @@ class LeaseOperations(TaskStoreBase):
             return await self._expire(session, now)
 
     async def _expire(self, session: AsyncSession, now: datetime) -> list[Change]:
-        rows = list((await session.scalars(self._expire_statement(now))).all())
+        statement = self._expire_statement()
+        rows = list((await session.scalars(statement, {"expire_now": now})).all())
         if not rows:
             return []
         more: list[TaskRow] = []
@@ -175,12 +238,33 @@ class LeaseOperations(TaskStoreBase):
         token = new_lease_token()
         async with self._sessions.begin() as session:
             expired = await self._expire(session, now) if expire else []
-            stmt = self._claim_statement(now, worker_id, token, limit, lease_seconds, project_id)
-            leased = (await session.scalars(stmt)).all()
+            stmt = self._claim_statement(project_id)
+            params = self._claim_params(now, worker_id, token, limit, lease_seconds, project_id)
+            leased = (await session.scalars(stmt, params)).all()
             if not leased:
                 return [], expired
             rows = sorted(leased, key=lambda r: (-r.priority_rank, r.created_at, r.id))
             return await self._stored(session, rows), expired
+
+    @staticmethod
+    async def _stored_and_dependents(
+        session: AsyncSession, row: TaskRow
+    ) -> tuple[StoredTask, bool]:
+        """The task with its dependencies, and whether some task waits on it: one query
+        where ``_stored`` and :meth:`has_dependents` would be two round trips."""
+        links = await session.execute(
+            select(TaskDependencyRow.task_id, TaskDependencyRow.depends_on_id).where(
+                or_(TaskDependencyRow.task_id == row.id, TaskDependencyRow.depends_on_id == row.id)
+            )
+        )
+        deps: list[uuid.UUID] = []
+        waited_on = False
+        for task_id, depends_on in links:
+            if task_id == row.id:
+                deps.append(depends_on)
+            else:
+                waited_on = True
+        return StoredTask(row, sorted(deps, key=str)), waited_on
 
     async def has_dependents(self, task_id: uuid.UUID) -> bool:
         """True when some task waits on ``task_id``."""
@@ -213,10 +297,8 @@ class LeaseOperations(TaskStoreBase):
             task_status=row.status,
         )
 
-    async def _held(
-        self, session: AsyncSession, task_id: uuid.UUID, worker_id: str, token: str
-    ) -> TaskRow:
-        row = await self._locked(session, task_id)
+    def _held(self, row: TaskRow, worker_id: str, token: str) -> TaskRow:
+        """``row`` (locked by :meth:`_locked`), when ``token`` is its current lease."""
         if row.status != "Running" or not _same(row.lease_token, token):
             raise self._lost(row, worker_id)
         return row
@@ -242,7 +324,7 @@ class LeaseOperations(TaskStoreBase):
             row = await self._locked(session, task_id)
             if row.status == "Cancelled" and _same(row.lease_token, token):
                 return now, True
-            row = await self._held(session, task_id, worker_id, token)
+            row = self._held(row, worker_id, token)
             expires = now + timedelta(seconds=lease_seconds)
             row.lease_expires_at = expires
             return expires, False
@@ -267,14 +349,14 @@ class LeaseOperations(TaskStoreBase):
             row = await self._locked(session, task_id)
             if row.status == "Completed" and _same(row.lease_token, token):
                 return (await self._stored(session, [row]))[0], []
-            row = await self._held(session, task_id, worker_id, token)
+            row = self._held(row, worker_id, token)
             row.result = dict(result)
             self._enter_status(row, "Completed", now)
             row.lease_token = token  # kept: recognises a replay of this report
             row.updated_at = now
             await session.flush()
-            stored = (await self._stored(session, [row]))[0]
-            return stored, [Change(stored, "task.completed")]
+            stored, unblocks = await self._stored_and_dependents(session, row)
+            return stored, [Change(stored, "task.completed", unblocks=unblocks)]
 
     async def fail(
         self,
@@ -312,7 +394,7 @@ class LeaseOperations(TaskStoreBase):
             row = await self._locked(session, task_id)
             if row.status in ("Pending", "Failed") and _same(row.lease_token, token):
                 return (await self._stored(session, [row]))[0], []
-            row = await self._held(session, task_id, worker_id, token)
+            row = self._held(row, worker_id, token)
             row.result = dict(result)
             more: list[TaskRow] = []
             if requeue:

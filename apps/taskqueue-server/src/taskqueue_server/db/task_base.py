@@ -74,10 +74,12 @@ class StoredTask:
 
 @dataclass(frozen=True)
 class Change:
-    """A task that changed, with the event type it should announce."""
+    """A task that changed, with the event type it should announce; ``unblocks`` when it
+    completed and some task waits on it (so waiting claims should look again)."""
 
     task: StoredTask
     event_type: str
+    unblocks: bool = False
 
 
 class TaskStoreBase(ScopedStore):
