@@ -13,6 +13,7 @@ import json
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -136,20 +137,77 @@ def postgres_service(request: pytest.FixtureRequest) -> Iterator[Service]:
     yield from _session_service(request, "PostgreSQL", find_postgres)
 
 
-@pytest.fixture
-def postgres_url(postgres_service: Service) -> Iterator[str]:
-    """URL (``postgresql://``) of a fresh database created for this test and dropped after."""
-    import psycopg
+class _Databases:
+    """Fresh databases on one server: each made one test ahead, dropped in the background.
 
-    name = _unique("")
-    with psycopg.connect(postgres_service.url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    ``CREATE DATABASE`` copies a template and ``DROP DATABASE`` waits for every backend of the
+    cluster; together about a second per test on a busy server. One thread makes the next
+    test's database while the current test runs and drops used ones, so a test waits only
+    when it comes faster than that. A failed drop is raised when the session ends.
+    """
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="platform-pg")
+        self._spare: Future[str] | None = None
+        self._drops: list[Future[None]] = []
+
+    def _create(self) -> str:
+        import psycopg
+
+        name = _unique("")
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return name
+
+    def _drop(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def take(self) -> str:
+        """A database no test has used; the next one starts being made at once."""
+        spare, self._spare = self._spare, None
+        name = spare.result() if spare is not None else self._create()
+        self._spare = self._thread.submit(self._create)
+        return name
+
+    def release(self, name: str) -> None:
+        """Drop ``name`` in the background."""
+        self._drops.append(self._thread.submit(self._drop, name))
+
+    def close(self) -> None:
+        """Drop the spare, wait for every drop, and raise the first that failed."""
+        spare, self._spare = self._spare, None
+        try:
+            if spare is not None:
+                self.release(spare.result())
+        finally:
+            self._thread.shutdown(wait=True)
+        for drop in self._drops:
+            drop.result()
+
+
+@pytest.fixture(scope="session")
+def _postgres_databases(postgres_service: Service) -> Iterator[_Databases]:
+    """The session's maker of fresh databases on ``postgres_service``."""
+    databases = _Databases(postgres_service.url)
+    try:
+        yield databases
+    finally:
+        databases.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_service: Service, _postgres_databases: _Databases) -> Iterator[str]:
+    """URL (``postgresql://``) of a fresh database created for this test and dropped after."""
+    name = _postgres_databases.take()
     base, _, _ = postgres_service.url.rpartition("/")
     try:
         yield f"{base}/{name}"
     finally:
-        with psycopg.connect(postgres_service.url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _postgres_databases.release(name)
 
 
 # --- Elasticsearch ---------------------------------------------------------------------
