@@ -2,9 +2,9 @@
 
 ``docker compose up`` runs this first (the one-shot service ``preflight``); every other service
 waits for it to exit 0. It is given the stack's secrets as environment variables and the path of
-``.env.example``; a secret is a variable of that file whose name ends in ``_PASSWORD`` or
-``_KEY``. Each refusal names the variable, never its value. Standard library only: it runs in
-the apps' image.
+``.env.example``; a secret is a variable of that file whose name ends in ``_PASSWORD``,
+``_KEY`` or ``_SECRET``. Each refusal names the variable, never its value. Standard library
+only: it runs in the apps' image.
 
 Usage: ``python preflight.py PATH_TO_ENV_EXAMPLE``. Exit 0 when every secret is fine, 1 when
 one is not (each problem on stderr), 2 on usage errors.
@@ -17,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-SECRET_NAME = re.compile(r"_(PASSWORD|KEY)$")
+SECRET_NAME = re.compile(r"_(PASSWORD|KEY|SECRET)$")
 # Passwords are embedded in connection URLs (postgresql://user:PASSWORD@host/db), so they
 # may only use characters that need no percent-encoding there.
 URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")

@@ -108,11 +108,11 @@ def test_an_inlined_secret_or_an_undocumented_reference_is_named() -> None:
 def test_the_readme_documents_every_secret_key_the_manifests_use() -> None:
     documented = k8s_rules.documented_secrets(README)
     assert documented["taskqueue"] == {
-        "database-url", "redis-url", "bootstrap-api-key", "worker-api-key",
+        "database-url", "redis-url", "bootstrap-api-key", "worker-api-key", "session-secret",
     }  # fmt: skip
-    assert {"database-url", "redis-url", "cache-redis-url", "api-key", "es-url"} <= documented[
-        "drafts"
-    ]
+    assert {
+        "database-url", "redis-url", "cache-redis-url", "api-key", "es-url", "session-secret",
+    } <= documented["drafts"]  # fmt: skip
     assert documented["platform-scaling"] == {"redis-address", "redis-password"}
 
 
