@@ -78,19 +78,27 @@ async def test_retry_through_the_sdk_and_the_cli_names_the_conflict(
     server: ServerProcess, api_key: str
 ) -> None:
     async with AsyncTaskQueueClient(base_url=server.url, api_key=api_key) as client:
-        task = await client.create_task(name="flaky", command="false", retry_attempts=0)
+        # A project of its own: the server is shared, and a claim must lease this task.
+        project = await client.create_project(name="retry-test")
+        task = await client.create_task(
+            name="flaky", command="false", retry_attempts=0, project_id=project.id
+        )
         cancelled = await client.cancel_task(task.id, "wrong input")
         assert cancelled.status is TaskStatus.CANCELLED
         again = await client.retry_task(task.id)
         assert (again.status, again.attempts, again.result) == (TaskStatus.PENDING, 0, None)
         with pytest.raises(ConflictError, match="only a Failed or Cancelled"):
             await client.retry_task(task.id)
-        [leased] = await client.claim_tasks("w1", max_tasks=1, lease_seconds=30)
+        [leased] = await client.claim_tasks(
+            "w1", max_tasks=1, lease_seconds=30, project_id=project.id
+        )
+        assert leased.id == task.id
         failed = await client.fail_task(
             task.id, "w1", TaskResult(exit_code=1), lease_token=leased.lease_token
         )
         assert failed.status is TaskStatus.FAILED
         assert (await client.retry_task(task.id)).status is TaskStatus.PENDING
         await client.delete_task(task.id)  # the server is shared: leave nothing runnable
+        await client.delete_project(project.id)
         with pytest.raises(TaskNotFoundError):
             await client.retry_task(uuid.uuid4())
