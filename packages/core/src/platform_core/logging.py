@@ -39,10 +39,13 @@ class _LazyLogger:
     """Stands in for the structlog logger :func:`get_logger` returns until it is first used.
 
     The first attribute looked up (``info``, ``bind``, ...) loads structlog, configures it as
-    :func:`get_logger` always did, and from then on every lookup goes to that logger.
+    :func:`get_logger` always did, and from then on every lookup goes to that logger. Each
+    attribute is kept on the stand-in once looked up (structlog's bound loggers never change:
+    ``bind`` returns a new one), so a hot ``log.info`` costs a plain attribute lookup, not a
+    call of ``__getattr__`` every time.
     """
 
-    __slots__ = ("_bound", "_logger", "_name")
+    _OWN = frozenset({"_bound", "_logger", "_name"})
 
     def __init__(self, name: str, bound: dict[str, Any]) -> None:
         self._name = name
@@ -62,12 +65,14 @@ class _LazyLogger:
         return logger
 
     def __getattr__(self, attr: str) -> Any:
-        if attr in _LazyLogger.__slots__:  # only while unset (a copy or unpickle in progress)
+        if attr in _LazyLogger._OWN or attr.startswith("__"):  # a copy or unpickle in progress
             raise AttributeError(attr)
         logger = self._logger
         if logger is None:
             logger = self._resolve()
-        return getattr(logger, attr)
+        value = getattr(logger, attr)
+        setattr(self, attr, value)
+        return value
 
     def __repr__(self) -> str:
         state = "unresolved" if self._logger is None else repr(self._logger)
