@@ -278,8 +278,15 @@ def make_plan(environ: dict[str, str] | None = None) -> Plan:
         ),
         Proc(
             "draft-api",
-            [drafts, "serve", "--host", "127.0.0.1", "--port", str(dr_port)],
-            dr_env,
+            # The draft-api app: the service's API plus the inbox at /ui/ and MCP at /mcp
+            # (`draft-service serve` is the bare API without them).
+            [_bin("draft-api")],
+            {
+                **dr_env,
+                "DRAFT_API_HOST": "127.0.0.1",
+                "DRAFT_API_PORT": str(dr_port),
+                "DRAFT_API_GRACEFUL_TIMEOUT": "5",
+            },
             f"http://127.0.0.1:{dr_port}/health/live",
         ),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,7 +66,12 @@ def test_services_mode_runs_the_flows_and_a_killed_draft_worker_loses_nothing(
     )
     banner = "\n".join(stack.output_lines())
     assert "services mode" in banner
-    assert any(line.startswith("webhook-delivery") for line in stack.output_lines())
+    # The delivery worker starts beside the APIs and logs once it has migrated and connected;
+    # that can come after the banner.
+    deadline = time.monotonic() + 60
+    while not any(line.startswith("webhook-delivery") for line in stack.output_lines()):
+        assert time.monotonic() < deadline, "the webhook-delivery process printed nothing"
+        time.sleep(0.2)
 
     # Tasks: the separate `taskqueue-server deliver` process sends the webhooks.
     task_flow(stack, receiver)
