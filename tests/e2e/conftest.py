@@ -113,7 +113,7 @@ class Stack:
         key = (self.data_dir / "drafts-api-key").read_text().strip()
         return {"Authorization": f"Bearer {key}"}
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self, timeout: float = 180.0) -> None:
         """Run the launcher and wait for its ready banner."""
         self.popen = subprocess.Popen(
             [sys.executable, str(LAUNCHER)],

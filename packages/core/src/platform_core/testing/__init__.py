@@ -17,6 +17,7 @@ from platform_core.testing.services import (
     free_port,
     port_open,
     postgres_binary,
+    redis_cli_binary,
     redis_server_binary,
     services_required,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "modules_imported_by",
     "port_open",
     "postgres_binary",
+    "redis_cli_binary",
     "redis_server_binary",
     "services_required",
     "top_level_packages",

