@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from necrostack import Event
@@ -229,6 +230,30 @@ async def test_filters_and_keyset_pages(tmp_path: Path) -> None:
             assert (await web.get("/ui/tasks", params={"cursor": "garbage"})).status_code == 400
             other = await web.get(f"/ui/tasks?status=Pending&cursor={token}")
             assert other.status_code == 400  # a cursor of other filters
+
+
+async def test_the_list_counts_up_to_its_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page 1 counts at most COUNT_CAP + 1 rows, so a huge list shows "N+ tasks"."""
+    from taskqueue_server.ui import listing
+
+    monkeypatch.setattr(listing, "COUNT_CAP", 50)
+    async with open_site(tmp_path) as site:
+        async with site.client() as api:
+            batch = [{"name": f"job-{i:02d}", "command": "true"} for i in range(56)]
+            answer = await api.post(
+                "/api/tasks/batch", json={"tasks": batch}, headers={"X-API-Key": site.admin}
+            )
+            assert answer.status_code == 200
+            listed = await api.get("/api/tasks", headers={"X-API-Key": site.admin})
+            assert listed.json()["total"] == 56  # the API still counts exactly
+        async with site.client() as web:
+            await _sign_in(web, site.admin)
+            first = await web.get("/ui/tasks")
+            assert "50+ tasks" in first.text
+            exact = await web.get("/ui/tasks", params={"q": "job-0"})
+            assert "10 tasks matching" in exact.text
 
 
 async def test_retry_from_the_task_page_and_in_bulk(tmp_path: Path) -> None:

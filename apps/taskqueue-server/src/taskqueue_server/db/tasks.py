@@ -164,6 +164,7 @@ class TaskStore(RetryOperations):
         limit: int,
         offset: int = 0,
         after: Keyset | None = None,
+        count_cap: int | None = None,
     ) -> tuple[list[StoredTask], int | None, bool]:
         """Return a page of tasks in ``(created_at, id)`` order, the total, and whether more
         follow.
@@ -172,16 +173,20 @@ class TaskStore(RetryOperations):
         read do not shift while tasks are inserted. With ``after`` (a keyset cursor) the page
         starts after that row through the ``(created_at, id)`` index, whatever its depth, and
         the total is not counted (None): counting every matching row would cost each page what
-        the whole list does.
+        the whole list does. With ``count_cap`` the count stops at ``count_cap + 1`` rows, so
+        a total above the cap reads as ``count_cap + 1`` ("more than the cap") and the first
+        page of a huge list costs what a small one does.
         """
         condition = and_(self._tenant_where(), *where)
         query = select(TaskRow).order_by(TaskRow.created_at, TaskRow.id).limit(limit + 1)
         async with self._readers() as session:
             total = None
             if after is None:
-                total = await session.scalar(
-                    select(func.count()).select_from(TaskRow).where(condition)
-                )
+                counting = select(func.count()).select_from(TaskRow).where(condition)
+                if count_cap is not None:
+                    capped = select(TaskRow.id).where(condition).limit(count_cap + 1)
+                    counting = select(func.count()).select_from(capped.subquery())
+                total = await session.scalar(counting)
                 query = query.where(condition).offset(offset)
             else:
                 query = query.where(condition, after.after())

@@ -15,12 +15,15 @@ from taskqueue_server.db.schema import TaskRow
 from taskqueue_server.db.tasks import StoredTask, TaskStore
 from taskqueue_server.errors import InvalidCursorError, InvalidInputError
 
-__all__ = ["PAGE_SIZE", "Filters", "Page", "load_page"]
+__all__ = ["COUNT_CAP", "PAGE_SIZE", "Filters", "Page", "load_page"]
 
 PAGE_SIZE = 50
 """Tasks per page."""
 MAX_TEXT = 200
 """Longest text filter accepted."""
+COUNT_CAP = 10_000
+"""The list counts matching tasks up to this many and shows more as "10,000+": an exact
+count of a huge table would cost page 1 far more than the page itself."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,16 @@ class Page:
     next_cursor: str | None
     cursor: str | None
 
+    @property
+    def total_label(self) -> str | None:
+        """The count as shown: ``"1 task"``, ``"1,234 tasks"``, ``"10,000+ tasks"``; None
+        on pages after the first (which are not counted)."""
+        if self.total is None:
+            return None
+        if self.total > COUNT_CAP:
+            return f"{COUNT_CAP:,}+ tasks"
+        return f"{self.total:,} task{'' if self.total == 1 else 's'}"
+
 
 async def load_page(
     tasks: TaskStore, filters: Filters, cursor: str | None, limit: int = PAGE_SIZE
@@ -130,7 +143,7 @@ async def load_page(
         raise InvalidCursorError("is too long to be a cursor this server issued")
     fingerprint = filters.fingerprint()
     after = decode_cursor(cursor, fingerprint) if cursor else None
-    rows, total, more = await tasks.page(filters.where(), limit, 0, after)
+    rows, total, more = await tasks.page(filters.where(), limit, 0, after, count_cap=COUNT_CAP)
     next_cursor = None
     if more and rows:
         last = rows[-1].row
