@@ -171,20 +171,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc.stop()
 
 
-async def create_key_in(database_url: str) -> str:
-    """Create an API key directly in the server's database."""
+async def create_key_in(database_url: str, tenant: str = "default") -> str:
+    """Create an admin API key of ``tenant`` directly in the server's database."""
     eng = create_engine(database_url)
     try:
         await upgrade(eng)
-        return (await ApiKeyStore(session_factory(eng)).create("tests")).key
+        return (await ApiKeyStore(session_factory(eng)).create("tests", tenant=tenant)).key
     finally:
         await eng.dispose()
 
 
 @pytest.fixture
 async def api_key(server: ServerProcess) -> str:
-    """A fresh API key valid on the shared ``server``."""
-    return await create_key_in(server.env["TASKQUEUE_DATABASE_URL"])
+    """A fresh admin key on the shared ``server``, in a tenant of its own: the test sees only
+    what it made (stats, lists and claims of other tests on the server stay out of sight)."""
+    tenant = f"test-{uuid.uuid4().hex[:12]}"
+    return await create_key_in(server.env["TASKQUEUE_DATABASE_URL"], tenant)
 
 
 @pytest.fixture

