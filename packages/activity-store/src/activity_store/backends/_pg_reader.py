@@ -110,4 +110,8 @@ class Reader:
             self._connection.terminate()
         else:
             self.broken = True
-            await self._connection.close(timeout=self._limit)
+            try:
+                await self._connection.close(timeout=self._limit)
+            except BaseException:
+                self._connection.terminate()  # no clean goodbye: just drop it
+                raise

@@ -178,8 +178,8 @@ class PostgresBackend(StorageBackend):
 
     async def teardown(self, *, delete_data: bool = False) -> None:
         """Close the pool if this backend created it; first drop the schema when asked."""
-        await self._release_reader()
         try:
+            await self._release_reader()
             if delete_data and self._pool is not None:
                 async with _wrap(f"dropping schema {self.namespace!r}"):
                     await self._pool.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
