@@ -12,7 +12,15 @@ The 1,000,000 step runs only with ``ACTIVITY_BENCH_MILLION=1`` (it loads for ten
 on a 2-core machine). Without it, a row says so, with the load time and the server's memory
 extrapolated from the 100,000 step. On noida-db the load stops early, and the row says where
 and why, when the machine's available memory would go below 3 GB: noida-db keeps the whole
-index in memory (about 13 KB per object in this set).
+index in memory.
+
+Measured once with this loader (2026-12-07, 2 cores, 24 GB, load average 10-15 from other
+work): noida-db took 1,233 s to reach 600,000 objects, its rate falling from 1,250 objects/s
+(first 10,000) to 800/s (at 100,000) and about 400/s (from 400,000 on); a refresh took 52 s
+at 600,000; its RSS was 1.36 GB at 100,000, 6.8 GB at 500,000 and 10.3 GB after the refresh
+at 600,000 (about 17 KB per object), when that run's own 9 GB guard stopped it. At 500,000 a
+text query took 8.9 s and a collection page 3.6 s. So 1,000,000 would need some 17 GB of RAM
+for noida-db alone and over 35 minutes of loading: it does not fit this shared machine.
 """
 
 from __future__ import annotations
