@@ -224,8 +224,9 @@ async def query_growth(h: Harness, pg_url: str, es_url: str, es_pid: int | None)
                 h.figure(
                     f"query p50 at 1,000,000 objects, {label}",
                     f"not run (ACTIVITY_BENCH_MILLION=1 or ={switch[label]} runs it)",
-                    f"linear extrapolation from this run's last step (the load rate falls as "
-                    f"the index grows, so a floor): loading the other {rest:,} "
+                    "linear extrapolation from this run's last step, so a floor (load time and "
+                    "memory per object grow with size: measured to 600,000 on noida-db in the "
+                    f"docstring of benchmarks/activity_store_growth.py): the other {rest:,} "
                     f"~{rest * per_object_s / 60:.0f} min{memory}",
                 )
     finally:
