@@ -93,9 +93,10 @@ async def test_a_silent_server_is_given_up_and_reading_resumes(postgres_url: str
         await backend.put(NOTE)
         assert await backend.get(NOTE["id"]) == NOTE
         relay.silent = True
-        # No answer ever comes: the watchdog ends the read instead of waiting on TCP.
+        # No answer ever comes: the watchdog ends the read instead of waiting on TCP. (The
+        # 60 s bound only turns a regression into a failure instead of a hung test run.)
         with pytest.raises(ActivityStoreError, match="PostgreSQL unreachable") as info:
-            await backend.get(NOTE["id"])
+            await asyncio.wait_for(backend.get(NOTE["id"]), 60)
         assert isinstance(info.value.__cause__, asyncpg.ConnectionDoesNotExistError)
         relay.silent = False
         assert await backend.get(NOTE["id"]) == NOTE
