@@ -8,9 +8,13 @@ with :class:`~activity_store.errors.ContextNotAllowed`, unless the application p
 Bundled (see ``activity_store/data/SOURCES.md`` for where each copy comes from):
 
 * ActivityStreams 2.0 — ``https://www.w3.org/ns/activitystreams``
-* Security v1 — ``https://w3id.org/security/v1``
-* Data Integrity v1 — ``https://w3id.org/security/data-integrity/v1``
-* Multikey v1 — ``https://w3id.org/security/multikey/v1``
+* Security v1 and v2 — ``https://w3id.org/security/v1``, ``https://w3id.org/security/v2``
+* Data Integrity v1 and v2, Multikey v1, the Ed25519Signature2020 suite
+  (``https://w3id.org/security/suites/ed25519-2020/v1``)
+* Identity v1 (``https://w3id.org/identity/v1``, Mastodon's linked-data signatures), DID v1
+  (``https://www.w3.org/ns/did/v1``), Controlled Identifiers v1 (``https://www.w3.org/ns/cid/v1``)
+* Extension contexts that fediverse software names by IRI: Mastodon's ``http://joinmastodon.org/ns``,
+  GoToSocial, Lemmy, WebFinger, the SWICG miscellany, FEP-5711 and FEP-ef61
 """
 
 from __future__ import annotations
@@ -47,8 +51,23 @@ BUNDLED_CONTEXTS: dict[str, str] = {
     "https://www.w3.org/ns/activitystreams.jsonld": "activitystreams.jsonld",
     "https://w3id.org/security/v1": "security-v1.jsonld",
     "http://w3id.org/security/v1": "security-v1.jsonld",
+    "https://w3id.org/security/v2": "security-v2.jsonld",
+    "http://w3id.org/security/v2": "security-v2.jsonld",
     "https://w3id.org/security/data-integrity/v1": "data-integrity-v1.jsonld",
+    "https://w3id.org/security/data-integrity/v2": "data-integrity-v2.jsonld",
     "https://w3id.org/security/multikey/v1": "multikey-v1.jsonld",
+    "https://w3id.org/security/suites/ed25519-2020/v1": "ed25519-signature-2020-v1.jsonld",
+    "https://w3id.org/identity/v1": "identity-v1.jsonld",
+    "http://w3id.org/identity/v1": "identity-v1.jsonld",
+    "https://www.w3.org/ns/did/v1": "did-v1.jsonld",
+    "https://www.w3.org/ns/cid/v1": "cid-v1.jsonld",
+    "http://joinmastodon.org/ns": "joinmastodon.jsonld",
+    "https://gotosocial.org/ns": "gotosocial.jsonld",
+    "https://join-lemmy.org/context.json": "join-lemmy.jsonld",
+    "https://purl.archive.org/socialweb/webfinger": "webfinger.jsonld",
+    "https://purl.archive.org/miscellany": "miscellany.jsonld",
+    "https://w3id.org/fep/5711": "fep-5711.jsonld",
+    "https://w3id.org/fep/ef61": "fep-ef61.jsonld",
 }
 """Context IRI -> the bundled file (under ``activity_store/data``) that serves it."""
 

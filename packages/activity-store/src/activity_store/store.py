@@ -186,7 +186,8 @@ class ActivityStore:
         cached = nowait(object_id) if nowait is not None else await self.cache.get(object_id)
         if cached is not None:
             return cached
-        await self.setup()
+        if not self._ready:
+            await self.setup()
         found = await self.backend.get(object_id)
         if found is None:
             raise ObjectNotFound(object_id)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Self
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 
 from activity_store.backends import _pg_sql as sql
+from activity_store.backends._pg_reader import Reader
 from activity_store.errors import ActivityStoreError
 from activity_store.interfaces import StorageBackend
 from activity_store.query import Page, Query, encode_cursor
@@ -43,17 +44,26 @@ _MIGRATIONS = Path(__file__).parent / "_pg_migrations"
 _MIGRATING = threading.Lock()
 
 
+_FAILURES = (asyncpg.PostgresError, OSError, asyncpg.InterfaceError)
+
+
+def _failure(action: str, exc: BaseException) -> ActivityStoreError:
+    """The error to raise for one of :data:`_FAILURES` during ``action``."""
+    lost = isinstance(exc, asyncpg.PostgresConnectionError)  # e.g. closed mid-statement
+    if isinstance(exc, asyncpg.PostgresError) and not lost:
+        return ActivityStoreError(f"PostgreSQL rejected {action}: {exc}")
+    return ActivityStoreError(
+        f"PostgreSQL unreachable during {action}: {exc}; check "
+        "ACTIVITY_STORE_DATABASE_URL and that the server is running"
+    )
+
+
 @asynccontextmanager
 async def _wrap(action: str) -> AsyncIterator[None]:
     try:
         yield
-    except asyncpg.PostgresError as exc:
-        raise ActivityStoreError(f"PostgreSQL rejected {action}: {exc}") from exc
-    except (OSError, asyncpg.InterfaceError) as exc:
-        raise ActivityStoreError(
-            f"PostgreSQL unreachable during {action}: {exc}; check "
-            "ACTIVITY_STORE_DATABASE_URL and that the server is running"
-        ) from exc
+    except _FAILURES as exc:
+        raise _failure(action, exc) from exc
 
 
 def _migrate(connection: Connection, schema: str) -> None:
@@ -74,8 +84,10 @@ class PostgresBackend(StorageBackend):
         url: ``postgresql://`` URL of the database (also used for the migrations).
         namespace: The schema's name (at most 63 bytes).
         pool: An asyncpg pool to use instead of creating one (it is then not closed here).
-        pool_size: Most connections of the pool this backend creates.
-        command_timeout: Seconds per statement of that pool.
+        pool_size: Most connections of the pool this backend creates. With its own pool the
+            backend also keeps one connection of its own for single-row reads.
+        command_timeout: Seconds per statement (on the reads' connection the server enforces
+            it, see ``_pg_reader``).
     """
 
     def __init__(
@@ -101,8 +113,14 @@ class PostgresBackend(StorageBackend):
         self._ready = False
         # A connection kept for single-row reads: a dereference then skips the pool's
         # acquire/release. Used by one read at a time; concurrent reads go through the pool.
-        self._reader: Any = None
-        self._reader_busy = False
+        self._reader: Reader | None = None
+        self._opening_reader = False
+        # Built once: the read path is the hot one, and under CPU contention every
+        # microsecond of client work there shows in its latency.
+        self._select_doc = f"SELECT doc::text FROM {self.schema}.objects WHERE key = $1"
+        self._select_member = (
+            f"SELECT member::text FROM {self.schema}.members WHERE collection_key = $1 AND key = $2"
+        )
 
     @classmethod
     def from_settings(cls, settings: PostgresSettings, *, namespace: str) -> Self:
@@ -160,8 +178,8 @@ class PostgresBackend(StorageBackend):
 
     async def teardown(self, *, delete_data: bool = False) -> None:
         """Close the pool if this backend created it; first drop the schema when asked."""
-        await self._release_reader()
         try:
+            await self._release_reader()
             if delete_data and self._pool is not None:
                 async with _wrap(f"dropping schema {self.namespace!r}"):
                     await self._pool.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
@@ -173,24 +191,25 @@ class PostgresBackend(StorageBackend):
 
     async def _release_reader(self) -> None:
         reader, self._reader = self._reader, None
-        if reader is not None and self._pool is not None:
-            await self._pool.release(reader)
+        if reader is not None:
+            await reader.close()
 
     async def _fetch_one(self, statement: str, *args: Any) -> Any:
-        if self._reader_busy or not self._owns_pool:
-            # A pool shared with others is not held on to; and one read at a time uses it.
-            return await self.pool.fetchval(statement, *args)
-        self._reader_busy = True
-        try:
-            if self._reader is None:
-                self._reader = await self.pool.acquire()
-            return await self._reader.fetchval(statement, *args)
-        except BaseException:
-            # The connection may be broken or mid-statement: hand it back, take a new one later.
-            await self._release_reader()
-            raise
-        finally:
-            self._reader_busy = False
+        reader = self._reader
+        if reader is None or not reader.free:
+            if not self._owns_pool or self._opening_reader or (reader and reader.busy):
+                # A backend on an application's pool keeps no connection of its own; and a
+                # read while the reader is busy or being opened goes through the pool.
+                return await self.pool.fetchval(statement, *args)
+            # None yet, or the last one broke (it closed itself): open a new one.
+            self._opening_reader = True
+            try:
+                reader = self._reader = await Reader.open(
+                    self.url, self._select_doc, self._command_timeout
+                )
+            finally:
+                self._opening_reader = False
+        return await reader.fetchval(statement, *args)
 
     def _object_row(self, obj: dict[str, Any]) -> list[Any]:
         return [sql.key(obj["id"]), *sql.search_values(obj), json.dumps(obj)]
@@ -222,10 +241,15 @@ class PostgresBackend(StorageBackend):
 
     async def get(self, object_id: str) -> dict[str, Any] | None:
         """Return the stored document, or ``None``."""
-        async with _wrap(f"reading {object_id!r}"):
-            raw = await self._fetch_one(
-                f"SELECT doc::text FROM {self.schema}.objects WHERE key = $1", sql.key(object_id)
-            )
+        key = sql.key(object_id)
+        reader = self._reader
+        try:
+            if reader is not None and reader.free:
+                raw = await reader.fetch_doc(key)  # the hot path: the prepared statement
+            else:
+                raw = await self._fetch_one(self._select_doc, key)
+        except _FAILURES as exc:
+            raise _failure(f"reading {object_id!r}", exc) from exc
         if raw is None:
             return None
         found: dict[str, Any] = json.loads(raw)
@@ -283,13 +307,11 @@ class PostgresBackend(StorageBackend):
 
     async def get_member(self, collection: str, object_id: str) -> dict[str, Any] | None:
         """Return ``collection``'s partial copy of ``object_id``, or ``None``."""
-        async with _wrap(f"reading {object_id!r} in {collection!r}"):
-            raw = await self._fetch_one(
-                f"SELECT member::text FROM {self.schema}.members "
-                "WHERE collection_key = $1 AND key = $2",
-                sql.key(collection),
-                sql.key(object_id),
-            )
+        try:
+            keys = sql.key(collection), sql.key(object_id)
+            raw = await self._fetch_one(self._select_member, *keys)
+        except _FAILURES as exc:
+            raise _failure(f"reading {object_id!r} in {collection!r}", exc) from exc
         if raw is None:
             return None
         found: dict[str, Any] = json.loads(raw)

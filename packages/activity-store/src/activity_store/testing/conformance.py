@@ -40,8 +40,15 @@ from activity_store.testing.strategies import COLLECTIONS, ld_objects, queries
 __all__ = ["BackendConformance", "BackendMaker", "NoCache", "page_through"]
 
 
+def _always_miss(object_id: str) -> None:
+    return None
+
+
 class NoCache(CacheBackend):
     """A cache that never holds anything, so every read reaches the backend."""
+
+    def __init__(self) -> None:
+        self.get_nowait = _always_miss
 
     @classmethod
     def from_env(cls, *, namespace: str) -> NoCache:
