@@ -144,13 +144,12 @@ class Reporter:
         ]
         try:
             results = await self._client.report_tasks(self._worker_id, reports, retry=_ONCE)
+            if len(results) != len(batch):
+                raise ValueError(f"{len(results)} answers to {len(batch)} reports")
         except (ValidationError, NotFoundError) as exc:
             if isinstance(exc, NotFoundError):  # a server from before the batch route
                 self.batches = False
-            for pending in batch:  # report by report: one bad result must not sink the rest
-                solo = asyncio.create_task(self._settle_alone(pending))
-                self._solo.add(solo)
-                solo.add_done_callback(self._solo.discard)
+            self._alone(batch)  # report by report: one bad result must not sink the rest
             return []
         except TaskQueueError as exc:
             _log.warning(
@@ -160,6 +159,10 @@ class Reporter:
                 error=str(exc),
             )
             return batch
+        except Exception:  # a bug here must not strand the results: report them singly
+            _log.exception("taskqueue.worker.batch_report_failed", tasks=len(batch))
+            self._alone(batch)
+            return []
         for pending, answer in zip(batch, results, strict=True):
             if not answer.accepted:
                 _log.warning(
@@ -168,8 +171,21 @@ class Reporter:
             pending.decide(answer.accepted)
         return []
 
+    def _alone(self, batch: list[Pending]) -> None:
+        """Send each report of ``batch`` through the single-task routes."""
+        for pending in batch:
+            solo = asyncio.create_task(self._settle_alone(pending))
+            self._solo.add(solo)
+            solo.add_done_callback(self._solo.discard)
+
     async def _settle_alone(self, pending: Pending) -> None:
-        pending.decide(await self._single(pending))
+        try:
+            taken = await self._single(pending)
+        except Exception as exc:  # raised where the task awaits its verdict, as without batches
+            if not pending.verdict.done():
+                pending.verdict.set_exception(exc)
+            return
+        pending.decide(taken)
 
     def _give_up(self, pending: Pending, delay: float) -> bool:
         """True (and the verdict settled) when a report that found no server is abandoned:
