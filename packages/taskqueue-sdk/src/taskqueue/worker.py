@@ -81,6 +81,9 @@ class WorkerConfig:
         kill_wait: Seconds between SIGTERM and SIGKILL when a command is stopped.
         batch_reports: Send the results that finish together in one request
             (``POST /api/workers/report``); off, every result is its own request.
+        claim_gather: While tasks run and fewer than half the slots are free, wait up to this
+            many seconds for more to free before claiming, so one claim leases several tasks
+            (0: claim for every free slot at once). An idle worker claims at once.
     """
 
     worker_id: str
@@ -93,6 +96,7 @@ class WorkerConfig:
     report_backoff_max: float = 5.0
     kill_wait: float = 5.0
     batch_reports: bool = True
+    claim_gather: float = 0.05
 
 
 class _Lease:
@@ -158,6 +162,7 @@ class Worker:
         self._running: set[asyncio.Task[None]] = set()
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._reporter: Reporter | None = None
+        self._claim_batch = max(1, config.concurrency // 2)
 
     def stop(self) -> None:
         """Stop claiming; running commands get ``shutdown_timeout`` seconds to finish. A
@@ -203,6 +208,8 @@ class Worker:
             if free <= 0:
                 await self._until(set(self._running), None)
                 continue
+            if free < self._claim_batch and cfg.claim_gather > 0:
+                free = await self._gather_slots(free)
             wait = 0.0 if cfg.exit_when_idle else cfg.claim_wait
             asked = asyncio.get_running_loop().time()
             claim = asyncio.create_task(
@@ -240,6 +247,20 @@ class Worker:
                 # No long poll (--claim-wait 0, or a server that answered at once): a short
                 # pause instead of a busy loop.
                 await self._until(set(), _SHORT_POLL)
+
+    async def _gather_slots(self, free: int) -> int:
+        """With some tasks still running, wait up to ``claim_gather`` seconds for more slots
+        to free, so that one claim leases several tasks instead of one each (a busy worker
+        then sends a fraction of the claims). An idle worker never waits here."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.config.claim_gather
+        while free < self._claim_batch and self._running and not self._stopping.is_set():
+            left = until - loop.time()
+            if left <= 0:
+                break
+            await self._until(set(self._running), left)
+            free = self.config.concurrency - len(self._running)
+        return free
 
     async def _nothing_pending(self) -> bool:
         try:

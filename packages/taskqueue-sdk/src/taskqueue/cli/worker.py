@@ -43,6 +43,14 @@ if TYPE_CHECKING:
     "as soon as it is runnable.",
 )
 @click.option(
+    "--claim-gather",
+    type=click.FloatRange(0, 5),
+    default=0.05,
+    show_default=True,
+    help="While tasks run and fewer than half the slots are free, wait up to this many "
+    "seconds for more before claiming, so one claim leases several tasks (0: never wait).",
+)
+@click.option(
     "--shutdown-timeout",
     "--grace-period",
     "shutdown_timeout",
@@ -74,6 +82,7 @@ def worker(
     concurrency: int,
     lease_seconds: int,
     claim_wait: float,
+    claim_gather: float,
     shutdown_timeout: float,
     work_dir: Path | None,
     worker_id: str | None,
@@ -102,6 +111,7 @@ def worker(
         concurrency=concurrency,
         lease_seconds=lease_seconds,
         claim_wait=claim_wait,
+        claim_gather=claim_gather,
         shutdown_timeout=shutdown_timeout,
         work_dir=str(work_dir.resolve()) if work_dir is not None else None,
         exit_when_idle=exit_when_idle,
