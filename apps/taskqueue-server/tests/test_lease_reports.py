@@ -120,7 +120,8 @@ async def test_a_completion_in_a_batch_unblocks_its_dependents(tasks: TaskStore)
     _, [change] = await tasks.report_many("w", [report])
     assert change.unblocks
     [after], _ = await tasks.claim("w", 5, 30)
-    assert after.row.id == then
+    assert (after.row.id, after.dependencies) == (then, [first])  # a claim lists them
+    assert leased.dependencies == []
 
 
 async def test_the_report_route_answers_each_report_and_refuses_unstorable_bodies(

@@ -66,6 +66,7 @@ _CLAIM_NOW: BindParameter[datetime] = bindparam(
 _CLAIM_STATEMENTS: dict[tuple[bool, str, frozenset[uuid.UUID] | None, bool], Update] = {}
 _CLAIM_STATEMENTS_MAX = 1024
 _EXPIRE_STATEMENTS: dict[bool, Update] = {}  # by SKIP LOCKED
+_HAS_DEPENDENCY = select(TaskDependencyRow.task_id).where(TaskDependencyRow.task_id == TaskRow.id)
 
 
 def new_lease_token() -> str:
@@ -166,7 +167,9 @@ class LeaseOperations(TaskStoreBase):
                 attempts=TaskRow.attempts + 1,
                 updated_at=_CLAIM_NOW,
             )
-            .returning(TaskRow)
+            # Whether the row has dependencies at all: most have none, and then the claim
+            # needs no second query for them.
+            .returning(TaskRow, exists(_HAS_DEPENDENCY).label("has_dependencies"))
             .execution_options(synchronize_session=False, populate_existing=True)
         )
         if len(_CLAIM_STATEMENTS) >= _CLAIM_STATEMENTS_MAX:
@@ -248,11 +251,13 @@ class LeaseOperations(TaskStoreBase):
             expired = await self._expire(session, now) if expire else []
             stmt = self._claim_statement(project_id)
             params = self._claim_params(now, worker_id, token, limit, lease_seconds, project_id)
-            leased = (await session.scalars(stmt, params)).all()
+            leased = [(row, bool(has)) for row, has in await session.execute(stmt, params)]
             if not leased:
                 return [], expired
-            rows = sorted(leased, key=lambda r: (-r.priority_rank, r.created_at, r.id))
-            return await self._stored(session, rows), expired
+            leased.sort(key=lambda pair: (-pair[0].priority_rank, pair[0].created_at, pair[0].id))
+            deps = await self._deps(session, [row.id for row, has in leased if has])
+            stored = [StoredTask(row, sorted(deps.get(row.id, []), key=str)) for row, _ in leased]
+            return stored, expired
 
     @staticmethod
     async def _stored_and_dependents(
