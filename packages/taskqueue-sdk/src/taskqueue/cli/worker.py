@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -119,11 +121,27 @@ def worker(
     asyncio.run(_run(state, config))
 
 
+def _pidfd_child_watcher() -> None:
+    """On Python 3.11 asyncio waits for each subprocess in a thread of its own (its default
+    ``ThreadedChildWatcher``): one thread started per task. A pidfd watched by the event loop
+    needs none; 3.12 and later choose it themselves where the kernel has pidfds."""
+    if sys.version_info >= (3, 12) or sys.platform != "linux":
+        return
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:  # a kernel without pidfds (before 5.3): keep the default watcher
+        return
+    watcher = asyncio.PidfdChildWatcher()
+    watcher.attach_loop(asyncio.get_running_loop())  # the loop is running already
+    asyncio.set_child_watcher(watcher)
+
+
 async def _run(state: CliState, config: WorkerConfig) -> None:
     from platform_core.heartbeat import heartbeat_from_env
     from taskqueue.async_client import AsyncTaskQueueClient
     from taskqueue.worker import Worker
 
+    _pidfd_child_watcher()
     async with AsyncTaskQueueClient(state.base_url, state.api_key) as client:
         runner = Worker(client, config)
         loop = asyncio.get_running_loop()
