@@ -69,8 +69,9 @@ async def claim(request: Request, body: ClaimRequest, caller: Worker) -> Respons
     )
     if not leased:  # idle workers ask all the time: keep their request lines out of INFO
         log_request_at(request, logging.DEBUG)
-    for stored in leased:  # the console shows leases live; webhooks have no claim event
-        await runtime.publisher.notify("task.claimed", stored.to_wire(), caller.tenant)
+    if runtime.publisher.listeners:  # the console shows leases live; webhooks have no claim event
+        for stored in leased:
+            await runtime.publisher.notify("task.claimed", stored.to_wire(), caller.tenant)
     return json_response(ClaimResponse(tasks=[claimed_model(t) for t in leased]))
 
 
