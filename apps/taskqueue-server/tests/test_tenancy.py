@@ -24,6 +24,7 @@ WORKER_ROUTES = {
     ("POST", "/api/tasks/{task_id}/heartbeat"),
     ("POST", "/api/tasks/{task_id}/complete"),
     ("POST", "/api/tasks/{task_id}/fail"),
+    ("POST", "/api/workers/report"),
 }
 
 # A valid body for every route that takes one; a route missing here fails the test, so a new
@@ -49,6 +50,19 @@ BODIES: dict[tuple[str, str], Any] = {
         "worker_id": "a-worker",
         "lease_token": "t",
         "result": {},
+    },
+    # No path parameter: another tenant's task in a batch is that report's "not accepted"
+    # (test_lease_reports checks the answer); here the body names an unknown task.
+    ("POST", "/api/workers/report"): {
+        "worker_id": "b-worker",
+        "reports": [
+            {
+                "task_id": "00000000-0000-4000-8000-000000000000",
+                "lease_token": "t",
+                "outcome": "complete",
+                "result": {},
+            }
+        ],
     },
     ("POST", "/api/projects"): {"name": "b-project"},
     ("GET", "/api/projects"): None,

@@ -55,6 +55,10 @@ class WebhookFanout(Organ):
 
     async def handle(self, event: Event) -> None:
         """Create the delivery rows for ``event``."""
+        # Events published before tenants existed belong to the default tenant.
+        tenant = str(event.payload.get("tenant") or DEFAULT_TENANT)
+        if not await self._store.subscribers(event.event_type, tenant):
+            return  # nobody subscribed (the common case): no body to build
         body = WebhookEvent.model_validate(
             {"type": event.event_type, "timestamp": event.timestamp, "data": event.payload["data"]}
         ).model_dump_json()
@@ -64,8 +68,7 @@ class WebhookFanout(Organ):
             f"msg_{event.id}",
             event.event_type,
             body,
-            # Events published before tenants existed belong to the default tenant.
-            tenant=str(event.payload.get("tenant") or DEFAULT_TENANT),
+            tenant=tenant,
             traceparent=context.get("traceparent"),
         )
         _log.debug("deliveries queued", event_type=event.event_type, count=queued)

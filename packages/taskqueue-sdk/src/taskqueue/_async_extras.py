@@ -21,8 +21,11 @@ from taskqueue.models import (
     ProjectCreateRequest,
     ProjectList,
     ProjectUpdateRequest,
+    ReportRequest,
+    ReportResult,
     Stats,
     Task,
+    TaskReport,
     TaskResult,
     WebhookCreateRequest,
     WebhookDelivery,
@@ -110,6 +113,23 @@ class AsyncClientExtras(AsyncClientCore):
             LeaseLostError: ``lease_token`` is no longer the task's lease.
         """
         return await self._send(_calls.complete(task_id, worker_id, lease_token, result), retry)
+
+    async def report_tasks(
+        self,
+        worker_id: str,
+        reports: Sequence[TaskReport],
+        *,
+        retry: RetryConfig | None = None,
+    ) -> list[ReportResult]:
+        """Report several leases at once (complete, fail or release each; at most 100), in
+        one request and one transaction; repeating the same reports is harmless.
+
+        Returns:
+            One result per report, in order: ``accepted``, or ``lease_lost`` (the token is no
+            longer the task's lease: drop the result) or neither (an unknown task).
+        """
+        req = ReportRequest(worker_id=worker_id, reports=list(reports))
+        return (await self._send(_calls.report(req), retry)).results
 
     async def fail_task(
         self,

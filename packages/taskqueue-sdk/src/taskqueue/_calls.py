@@ -33,6 +33,8 @@ from taskqueue.models import (
     ProjectCreateRequest,
     ProjectList,
     ProjectUpdateRequest,
+    ReportRequest,
+    ReportResponse,
     Stats,
     Task,
     TaskCreateRequest,
@@ -221,6 +223,18 @@ def complete(task_id: Id, worker_id: str, lease_token: str, result: TaskResult) 
         model(Task),
         body=req.to_payload(),
         not_found=errors.TaskNotFoundError,
+        safe_to_repeat=True,
+    )
+
+
+def report(req: ReportRequest) -> Call[ReportResponse]:
+    """``POST /api/workers/report``: many leases' reports at once; idempotent by lease token,
+    so it is safe to repeat."""
+    return Call(
+        "POST",
+        "/api/workers/report",
+        model(ReportResponse),
+        body=req.to_payload(),
         safe_to_repeat=True,
     )
 

@@ -11,7 +11,9 @@ A failed run is reported as one failed attempt; the server schedules the retry (
 Pending again ``retry_delay`` seconds later), so the worker never sleeps on a failing task.
 A finished command's result is kept and reported until the server answers (with backoff,
 while the lease is heartbeated), or until the lease is lost (409): an outage of the server
-loses no result. Reports are idempotent by lease token, so repeating one is harmless.
+loses no result. Reports are idempotent by lease token, so repeating one is harmless. Results
+that finish while a report is under way go out together in the next one
+(``POST /api/workers/report``, see :mod:`taskqueue._reporter`).
 
 :meth:`Worker.stop` (SIGTERM/SIGINT in the CLI) stops claiming and gives running commands
 ``shutdown_timeout`` seconds; then their process groups are killed and the tasks handed back
@@ -34,6 +36,7 @@ from typing import Any
 
 from platform_core.logging import get_logger
 from taskqueue._command import Command, RunningCommand
+from taskqueue._reporter import Pending, Reporter
 from taskqueue._watchdog import INSTANCE_VARIABLE
 from taskqueue.async_client import AsyncTaskQueueClient
 from taskqueue.errors import (
@@ -43,7 +46,7 @@ from taskqueue.errors import (
     TaskQueueError,
     ValidationError,
 )
-from taskqueue.models import ClaimedTask, TaskResult, TaskStatus
+from taskqueue.models import ClaimedTask, ReportOutcome, TaskResult, TaskStatus
 from taskqueue.retry import RetryConfig
 
 __all__ = ["Worker", "WorkerConfig", "default_worker_id"]
@@ -76,6 +79,11 @@ class WorkerConfig:
             (batch jobs, tests).
         report_backoff_max: The longest pause between two tries of a report.
         kill_wait: Seconds between SIGTERM and SIGKILL when a command is stopped.
+        batch_reports: Send the results that finish together in one request
+            (``POST /api/workers/report``); off, every result is its own request.
+        claim_gather: While tasks run and fewer than half the slots are free, wait up to this
+            many seconds for more to free before claiming, so one claim leases several tasks
+            (0: claim for every free slot at once). An idle worker claims at once.
     """
 
     worker_id: str
@@ -87,6 +95,8 @@ class WorkerConfig:
     exit_when_idle: bool = False
     report_backoff_max: float = 5.0
     kill_wait: float = 5.0
+    batch_reports: bool = True
+    claim_gather: float = 0.05
 
 
 class _Lease:
@@ -151,6 +161,8 @@ class Worker:
         self._abort = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self._watchdog: subprocess.Popen[bytes] | None = None
+        self._reporter: Reporter | None = None
+        self._claim_batch = max(1, config.concurrency // 2)
 
     def stop(self) -> None:
         """Stop claiming; running commands get ``shutdown_timeout`` seconds to finish. A
@@ -166,10 +178,20 @@ class Worker:
         cfg = self.config
         _log.info("taskqueue.worker.started", worker_id=cfg.worker_id, concurrency=cfg.concurrency)
         self._start_watchdog()
+        if cfg.batch_reports:
+            self._reporter = Reporter(
+                self.client,
+                cfg.worker_id,
+                self._abort,
+                self._report_one,
+                (_REPORT_BACKOFF_FIRST, cfg.report_backoff_max),
+            )
         try:
             await self._loop()
             await self._drain()
         finally:
+            if self._reporter is not None:
+                await self._reporter.close()
             self._stop_watchdog()
         _log.info(
             "taskqueue.worker.stopped",
@@ -186,6 +208,8 @@ class Worker:
             if free <= 0:
                 await self._until(set(self._running), None)
                 continue
+            if free < self._claim_batch and cfg.claim_gather > 0:
+                free = await self._gather_slots(free)
             wait = 0.0 if cfg.exit_when_idle else cfg.claim_wait
             asked = asyncio.get_running_loop().time()
             claim = asyncio.create_task(
@@ -224,6 +248,20 @@ class Worker:
                 # pause instead of a busy loop.
                 await self._until(set(), _SHORT_POLL)
 
+    async def _gather_slots(self, free: int) -> int:
+        """With some tasks still running, wait up to ``claim_gather`` seconds for more slots
+        to free, so that one claim leases several tasks instead of one each (a busy worker
+        then sends a fraction of the claims). An idle worker never waits here."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.config.claim_gather
+        while free < self._claim_batch and self._running and not self._stopping.is_set():
+            left = until - loop.time()
+            if left <= 0:
+                break
+            await self._until(set(self._running), left)
+            free = self.config.concurrency - len(self._running)
+        return free
+
     async def _nothing_pending(self) -> bool:
         try:
             stats = await self.client.get_stats()
@@ -260,11 +298,12 @@ class Worker:
                 _log.info("taskqueue.task.stopped", task_id=str(task.id), reason=reason)
                 return
             if result is None:  # shutting down: hand the task back, not counted
-                if await self._report(task, lease, "release", TaskResult(error="worker stopped")):
+                stopped = TaskResult(error="worker stopped")
+                if await self._report(Pending(task, lease.lost, "release", stopped)):
                     self.released += 1
                 return
-            kind = "complete" if result.exit_code == 0 else "fail"
-            if await self._report(task, lease, kind, result):
+            kind: ReportOutcome = "complete" if result.exit_code == 0 else "fail"
+            if await self._report(Pending(task, lease.lost, kind, result)):
                 if kind == "complete":
                     self.completed += 1
                 else:
@@ -316,15 +355,21 @@ class Worker:
             return None
         return result
 
-    async def _report(
-        self, task: ClaimedTask, lease: _Lease, kind: str, result: TaskResult
-    ) -> bool:
-        """Send the report until the server takes it (True) or the lease is lost (False).
+    async def _report(self, pending: Pending) -> bool:
+        """Hand the result to the batching reporter (see :mod:`taskqueue._reporter`)."""
+        if self._reporter is None:
+            return await self._report_one(pending)
+        return await self._reporter.report(pending)
+
+    async def _report_one(self, pending: Pending) -> bool:
+        """Send one report through the single-task routes until the server takes it (True)
+        or the lease is lost (False).
 
         During shutdown, once the commands' grace period is over, the report is tried once
         more and then given up (the lease lapses and the task runs again elsewhere).
         """
         cfg = self.config
+        task, kind, result = pending.task, pending.kind, pending.result
         send: Callable[[], Awaitable[object]]
         if kind == "complete":
 
@@ -356,7 +401,7 @@ class Worker:
                 _log.error("taskqueue.task.report_refused", task_id=str(task.id), error=str(exc))
                 return False
             except TaskQueueError as exc:
-                if lease.lost.is_set() or (self._abort.is_set() and kind != "release"):
+                if pending.lost.is_set() or (self._abort.is_set() and kind != "release"):
                     _log.error(
                         "taskqueue.task.report_abandoned",
                         task_id=str(task.id),
@@ -376,7 +421,7 @@ class Worker:
                     retry_in=round(delay, 2),
                     error=str(exc),
                 )
-            lost = asyncio.create_task(lease.lost.wait())
+            lost = asyncio.create_task(pending.lost.wait())
             await asyncio.wait({lost}, timeout=delay)
             lost.cancel()
             delay = min(delay * 2, cfg.report_backoff_max)

@@ -1,4 +1,5 @@
-"""Worker routes: claim leases (with an optional long poll), heartbeat, complete and fail."""
+"""Worker routes: claim leases (with an optional long poll), heartbeat, complete and fail, and
+report many leases at once."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from taskqueue.models import (
     FailRequest,
     HeartbeatRequest,
     HeartbeatResponse,
+    ReportRequest,
+    ReportResponse,
+    ReportResult,
     Task,
 )
 from taskqueue_server.api.deps import (
@@ -27,6 +31,7 @@ from taskqueue_server.api.deps import (
     json_response,
 )
 from taskqueue_server.api.tasks import task_model
+from taskqueue_server.db.lease_reports import Report
 from taskqueue_server.db.task_base import StoredTask
 from taskqueue_server.inputs import check_body, clean_output
 
@@ -64,8 +69,9 @@ async def claim(request: Request, body: ClaimRequest, caller: Worker) -> Respons
     )
     if not leased:  # idle workers ask all the time: keep their request lines out of INFO
         log_request_at(request, logging.DEBUG)
-    for stored in leased:  # the console shows leases live; webhooks have no claim event
-        await runtime.publisher.notify("task.claimed", stored.to_wire(), caller.tenant)
+    if runtime.publisher.listeners:  # the console shows leases live; webhooks have no claim event
+        for stored in leased:
+            await runtime.publisher.notify("task.claimed", stored.to_wire(), caller.tenant)
     return json_response(ClaimResponse(tasks=[claimed_model(t) for t in leased]))
 
 
@@ -129,5 +135,49 @@ async def fail(request: Request, task_id: uuid.UUID, body: FailRequest, caller: 
         )
         await runtime.announce(changes)
         return json_response(task_model(task))
+
+    return await idempotent(request, caller, produce)
+
+
+@router.post("/api/workers/report", response_model=ReportResponse, responses=PROBLEM_RESPONSES)
+async def report(request: Request, body: ReportRequest, caller: Worker) -> Response:
+    """Report up to 100 leases at once (``complete``, ``fail`` or ``release`` each), in one
+    transaction. Each report gets its own answer, in order: a stale token is
+    ``lease_lost`` and an unknown (or another tenant's) task is not accepted, while the other
+    reports are still recorded. Idempotent by lease token, as the single-task reports; output
+    tails are cleaned as there, and anything else unstorable is a 422 for the whole request
+    (nothing is written)."""
+    runtime = get_runtime(request)
+    items = [
+        Report(
+            task_id=item.task_id,
+            token=item.lease_token,
+            outcome=item.outcome,
+            result=clean_output(item.result.model_dump(mode="json")),
+            runs=item.attempts,
+        )
+        for item in body.reports
+    ]
+    for item in items:  # the same checks as the single-task reports, item by item
+        check_body({"worker_id": body.worker_id, "result": item.result}, runtime.settings)
+
+    async def produce() -> Response:
+        answers, changes = await runtime.tasks.scoped(caller).report_many(body.worker_id, items)
+        await runtime.announce(changes)
+        if any(change.unblocks for change in changes):
+            runtime.wakeup.notify()  # tasks waiting on these may be runnable now
+        results = [
+            ReportResult.model_validate(
+                {
+                    "task_id": a.task_id,
+                    "accepted": a.accepted,
+                    "status": a.status,
+                    "lease_lost": a.lease_lost,
+                    "error": a.error,
+                }
+            )
+            for a in answers
+        ]
+        return json_response(ReportResponse(results=results))
 
     return await idempotent(request, caller, produce)

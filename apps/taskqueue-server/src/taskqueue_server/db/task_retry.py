@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskqueue_server.db.leases import LeaseOperations
+from taskqueue_server.db.lease_reports import ReportOperations
 from taskqueue_server.db.schema import TaskDependencyRow, TaskRow, utcnow
 from taskqueue_server.db.task_base import Change
 from taskqueue_server.errors import InvalidTransitionError
@@ -32,7 +32,7 @@ def _never_ran_because_of(row: TaskRow, upstream: uuid.UUID) -> bool:
     return isinstance(error, str) and error.startswith(f"dependency {upstream} ended")
 
 
-class RetryOperations(LeaseOperations):
+class RetryOperations(ReportOperations):
     """The retry operation of the task store."""
 
     async def retry(

@@ -1,5 +1,6 @@
 """Task storage: create, read, list, update, cancel, the workflow phases, delete; the lease
-operations come from :class:`~taskqueue_server.db.leases.LeaseOperations` and retry from
+operations come from :class:`~taskqueue_server.db.leases.LeaseOperations`, the workers' reports
+from :class:`~taskqueue_server.db.lease_reports.ReportOperations` and retry from
 :class:`~taskqueue_server.db.task_retry.RetryOperations`."""
 
 from __future__ import annotations

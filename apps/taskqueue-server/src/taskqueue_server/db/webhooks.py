@@ -109,6 +109,15 @@ class WebhookStore(ScopedStore):
         self._active_cache[:] = [(active, now + _ACTIVE_CACHE_SECONDS)]
         return active
 
+    async def subscribers(self, event_type: str, tenant: str) -> list[uuid.UUID]:
+        """The active subscriptions of ``tenant`` that want ``event_type`` (from a short
+        cache, see :meth:`_active`)."""
+        return [
+            hook_id
+            for hook_id, types, owner in await self._active()
+            if owner == tenant and (not types or event_type in types)
+        ]
+
     async def create(
         self, url: str, secret: str, event_types: Sequence[str], description: str | None
     ) -> WebhookRow:
@@ -187,12 +196,7 @@ class WebhookStore(ScopedStore):
             How many deliveries were queued.
         """
         now = utcnow()
-        hooks = await self._active()
-        wanted = [
-            hook_id
-            for hook_id, types, owner in hooks
-            if owner == tenant and (not types or event_type in types)
-        ]
+        wanted = await self.subscribers(event_type, tenant)
         if not wanted:  # the common case: no write transaction at all
             return 0
         async with self._sessions.begin() as session:

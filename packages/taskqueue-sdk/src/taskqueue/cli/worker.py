@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,6 +45,14 @@ if TYPE_CHECKING:
     "as soon as it is runnable.",
 )
 @click.option(
+    "--claim-gather",
+    type=click.FloatRange(0, 5),
+    default=0.05,
+    show_default=True,
+    help="While tasks run and fewer than half the slots are free, wait up to this many "
+    "seconds for more before claiming, so one claim leases several tasks (0: never wait).",
+)
+@click.option(
     "--shutdown-timeout",
     "--grace-period",
     "shutdown_timeout",
@@ -74,6 +84,7 @@ def worker(
     concurrency: int,
     lease_seconds: int,
     claim_wait: float,
+    claim_gather: float,
     shutdown_timeout: float,
     work_dir: Path | None,
     worker_id: str | None,
@@ -102,6 +113,7 @@ def worker(
         concurrency=concurrency,
         lease_seconds=lease_seconds,
         claim_wait=claim_wait,
+        claim_gather=claim_gather,
         shutdown_timeout=shutdown_timeout,
         work_dir=str(work_dir.resolve()) if work_dir is not None else None,
         exit_when_idle=exit_when_idle,
@@ -109,11 +121,27 @@ def worker(
     asyncio.run(_run(state, config))
 
 
+def _pidfd_child_watcher() -> None:
+    """On Python 3.11 asyncio waits for each subprocess in a thread of its own (its default
+    ``ThreadedChildWatcher``): one thread started per task. A pidfd watched by the event loop
+    needs none; 3.12 and later choose it themselves where the kernel has pidfds."""
+    if sys.version_info >= (3, 12) or sys.platform != "linux":
+        return
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:  # a kernel without pidfds (before 5.3): keep the default watcher
+        return
+    watcher = asyncio.PidfdChildWatcher()
+    watcher.attach_loop(asyncio.get_running_loop())  # the loop is running already
+    asyncio.set_child_watcher(watcher)
+
+
 async def _run(state: CliState, config: WorkerConfig) -> None:
     from platform_core.heartbeat import heartbeat_from_env
     from taskqueue.async_client import AsyncTaskQueueClient
     from taskqueue.worker import Worker
 
+    _pidfd_child_watcher()
     async with AsyncTaskQueueClient(state.base_url, state.api_key) as client:
         runner = Worker(client, config)
         loop = asyncio.get_running_loop()

@@ -8,15 +8,22 @@ to extend the lease; a lapsed lease makes the task claimable again (with a new t
 reports ``complete`` or ``fail``. Heartbeat, complete and fail present the token: one that is
 no longer the task's current lease gets 409 (problem type :data:`LEASE_LOST_TYPE`), so at no
 instant do two workers hold a valid lease on one task. A report is idempotent by token.
+
+A worker finishing many tasks may report them together: :class:`ReportRequest` to
+``POST /api/workers/report`` carries up to 100 :class:`TaskReport` items (each a complete,
+fail or release of one lease) and gets one :class:`ReportResult` per item, in order; a stale
+token or an unknown task is that item's answer, not an error of the whole request.
 """
 
 from __future__ import annotations
 
+from typing import Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
 from taskqueue.models.base import NonBlank, RequestModel, WireModel
+from taskqueue.models.enums import TaskStatus
 from taskqueue.models.tasks import Task, TaskResult
 
 __all__ = [
@@ -29,6 +36,12 @@ __all__ = [
     "FailRequest",
     "HeartbeatRequest",
     "HeartbeatResponse",
+    "REPORT_BATCH_MAX",
+    "ReportOutcome",
+    "ReportRequest",
+    "ReportResponse",
+    "ReportResult",
+    "TaskReport",
 ]
 
 LEASE_MAX_SECONDS = 3600
@@ -37,6 +50,12 @@ CLAIM_WAIT_MAX_SECONDS = 30.0
 LEASE_LOST_TYPE = "urn:taskqueue:problem:lease-lost"
 """The problem ``type`` of the 409 a report with a stale or wrong lease token gets."""
 TOKEN_MAX_LENGTH = 64
+REPORT_BATCH_MAX = 100
+"""The most reports one ``POST /api/workers/report`` carries."""
+
+ReportOutcome = Literal["complete", "fail", "release"]
+"""What a :class:`TaskReport` says: the run succeeded (``complete``), failed (``fail``, one
+attempt counted), or never finished (``release``: handed back without counting it)."""
 
 
 class ClaimRequest(RequestModel):
@@ -138,3 +157,60 @@ class FailRequest(RequestModel):
     result: TaskResult
     attempts: int = Field(default=1, ge=0)
     requeue: bool = False
+
+
+class TaskReport(RequestModel):
+    """One lease's report inside a :class:`ReportRequest`.
+
+    Attributes:
+        task_id: The task.
+        lease_token: The lease's token (a replay of an accepted report is accepted again).
+        outcome: ``complete`` (Completed), ``fail`` (one failed attempt: the server retries
+            it later or fails it) or ``release`` (back to Pending, the attempt not counted).
+        result: The run's outcome.
+        attempts: Runs made under this lease, for ``fail`` (as :attr:`FailRequest.attempts`).
+    """
+
+    task_id: UUID
+    lease_token: NonBlank = Field(max_length=TOKEN_MAX_LENGTH)
+    outcome: ReportOutcome
+    result: TaskResult
+    attempts: int = Field(default=1, ge=0)
+
+
+class ReportRequest(RequestModel):
+    """The body of ``POST /api/workers/report``: several leases' reports in one request.
+
+    Attributes:
+        worker_id: The worker holding the leases.
+        reports: One to :data:`REPORT_BATCH_MAX` reports, applied in order in one
+            transaction.
+    """
+
+    worker_id: NonBlank = Field(max_length=255)
+    reports: list[TaskReport] = Field(min_length=1, max_length=REPORT_BATCH_MAX)
+
+
+class ReportResult(WireModel):
+    """The answer to one :class:`TaskReport`.
+
+    Attributes:
+        task_id: The task.
+        accepted: True when the report was recorded now or before (a replay).
+        status: The task's status after the report; None for an unknown task.
+        lease_lost: True when the token is not the task's current lease (the single-task
+            routes answer 409): stop working on the task and drop the result.
+        error: Why the report was not accepted.
+    """
+
+    task_id: UUID
+    accepted: bool
+    status: TaskStatus | None = None
+    lease_lost: bool = False
+    error: str | None = None
+
+
+class ReportResponse(WireModel):
+    """One :class:`ReportResult` per report, in the request's order."""
+
+    results: list[ReportResult] = Field(default_factory=list)
