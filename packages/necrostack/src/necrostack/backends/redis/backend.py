@@ -72,7 +72,10 @@ class RedisBackend(Consumer):
     time, and events with the same key keep their order.
 
     Acks are sent in batches: the ids of handled events are flushed when the prefetched
-    batch is used up, so after a crash at most ``batch_size`` handled events run again.
+    batch is used up (the Spine's, in the pipeline of its next read), so after a crash at
+    most ``batch_size`` handled events run again. Renewal runs on the event loop: an
+    ``async def`` handler that blocks the loop past ``claim_idle_ms`` can have its event
+    reclaimed (logged as ``event loop blocked``); such a handler should be a plain ``def``.
 
     Args:
         settings: Backend settings; read from ``NECROSTACK_*`` when omitted.
