@@ -65,7 +65,18 @@ def check_json(value: Any, path: str = "") -> int:
                     f"payload{path} has the key {key!r} of type {type(key).__name__}; "
                     "JSON object keys are strings (it would come back as a str)"
                 )
-            size += check_json(key, path) + check_json(item, f"{path}[{key!r}]") + 2
+            if key.isascii():  # the common case inline; check_json(key) raises otherwise
+                size += len(key) * 6 + 4
+            else:
+                size += check_json(key, path) + 2
+            # Plain ASCII text and ints, the commonest values, without a call or a path.
+            item_kind = type(item)
+            if item_kind is str and item.isascii():
+                size += len(item) * 6 + 2
+            elif item_kind is int:
+                size += len(str(item)) + 1
+            else:
+                size += check_json(item, f"{path}[{key!r}]")
         return size
     if kind is list:
         size = 2

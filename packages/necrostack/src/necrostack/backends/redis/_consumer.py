@@ -9,6 +9,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from redis.exceptions import NoScriptError
+
 from necrostack import _metrics
 from necrostack.backends.redis._codec import decode_entry
 from necrostack.backends.redis._leases import LeaseKeeper
@@ -74,24 +76,54 @@ class Consumer:
         now_ms = int(time.time() * 1000)
         starts = {p.keys.stream: "0" if p.recover else ">" for p in parts}
         history = any(p.recover for p in parts)
+        settings = self.settings
+        # Acks recorded since the last round trip go first in the same pipeline: the server
+        # applies them before the read blocks, so they cost no round trip of their own.
+        acks = [(p, list(p.to_ack)) for p in self.parts if p.to_ack]
         async with self.client.pipeline(transaction=False) as pipe:
+            for part, ids in acks:
+                pipe.xack(part.keys.stream, self.group, *ids)
             for part in parts:
-                await self._promote(
-                    keys=[part.keys.retry, part.keys.stream],
-                    args=[now_ms, self.settings.batch_size, self.settings.maxlen],
-                    client=pipe,
+                # EVALSHA directly: a pipeline given a Script object first asks SCRIPT EXISTS,
+                # a round trip of its own on every read. A NOSCRIPT reply (Redis restarted
+                # or flushed its scripts) loads the script; promotion resumes next read.
+                pipe.execute_command(
+                    "EVALSHA",
+                    self._promote.sha,
+                    2,
+                    part.keys.retry,
+                    part.keys.stream,
+                    now_ms,
+                    settings.batch_size,
+                    settings.maxlen,
                 )
             pipe.xreadgroup(
                 self.group,
                 self.consumer,
                 starts,
-                count=self.settings.batch_size,
+                count=settings.batch_size,
                 block=None if history or block_ms <= 0 else block_ms,
             )
-            *_, reply = await pipe.execute()
+            results = await pipe.execute(raise_on_error=False)
+        reply = results[-1]
+        if isinstance(reply, Exception):
+            raise reply  # unsent acks stay recorded; XACK again is harmless
+        failed: list[Exception] = []
+        for (part, ids), result in zip(acks, results, strict=False):
+            if isinstance(result, Exception):
+                failed.append(result)  # kept, to be sent again
+            else:
+                self._acked(part, ids)
         for part in parts:
             part.recover = False
         await self._take(reply)
+        for result in results[len(acks) : -1]:
+            if isinstance(result, NoScriptError):
+                await self.client.script_load(PROMOTE_DUE)
+            elif isinstance(result, Exception):
+                failed.append(result)
+        if failed:
+            raise failed[0]
 
     async def _read_cluster(self, parts: Sequence[PartState], block_ms: int) -> None:
         now = time.monotonic()
@@ -251,8 +283,18 @@ class Consumer:
 
         await self._call("XACK", send)
         for part, ids in pending:
-            del part.to_ack[: len(ids)]
-            self._unacked -= len(ids)
+            self._acked(part, ids)
+
+    def _acked(self, part: PartState, ids: list[bytes]) -> None:
+        """Forget the recorded acks ``ids`` of ``part`` once Redis has them."""
+        to_ack, n = part.to_ack, len(ids)
+        before = len(to_ack)
+        if to_ack[:n] == ids:
+            del to_ack[:n]
+        else:  # another flush (a lease hand-back) sent some of them meanwhile
+            sent = set(ids)
+            to_ack[:] = [i for i in to_ack if i not in sent]
+        self._unacked -= before - len(to_ack)
 
     async def _hand_back(self) -> None:
         """At close: make prefetched entries reclaimable now instead of after the idle time."""
@@ -277,11 +319,26 @@ class Consumer:
         come up to four intervals late (a starved process) before anything is reclaimed."""
         interval = self.settings.claim_idle_ms / 5000
         while True:
+            due = time.monotonic() + interval
             await asyncio.sleep(interval)
             if self._closed:
                 return
+            late = time.monotonic() - due
+            if late > 2.5 * interval:
+                # Renewal only runs when the loop does: past half the idle time, entries in
+                # hand may have been reclaimed by another consumer and run there too.
+                _log.warning(
+                    "event loop blocked; claims were not renewed in time",
+                    stream=self.parts[0].keys.stream,
+                    late_s=round(late, 3),
+                    claim_idle_ms=self.settings.claim_idle_ms,
+                    hint="an async def handler must not block (time.sleep, CPU work, blocking "
+                    "I/O): make it a plain def, which runs on a thread",
+                )
             try:
                 await self._renew_claims()
+                if self._unacked:  # recorded acks no pull carried (the Spine stopped)
+                    await self._flush_acks()
                 if self._leases is not None:
                     await self._balance()
                 if _metrics.active_metrics() is not None:
