@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api_core.ratelimit import InProcessRateLimiter, RateLimiter
 from draft_service.archive import MessageArchive
 from draft_service.db import create_engine, session_factory
+from draft_service.db.engine import open_pool
 from draft_service.events import EventFeed, MemoryFeed
 from draft_service.llm import LLMProvider, build_provider
 from draft_service.queue import JobQueue, fail_given_up_jobs
@@ -222,6 +223,7 @@ async def build_runtime(
         from draft_service.db.migrate import upgrade
 
         await upgrade(engine)
+    await open_pool(engine)
     provider = provider or build_provider(settings)
     archive = archive or _archive(settings)
     store = Store(session_factory(engine))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
@@ -14,7 +17,11 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from api_core.dbpool import ping_idle_connections
 
-__all__ = ["create_engine", "session_factory"]
+__all__ = ["POOL_SIZE", "create_engine", "open_pool", "session_factory"]
+
+POOL_SIZE = 10
+"""Connections a PostgreSQL pool keeps (and :func:`open_pool` opens at start); up to 20 more
+are opened under load and closed again when returned."""
 
 
 def create_engine(url: str, *, pre_ping: bool = True) -> AsyncEngine:
@@ -56,10 +63,23 @@ def create_engine(url: str, *, pre_ping: bool = True) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    engine = create_async_engine(url, pool_size=10, max_overflow=20)
+    engine = create_async_engine(url, pool_size=POOL_SIZE, max_overflow=20)
     if pre_ping:
         ping_idle_connections(engine)
     return engine
+
+
+async def open_pool(engine: AsyncEngine, count: int = POOL_SIZE) -> None:
+    """Open ``count`` pooled connections now (PostgreSQL; SQLite opens its file cheaply).
+
+    A connection costs the server a process and the client several round trips (TLS
+    negotiation, start-up, authentication). Opened at start, they are not opened by the first
+    burst of requests, which would otherwise wait for them.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    async with contextlib.AsyncExitStack() as stack:
+        await asyncio.gather(*(stack.enter_async_context(engine.connect()) for _ in range(count)))
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
