@@ -78,6 +78,7 @@ class DraftService:
         self.enqueue = enqueue
         self.feed: EventFeed = feed or MemoryFeed()
         self.drafter = Drafter(settings, store, provider, self._related, self._publish)
+        self._preparing = asyncio.Semaphore(settings.llm_concurrency)
         # A process-local archive is caught up from the database before each related query.
         local = not archive.shared and settings.related_limit > 0
         self._index = ArchiveIndex() if local else None
@@ -295,24 +296,18 @@ class DraftService:
         return "discarded"
 
     async def _run_job(self, job_id: str) -> str:
-        index = self._index
-        ctx = await self.store.start_job(job_id, index.indexed if index is not None else None)
-        if ctx is None:
-            return (await self.store.job(job_id)).status
+        # As many jobs prepare at once as may call the LLM: after a burst, the first jobs
+        # reach the LLM first instead of every running job preparing at once, and jobs
+        # still prepare ahead of the calls in flight.
+        async with self._preparing:
+            started = await self._start(job_id)
+            if isinstance(started, str):
+                return started
+            ctx, writer = started
+            prepared = await self.drafter.prepare(ctx, writer)
         job = ctx.job
-        if job.kind == "draft" and ctx.thread.version != job.thread_version:
-            return await self._discard(
-                job_id, job.user_id, "discarded as stale: newer messages arrived before drafting"
-            )
-        if job.kind == "feedback" and ctx.draft_status != "open":
-            status = ctx.draft_status or "missing"
-            return await self._discard(
-                job_id, job.user_id, f"discarded: the draft was {status} before the revision"
-            )
-        await self._job_state(job_id, job.user_id, "running")
-        writer = writer_of(job.user_id, await self.store.profile(job.user_id))
         try:
-            outcome = await self.drafter.draft(ctx, writer)
+            outcome = await self.drafter.draft(ctx, prepared)
         except Discarded as why:
             return await self._discard(job_id, job.user_id, str(why))
         except LLMError as exc:
@@ -359,6 +354,26 @@ class DraftService:
             finish_reason=completion.finish_reason,
         )
         return saved.status
+
+    async def _start(self, job_id: str) -> tuple[JobContext, Writer] | str:
+        """Mark the job running and read what it needs; its final status when it ends here
+        (it had already ended, or its result is unwanted before drafting)."""
+        index = self._index
+        ctx = await self.store.start_job(job_id, index.indexed if index is not None else None)
+        if ctx is None:
+            return (await self.store.job(job_id)).status
+        job = ctx.job
+        if job.kind == "draft" and ctx.thread.version != job.thread_version:
+            return await self._discard(
+                job_id, job.user_id, "discarded as stale: newer messages arrived before drafting"
+            )
+        if job.kind == "feedback" and ctx.draft_status != "open":
+            status = ctx.draft_status or "missing"
+            return await self._discard(
+                job_id, job.user_id, f"discarded: the draft was {status} before the revision"
+            )
+        await self._job_state(job_id, job.user_id, "running")
+        return ctx, writer_of(job.user_id, await self.store.profile(job.user_id))
 
     async def _related(self, ctx: JobContext, writer: Writer) -> tuple[list[PromptLine], str]:
         """Archive the thread and find related earlier messages within the configured scope.
