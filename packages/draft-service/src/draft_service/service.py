@@ -60,6 +60,8 @@ class DraftService:
         enqueue: Hands job ids to the background queue.
         feed: Where events go (job states, token deltas, draft changes); in-process when
             omitted.
+        jobs: Persistence of the background jobs (``store`` when omitted); a pool of their
+            own keeps them from queueing behind requests for a connection.
     """
 
     def __init__(
@@ -70,14 +72,16 @@ class DraftService:
         archive: MessageArchive,
         enqueue: Enqueue = _no_queue,
         feed: EventFeed | None = None,
+        jobs: Store | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
+        self._jobs = jobs or store
         self.provider = provider
         self.archive = archive
         self.enqueue = enqueue
         self.feed: EventFeed = feed or MemoryFeed()
-        self.drafter = Drafter(settings, store, provider, self._related, self._publish)
+        self.drafter = Drafter(settings, self._jobs, provider, self._related, self._publish)
         self._preparing = asyncio.Semaphore(settings.llm_concurrency)
         # A process-local archive is caught up from the database before each related query.
         local = not archive.shared and settings.related_limit > 0
@@ -285,12 +289,12 @@ class DraftService:
     async def _note_failure(self, job_id: str, exc: Exception) -> None:
         error = _describe(exc)
         try:
-            await self.store.note_failure(job_id, error)
+            await self._jobs.note_failure(job_id, error)
         except Exception as unrecorded:  # most likely the same outage
             _log.warning("job_error_unrecorded", job_id=job_id, error=error, cause=repr(unrecorded))
 
     async def _discard(self, job_id: str, user_id: str, reason: str) -> str:
-        await self.store.finish_job(job_id, "discarded", reason)
+        await self._jobs.finish_job(job_id, "discarded", reason)
         await self._job_state(job_id, user_id, "discarded", error=reason)
         _log.info("job_discarded", job_id=job_id, reason=reason)
         return "discarded"
@@ -312,14 +316,14 @@ class DraftService:
             return await self._discard(job_id, job.user_id, str(why))
         except LLMError as exc:
             error = f"{type(exc).__name__}: {exc}"
-            await self.store.finish_job(job_id, "failed", error)
+            await self._jobs.finish_job(job_id, "failed", error)
             await self._job_state(job_id, job.user_id, "failed", error=error)
             failed = {"job_id": job_id, "thread": ctx.thread.thread_name, "error": error}
             await self.feed.publish(f"user:{job.user_id}", "job.failed", failed)
             _log.error("job_failed", job_id=job_id, error=error)
             return "failed"
         completion = outcome.completion
-        saved = await self.store.save_result(
+        saved = await self._jobs.save_result(
             job_id,
             {
                 "content": outcome.content,
@@ -359,9 +363,9 @@ class DraftService:
         """Mark the job running and read what it needs; its final status when it ends here
         (it had already ended, or its result is unwanted before drafting)."""
         index = self._index
-        ctx = await self.store.start_job(job_id, index.indexed if index is not None else None)
+        ctx = await self._jobs.start_job(job_id, index.indexed if index is not None else None)
         if ctx is None:
-            return (await self.store.job(job_id)).status
+            return (await self._jobs.job(job_id)).status
         job = ctx.job
         if job.kind == "draft" and ctx.thread.version != job.thread_version:
             return await self._discard(
@@ -373,7 +377,7 @@ class DraftService:
                 job_id, job.user_id, f"discarded: the draft was {status} before the revision"
             )
         await self._job_state(job_id, job.user_id, "running")
-        return ctx, writer_of(job.user_id, await self.store.profile(job.user_id))
+        return ctx, writer_of(job.user_id, await self._jobs.profile(job.user_id))
 
     async def _related(self, ctx: JobContext, writer: Writer) -> tuple[list[PromptLine], str]:
         """Archive the thread and find related earlier messages within the configured scope.
@@ -397,7 +401,7 @@ class DraftService:
             threads: list[str] | None = None
             if scope == "participants":
                 mine = _fold({m.sender_name for m in ctx.messages}, writer)
-                others = await self.store.senders_by_thread(thread.user_id, thread.id)
+                others = await self._jobs.senders_by_thread(thread.user_id, thread.id)
                 threads = [t for t, who in others.items() if mine and _fold(who, writer) == mine]
             lines = await self.archive.related(
                 thread.user_id,

@@ -24,7 +24,9 @@ POOL_SIZE = 10
 are opened under load and closed again when returned."""
 
 
-def create_engine(url: str, *, pre_ping: bool = True) -> AsyncEngine:
+def create_engine(
+    url: str, *, pre_ping: bool = True, pool_size: int = POOL_SIZE, max_overflow: int = 20
+) -> AsyncEngine:
     """Create the async engine for ``url``.
 
     SQLite gets WAL journaling, foreign keys and a busy timeout so the API and in-process jobs
@@ -38,6 +40,8 @@ def create_engine(url: str, *, pre_ping: bool = True) -> AsyncEngine:
             the server dropped while idle never fails a request. Queue workers turn it off: a
             job whose statement meets a dropped connection fails that delivery only
             (SQLAlchemy then renews the whole pool) and is redelivered.
+        pool_size: PostgreSQL: connections kept in the pool.
+        max_overflow: PostgreSQL: connections opened beyond ``pool_size`` under load.
     """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -63,7 +67,7 @@ def create_engine(url: str, *, pre_ping: bool = True) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    engine = create_async_engine(url, pool_size=POOL_SIZE, max_overflow=20)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow)
     if pre_ping:
         ping_idle_connections(engine)
     return engine
