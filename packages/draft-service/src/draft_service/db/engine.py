@@ -7,6 +7,7 @@ import contextlib
 
 from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,8 +17,11 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from api_core.dbpool import ping_idle_connections
+from platform_core.logging import get_logger
 
 __all__ = ["POOL_SIZE", "create_engine", "open_pool", "session_factory"]
+
+_log = get_logger("draft_service.db")
 
 POOL_SIZE = 10
 """Connections a PostgreSQL pool keeps (and :func:`open_pool` opens at start); up to 20 more
@@ -78,12 +82,19 @@ async def open_pool(engine: AsyncEngine, count: int = POOL_SIZE) -> None:
 
     A connection costs the server a process and the client several round trips (TLS
     negotiation, start-up, authentication). Opened at start, they are not opened by the first
-    burst of requests, which would otherwise wait for them.
+    burst of requests, which would otherwise wait for them. Only a head start: when the
+    database cannot be reached, a warning is logged and connections open on demand (readiness
+    reports the database).
     """
     if engine.dialect.name != "postgresql":
         return
-    async with contextlib.AsyncExitStack() as stack:
-        await asyncio.gather(*(stack.enter_async_context(engine.connect()) for _ in range(count)))
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            await asyncio.gather(
+                *(stack.enter_async_context(engine.connect()) for _ in range(count))
+            )
+    except (OSError, SQLAlchemyError) as exc:
+        _log.warning("pool_not_opened", error=repr(exc), detail="connections open on demand")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
