@@ -272,3 +272,16 @@ async def test_startup_heap_is_frozen_unless_disabled(freeze: bool) -> None:
     finally:
         gc.unfreeze()
     assert (frozen > 0) is freeze
+
+
+async def test_startup_sets_the_young_generation_threshold() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        app = make_app(gc_young_threshold=5_000, gc_freeze=False)
+        async with app.router.lifespan_context(app):
+            during = gc.get_threshold()
+    finally:
+        gc.set_threshold(*before)
+    assert during == (5_000, *before[1:])

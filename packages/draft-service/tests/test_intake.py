@@ -8,7 +8,7 @@ from draft_test_helpers import thread
 from sqlalchemy import func, select
 
 from draft_service.db import create_engine, upgrade
-from draft_service.db.intake import add_messages
+from draft_service.db.intake import KnownThreads, add_messages
 from draft_service.db.schema import Job, Message, Thread
 from draft_service.models import SendMessagesRequest
 
@@ -74,5 +74,41 @@ async def test_concurrent_sends_to_one_thread_each_get_their_own_version(
             assert list(versions.scalars()) == list(range(1, 13))
             count = (await conn.execute(select(func.count()).select_from(Message))).scalar_one()
             assert count == 12
+    finally:
+        await engine.dispose()
+
+
+async def test_a_wrong_hint_about_a_thread_changes_nothing(database_url: str) -> None:
+    """``KnownThreads`` only chooses which write runs first: a thread named in it that does not
+    exist is created as usual, and a thread missing from it is updated as usual."""
+    engine = create_engine(database_url)
+    known = KnownThreads(size=2)
+    try:
+        await upgrade(engine)
+        known.add(("ann", "new"))  # wrong: no such thread yet
+        created = await add_messages(engine, _req("ann", "new", ("m1", "A", "one")), known)
+        other = KnownThreads()  # another process: has not seen "new"
+        more = await add_messages(engine, _req("ann", "new", ("m2", "A", "two")), other)
+        again = await add_messages(engine, _req("ann", "new", ("m2", "A", "two")), other)
+        for i in range(3):  # pushes ("ann", "new") out of the first hint
+            await add_messages(engine, _req("ann", f"x{i}", ("m1", "A", "x")), known)
+        last = await add_messages(engine, _req("ann", "new", ("m3", "A", "three")), known)
+        assert (created.version, more.version, again.version, last.version) == (1, 2, 2, 3)
+        assert again.job_id == more.job_id
+        assert again.new_message_ids == ()
+        assert len({created.thread_id, more.thread_id, last.thread_id}) == 1
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(Message.message_id, Message.thread_version)
+                .where(Message.thread_id == created.thread_id)
+                .order_by(Message.message_id)
+            )
+            assert [tuple(r) for r in rows] == [("m1", 1), ("m2", 2), ("m3", 3)]
+            versions = await conn.execute(
+                select(Job.thread_version)
+                .where(Job.thread_id == created.thread_id)
+                .order_by(Job.thread_version)
+            )
+            assert list(versions.scalars()) == [1, 2, 3]
     finally:
         await engine.dispose()

@@ -148,3 +148,42 @@ async def test_memory_mode_runs_jobs_a_previous_process_left_unfinished(
         drafts = (await svc.client.get("/draft-messages/", params={"user_id": "ann"})).json()
     assert done["status"] == "done"
     assert len(drafts["draft_messages"]) == 1
+
+
+async def test_jobs_finish_while_requests_hold_every_connection_of_theirs(
+    postgres_url: str, llm: OpenAIStub
+) -> None:
+    """On PostgreSQL, ``serve``'s in-process jobs have a pool of their own: a job saves its
+    draft while a burst of requests holds all the requests' connections."""
+    from contextlib import AsyncExitStack
+
+    from sqlalchemy import select
+
+    from draft_service.db.engine import POOL_SIZE
+    from draft_service.db.schema import Job
+
+    hold = threading.Event()
+    llm.script.hold = hold
+    url = postgres_url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    async with running(make_settings(url, llm), consume=True) as svc:
+        sent = await svc.client.post(
+            "/send-messages/", json=thread("bob", "busy", ("m1", "Ann", "Any news?"))
+        )
+        job_id = sent.json()["job_id"]
+        await _wait_for(llm.script.arrived)  # the job is inside the LLM call
+        jobs = svc.runtime.job_engine
+        assert jobs is not None
+        engine = svc.runtime.engine
+        async with AsyncExitStack() as stack:
+            for _ in range(POOL_SIZE + 20):  # pool_size + max_overflow: every one there is
+                await stack.enter_async_context(engine.connect())
+            hold.set()
+            status = "running"
+            for _ in range(1500):
+                async with jobs.connect() as conn:
+                    query = select(Job.status).where(Job.id == job_id)
+                    status = (await conn.execute(query)).scalar_one()
+                if status != "running":
+                    break
+                await asyncio.sleep(0.01)
+        assert status == "done"

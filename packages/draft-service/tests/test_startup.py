@@ -70,3 +70,23 @@ async def test_readiness_reports_the_llm_degraded_not_down(
         body = (await svc.client.get("/health/ready")).json()
         assert body["status"] == "degraded"
         assert "DRAFTS_LLM_BASE_URL" in body["checks"]["llm"]["error"]
+
+
+async def test_opening_the_pool_at_start_is_only_a_head_start(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``open_pool`` fills the pool; an unreachable database is a warning, not a failed start
+    (connections then open on demand and readiness reports the database)."""
+    from draft_service.db import create_engine
+    from draft_service.db.engine import POOL_SIZE, open_pool
+
+    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+asyncpg://", 1))
+    down = create_engine("postgresql+asyncpg://postgres@127.0.0.1:9/x")
+    try:
+        await open_pool(engine)
+        assert engine.pool.checkedin() == POOL_SIZE  # type: ignore[attr-defined]
+        await open_pool(down)
+        assert any("pool_not_opened" in str(r.msg) for r in caplog.records)
+    finally:
+        await engine.dispose()
+        await down.dispose()

@@ -236,7 +236,8 @@ def create_draft_app(
     """Build the draft service's FastAPI app.
 
     The app builds its :class:`Runtime` at startup (migrating the database when
-    ``DRAFTS_AUTO_MIGRATE``) unless one is passed, and closes it at shutdown.
+    ``DRAFTS_AUTO_MIGRATE``) unless one is passed, and closes it at shutdown. Requests get
+    OpenTelemetry server spans only with ``DRAFTS_TELEMETRY__ENABLED``.
 
     Args:
         settings: The settings; read from the environment when omitted.
@@ -269,6 +270,9 @@ def create_draft_app(
     app = create_app(
         settings,
         health=health,
+        # Without telemetry no span is exported: instrumenting anyway costs each request
+        # about a tenth of its CPU for spans and metrics nobody reads.
+        instrument=settings.telemetry.enabled,
         routers=[_router()],
         lifespan=lifespan,
         title="draft-service",

@@ -42,11 +42,14 @@ class ArchiveIndex:
     async def catch_up(
         self, archive: MessageArchive, user_id: str, threads: Sequence[EarlierThread]
     ) -> None:
-        """Archive ``threads`` (read by the job) and mark each as held at its version.
+        """Archive ``threads`` (read by the job) and mark each as held at its version; a
+        thread another job archived at that version meanwhile is skipped.
 
         Raises:
             PlatformError: the archive failed; threads archived before stay marked.
         """
         for thread in threads:
+            if self.indexed(user_id).get(thread.id, 0) >= thread.version:
+                continue  # another job of the user archived it since this one read it
             await archive.archive(user_id, thread.thread_name, thread.messages)
             self.mark(user_id, thread.id, thread.version)

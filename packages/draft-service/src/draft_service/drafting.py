@@ -21,7 +21,7 @@ from draft_service.settings import DraftSettings
 from draft_service.store import JobContext, Store
 from platform_core.logging import get_logger
 
-__all__ = ["Discarded", "Drafter", "Outcome"]
+__all__ = ["Discarded", "Drafter", "Outcome", "Prepared"]
 
 _log = get_logger("draft_service.drafting")
 _DELTA_EVERY = 0.05  # seconds: token deltas are published at most this often
@@ -43,6 +43,14 @@ class Outcome:
     completion: Completion
     content: str
     status: str
+    provenance: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A job's rendered prompt and the provenance known before the call."""
+
+    request: DraftRequest
     provenance: dict[str, Any]
 
 
@@ -134,14 +142,19 @@ class Drafter:
 
     # --- one job -----------------------------------------------------------------------------
 
-    async def draft(self, ctx: JobContext, writer: Writer) -> Outcome:
-        """Write the job's text: render the prompt, call the model, check the answer.
+    async def prepare(self, ctx: JobContext, writer: Writer) -> Prepared:
+        """Render the job's prompt (finding its related messages) and start its provenance."""
+        request, provenance = await self._request(ctx, writer)
+        return Prepared(request, provenance)
+
+    async def draft(self, ctx: JobContext, prepared: Prepared) -> Outcome:
+        """Write the job's text: call the model on the prepared prompt, check the answer.
 
         Raises:
             Discarded: the result stopped being wanted before or during the call.
             LLMError: the model could not produce a usable answer within the deadline.
         """
-        request, provenance = await self._request(ctx, writer)
+        request, provenance = prepared.request, prepared.provenance
         loop = asyncio.get_running_loop()
         end = loop.time() + self.settings.llm_deadline
         async with self._limit:

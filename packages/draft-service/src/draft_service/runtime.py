@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api_core.ratelimit import InProcessRateLimiter, RateLimiter
 from draft_service.archive import MessageArchive
 from draft_service.db import create_engine, session_factory
+from draft_service.db.engine import open_pool
 from draft_service.events import EventFeed, MemoryFeed
 from draft_service.llm import LLMProvider, build_provider
 from draft_service.queue import JobQueue, fail_given_up_jobs
@@ -43,6 +44,8 @@ class Runtime:
     feed: EventFeed
     limiter: RateLimiter | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    job_engine: AsyncEngine | None = None
+    """In-process jobs behind an API on PostgreSQL: their own pool (see :func:`build_runtime`)."""
 
     async def check_llm(self) -> None:
         """Readiness (optional check: ``degraded`` when failing): the LLM endpoint answers
@@ -89,6 +92,8 @@ class Runtime:
         await self.feed.close()
         await self.provider.aclose()
         await self.archive.close()
+        if self.job_engine is not None:
+            await self.job_engine.dispose()
         await self.engine.dispose()
 
 
@@ -165,6 +170,24 @@ async def _requeue_unfinished(store: Store, queue: JobQueue) -> None:
         _log.warning("jobs_requeued", count=len(jobs), detail="left unfinished by a previous run")
 
 
+async def _job_engine(settings: DraftSettings, engine: AsyncEngine) -> AsyncEngine | None:
+    """PostgreSQL: a pool of the in-process jobs' own, one connection per job at once.
+
+    Sharing the requests' pool, a job's statements would wait behind a burst of requests for
+    a connection, and the LLM, the slowest resource, would sit idle meanwhile.
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    size = settings.worker_concurrency
+    job_engine = create_engine(settings.database_url, pool_size=size, max_overflow=2)
+    if settings.telemetry.enabled:
+        from api_core.telemetry import instrument_sqlalchemy
+
+        instrument_sqlalchemy(job_engine)
+    await open_pool(job_engine, size)
+    return job_engine
+
+
 async def preflight(settings: DraftSettings) -> None:
     """Check what a server needs before it starts serving, so a start fails with one line.
 
@@ -222,12 +245,17 @@ async def build_runtime(
         from draft_service.db.migrate import upgrade
 
         await upgrade(engine)
+    await open_pool(engine)
     provider = provider or build_provider(settings)
     archive = archive or _archive(settings)
     store = Store(session_factory(engine))
-    queue = _queue(settings, consumer, store)
+    job_engine = await _job_engine(settings, engine) if consume and not worker_only else None
+    jobs = Store(session_factory(job_engine)) if job_engine is not None else store
+    queue = _queue(settings, consumer, jobs)
     feed, limiter = _feed_and_limiter(settings)
-    service = DraftService(settings, store, provider, archive, enqueue=queue.enqueue, feed=feed)
+    service = DraftService(
+        settings, store, provider, archive, enqueue=queue.enqueue, feed=feed, jobs=jobs
+    )
     tasks: list[asyncio.Task[None]] = []
     if consume:
         tasks.append(asyncio.create_task(service.follow_control(), name="draft-control"))
@@ -240,4 +268,6 @@ async def build_runtime(
         queue="redis" if settings.redis_url else "memory",
         consuming=queue.running,
     )
-    return Runtime(settings, engine, service, queue, provider, archive, feed, limiter, tasks)
+    return Runtime(
+        settings, engine, service, queue, provider, archive, feed, limiter, tasks, job_engine
+    )

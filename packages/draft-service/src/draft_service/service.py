@@ -60,6 +60,8 @@ class DraftService:
         enqueue: Hands job ids to the background queue.
         feed: Where events go (job states, token deltas, draft changes); in-process when
             omitted.
+        jobs: Persistence of the background jobs (``store`` when omitted); a pool of their
+            own keeps them from queueing behind requests for a connection.
     """
 
     def __init__(
@@ -70,14 +72,17 @@ class DraftService:
         archive: MessageArchive,
         enqueue: Enqueue = _no_queue,
         feed: EventFeed | None = None,
+        jobs: Store | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
+        self._jobs = jobs or store
         self.provider = provider
         self.archive = archive
         self.enqueue = enqueue
         self.feed: EventFeed = feed or MemoryFeed()
-        self.drafter = Drafter(settings, store, provider, self._related, self._publish)
+        self.drafter = Drafter(settings, self._jobs, provider, self._related, self._publish)
+        self._preparing = asyncio.Semaphore(settings.llm_concurrency)
         # A process-local archive is caught up from the database before each related query.
         local = not archive.shared and settings.related_limit > 0
         self._index = ArchiveIndex() if local else None
@@ -284,47 +289,41 @@ class DraftService:
     async def _note_failure(self, job_id: str, exc: Exception) -> None:
         error = _describe(exc)
         try:
-            await self.store.note_failure(job_id, error)
+            await self._jobs.note_failure(job_id, error)
         except Exception as unrecorded:  # most likely the same outage
             _log.warning("job_error_unrecorded", job_id=job_id, error=error, cause=repr(unrecorded))
 
     async def _discard(self, job_id: str, user_id: str, reason: str) -> str:
-        await self.store.finish_job(job_id, "discarded", reason)
+        await self._jobs.finish_job(job_id, "discarded", reason)
         await self._job_state(job_id, user_id, "discarded", error=reason)
         _log.info("job_discarded", job_id=job_id, reason=reason)
         return "discarded"
 
     async def _run_job(self, job_id: str) -> str:
-        index = self._index
-        ctx = await self.store.start_job(job_id, index.indexed if index is not None else None)
-        if ctx is None:
-            return (await self.store.job(job_id)).status
+        # As many jobs prepare at once as may call the LLM: after a burst, the first jobs
+        # reach the LLM first instead of every running job preparing at once, and jobs
+        # still prepare ahead of the calls in flight.
+        async with self._preparing:
+            started = await self._start(job_id)
+            if isinstance(started, str):
+                return started
+            ctx, writer = started
+            prepared = await self.drafter.prepare(ctx, writer)
         job = ctx.job
-        if job.kind == "draft" and ctx.thread.version != job.thread_version:
-            return await self._discard(
-                job_id, job.user_id, "discarded as stale: newer messages arrived before drafting"
-            )
-        if job.kind == "feedback" and ctx.draft_status != "open":
-            status = ctx.draft_status or "missing"
-            return await self._discard(
-                job_id, job.user_id, f"discarded: the draft was {status} before the revision"
-            )
-        await self._job_state(job_id, job.user_id, "running")
-        writer = writer_of(job.user_id, await self.store.profile(job.user_id))
         try:
-            outcome = await self.drafter.draft(ctx, writer)
+            outcome = await self.drafter.draft(ctx, prepared)
         except Discarded as why:
             return await self._discard(job_id, job.user_id, str(why))
         except LLMError as exc:
             error = f"{type(exc).__name__}: {exc}"
-            await self.store.finish_job(job_id, "failed", error)
+            await self._jobs.finish_job(job_id, "failed", error)
             await self._job_state(job_id, job.user_id, "failed", error=error)
             failed = {"job_id": job_id, "thread": ctx.thread.thread_name, "error": error}
             await self.feed.publish(f"user:{job.user_id}", "job.failed", failed)
             _log.error("job_failed", job_id=job_id, error=error)
             return "failed"
         completion = outcome.completion
-        saved = await self.store.save_result(
+        saved = await self._jobs.save_result(
             job_id,
             {
                 "content": outcome.content,
@@ -360,6 +359,26 @@ class DraftService:
         )
         return saved.status
 
+    async def _start(self, job_id: str) -> tuple[JobContext, Writer] | str:
+        """Mark the job running and read what it needs; its final status when it ends here
+        (it had already ended, or its result is unwanted before drafting)."""
+        index = self._index
+        ctx = await self._jobs.start_job(job_id, index.indexed if index is not None else None)
+        if ctx is None:
+            return (await self._jobs.job(job_id)).status
+        job = ctx.job
+        if job.kind == "draft" and ctx.thread.version != job.thread_version:
+            return await self._discard(
+                job_id, job.user_id, "discarded as stale: newer messages arrived before drafting"
+            )
+        if job.kind == "feedback" and ctx.draft_status != "open":
+            status = ctx.draft_status or "missing"
+            return await self._discard(
+                job_id, job.user_id, f"discarded: the draft was {status} before the revision"
+            )
+        await self._job_state(job_id, job.user_id, "running")
+        return ctx, writer_of(job.user_id, await self._jobs.profile(job.user_id))
+
     async def _related(self, ctx: JobContext, writer: Writer) -> tuple[list[PromptLine], str]:
         """Archive the thread and find related earlier messages within the configured scope.
 
@@ -382,7 +401,7 @@ class DraftService:
             threads: list[str] | None = None
             if scope == "participants":
                 mine = _fold({m.sender_name for m in ctx.messages}, writer)
-                others = await self.store.senders_by_thread(thread.user_id, thread.id)
+                others = await self._jobs.senders_by_thread(thread.user_id, thread.id)
                 threads = [t for t, who in others.items() if mine and _fold(who, writer) == mine]
             lines = await self.archive.related(
                 thread.user_id,

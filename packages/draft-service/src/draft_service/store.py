@@ -56,13 +56,14 @@ class Store:
         if not isinstance(engine, AsyncEngine):
             raise TypeError("Store needs a session factory bound to an AsyncEngine")
         self._engine = engine
+        self._known_threads = intake.KnownThreads()
 
     async def add_messages(self, req: SendMessagesRequest) -> SendResult:
         """Store the messages not seen before and queue a draft job for the thread.
 
         See :func:`draft_service.db.intake.add_messages`.
         """
-        return await intake.add_messages(self._engine, req)
+        return await intake.add_messages(self._engine, req, self._known_threads)
 
     async def add_feedback_job(self, user_id: str, draft_id: str, feedback: str) -> str:
         """Queue a job that revises ``draft_id`` from ``feedback``.

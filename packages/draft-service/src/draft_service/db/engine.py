@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -13,11 +17,20 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from api_core.dbpool import ping_idle_connections
+from platform_core.logging import get_logger
 
-__all__ = ["create_engine", "session_factory"]
+__all__ = ["POOL_SIZE", "create_engine", "open_pool", "session_factory"]
+
+_log = get_logger("draft_service.db")
+
+POOL_SIZE = 10
+"""Connections a PostgreSQL pool keeps (and :func:`open_pool` opens at start); up to 20 more
+are opened under load and closed again when returned."""
 
 
-def create_engine(url: str, *, pre_ping: bool = True) -> AsyncEngine:
+def create_engine(
+    url: str, *, pre_ping: bool = True, pool_size: int = POOL_SIZE, max_overflow: int = 20
+) -> AsyncEngine:
     """Create the async engine for ``url``.
 
     SQLite gets WAL journaling, foreign keys and a busy timeout so the API and in-process jobs
@@ -31,6 +44,8 @@ def create_engine(url: str, *, pre_ping: bool = True) -> AsyncEngine:
             the server dropped while idle never fails a request. Queue workers turn it off: a
             job whose statement meets a dropped connection fails that delivery only
             (SQLAlchemy then renews the whole pool) and is redelivered.
+        pool_size: PostgreSQL: connections kept in the pool.
+        max_overflow: PostgreSQL: connections opened beyond ``pool_size`` under load.
     """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -56,10 +71,30 @@ def create_engine(url: str, *, pre_ping: bool = True) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    engine = create_async_engine(url, pool_size=10, max_overflow=20)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow)
     if pre_ping:
         ping_idle_connections(engine)
     return engine
+
+
+async def open_pool(engine: AsyncEngine, count: int = POOL_SIZE) -> None:
+    """Open ``count`` pooled connections now (PostgreSQL; SQLite opens its file cheaply).
+
+    A connection costs the server a process and the client several round trips (TLS
+    negotiation, start-up, authentication). Opened at start, they are not opened by the first
+    burst of requests, which would otherwise wait for them. Only a head start: when the
+    database cannot be reached, a warning is logged and connections open on demand (readiness
+    reports the database).
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            await asyncio.gather(
+                *(stack.enter_async_context(engine.connect()) for _ in range(count))
+            )
+    except (OSError, SQLAlchemyError) as exc:
+        _log.warning("pool_not_opened", error=repr(exc), detail="connections open on demand")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,10 +1,11 @@
 """The transactions of a running job: start it (reading what it needs), save its result, fail it.
 
-A job costs two transactions whatever happens in between: one that marks it running and reads
+A job costs two writes whatever happens in between: one that marks it running and reads
 the thread (and, for a process-local archive, the user's other threads it has not indexed
-yet), and one that saves the result under the job's and thread's row locks. Both run cached
-Core statements on one connection, so each statement is one round trip and no ORM unit of
-work is built per job.
+yet), and one transaction that saves the result under the job's and thread's row locks. Both
+run cached Core statements on one connection, so each statement is one round trip and no ORM
+unit of work is built per job. On PostgreSQL the start is one statement that marks the job
+running and reads its thread, committed on its own (SQLite: a transaction of two).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, Text, bindparam, func, insert, select, update
+from sqlalchemy import Row, Table, Text, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from draft_service.db.records import (
@@ -63,6 +64,28 @@ _THREAD = (
     )
     .select_from(_threads.outerjoin(_messages, _m.thread_id == _threads.c.id))
     .where(_threads.c.id == bindparam("t_id"))
+    .order_by(_m.sent_at, _m.id)
+)
+# PostgreSQL: the job marked running and its thread with the messages, in one statement
+# committed on its own (one round trip instead of BEGIN, two statements and COMMIT). The
+# thread is read in the statement's snapshot, so its version and messages still agree.
+_started = _START.cte("started")
+_START_WITH_THREAD = (
+    select(
+        *_started.c,
+        _threads.c.user_id.label("thread_user_id"),
+        _threads.c.thread_name,
+        _threads.c.version,
+        _m.message_id,
+        _m.sender_name,
+        _m.sent_at,
+        _m.content,
+    )
+    .select_from(
+        _started.join(_threads, _threads.c.id == _started.c.thread_id).outerjoin(
+            _messages, _m.thread_id == _threads.c.id
+        )
+    )
     .order_by(_m.sent_at, _m.id)
 )
 _LATEST_TEXT = (
@@ -153,26 +176,51 @@ async def start_job(
     Raises:
         JobNotFoundError: no such job.
     """
+    if engine.dialect.name == "postgresql":
+        # Each statement commits on its own: the job is running from the first; what is read
+        # after it needs no common snapshot (a thread newer than the job is found stale).
+        async with engine.connect() as plain:
+            conn = await plain.execution_options(isolation_level="AUTOCOMMIT")
+            return await _start_job(conn, job_id, indexed, combined=True)
     async with engine.begin() as conn:
-        row = (await conn.execute(_START, {"j_id": job_id, "now": utcnow()})).one_or_none()
-        if row is None:
-            if (await conn.execute(_STATUS, {"j_id": job_id})).one_or_none() is None:
-                raise JobNotFoundError(job_id)
-            return None
-        job = RunningJob(job_id, *row)
-        rows = (await conn.execute(_THREAD, {"t_id": job.thread_id})).all()
-        user_id, thread_name, version = rows[0][:3]
-        thread = ThreadState(job.thread_id, user_id, thread_name, version)
-        messages = tuple(StoredMessage(*r[3:]) for r in rows if r[3] is not None)
-        draft_status = current_text = revision_id = None
-        if job.draft_id is not None:
-            found = (await conn.execute(_LATEST_TEXT, {"d_id": job.draft_id})).one_or_none()
-            if found is not None:
-                draft_status, current_text, revision_id = found
-        earlier: tuple[EarlierThread, ...] = ()
-        if indexed is not None:
-            earlier = await _unindexed(conn, thread, indexed(user_id))
-        return JobContext(job, thread, messages, draft_status, current_text, earlier, revision_id)
+        return await _start_job(conn, job_id, indexed, combined=False)
+
+
+async def _start_job(
+    conn: AsyncConnection,
+    job_id: str,
+    indexed: Callable[[str], Mapping[int, int]] | None,
+    *,
+    combined: bool,
+) -> JobContext | None:
+    params = {"j_id": job_id, "now": utcnow()}
+    rows: list[Row[Any]] = []
+    if combined:
+        rows = list((await conn.execute(_START_WITH_THREAD, params)).all())
+        head = rows[0] if rows else None
+    else:
+        head = (await conn.execute(_START, params)).one_or_none()
+    if head is None:
+        if (await conn.execute(_STATUS, {"j_id": job_id})).one_or_none() is None:
+            raise JobNotFoundError(job_id)
+        return None
+    job = RunningJob(job_id, *head[:6])
+    if combined:
+        thread_rows = [r[6:] for r in rows]
+    else:
+        thread_rows = list((await conn.execute(_THREAD, {"t_id": job.thread_id})).all())
+    user_id, thread_name, version = thread_rows[0][:3]
+    thread = ThreadState(job.thread_id, user_id, thread_name, version)
+    messages = tuple(StoredMessage(*r[3:]) for r in thread_rows if r[3] is not None)
+    draft_status = current_text = revision_id = None
+    if job.draft_id is not None:
+        found = (await conn.execute(_LATEST_TEXT, {"d_id": job.draft_id})).one_or_none()
+        if found is not None:
+            draft_status, current_text, revision_id = found
+    earlier: tuple[EarlierThread, ...] = ()
+    if indexed is not None:
+        earlier = await _unindexed(conn, thread, indexed(user_id))
+    return JobContext(job, thread, messages, draft_status, current_text, earlier, revision_id)
 
 
 async def _unindexed(
