@@ -92,6 +92,9 @@ class WebhookStore(ScopedStore):
         # One list shared by every scoped copy of this store, so a change made through any of
         # them clears the cache for all: [] or [(subscriptions, valid until)].
         self._active_cache: list[tuple[list[tuple[uuid.UUID, list[str], str]], float]] = []
+        # Bumped by every change (shared the same way): a read that overlapped a change does
+        # not refill the cache, or it would keep the old list for _ACTIVE_CACHE_SECONDS.
+        self._active_epoch: list[int] = [0]
 
     async def _active(self) -> list[tuple[uuid.UUID, list[str], str]]:
         # Every task change asks this; a short cache keeps it off the database. Changes made
@@ -99,6 +102,7 @@ class WebhookStore(ScopedStore):
         now = time.monotonic()
         if self._active_cache and self._active_cache[0][1] > now:
             return self._active_cache[0][0]
+        epoch = self._active_epoch[0]
         async with self._readers() as reader:
             rows = await reader.execute(
                 select(WebhookRow.id, WebhookRow.event_types, WebhookRow.tenant_id).where(
@@ -106,8 +110,15 @@ class WebhookStore(ScopedStore):
                 )
             )
             active = [(hook_id, list(types or []), tenant) for hook_id, types, tenant in rows]
-        self._active_cache[:] = [(active, now + _ACTIVE_CACHE_SECONDS)]
+        if self._active_epoch[0] == epoch:
+            self._active_cache[:] = [(active, now + _ACTIVE_CACHE_SECONDS)]
         return active
+
+    def _forget_active(self) -> None:
+        """Drop the cached subscriptions after a change (and keep reads in flight from
+        caching what they saw before it)."""
+        self._active_epoch[0] += 1
+        self._active_cache.clear()
 
     async def subscribers(self, event_type: str, tenant: str) -> list[uuid.UUID]:
         """The active subscriptions of ``tenant`` that want ``event_type`` (from a short
@@ -134,7 +145,7 @@ class WebhookStore(ScopedStore):
         )
         async with self._sessions.begin() as session:
             session.add(row)
-        self._active_cache.clear()
+        self._forget_active()
         return row
 
     async def get(self, webhook_id: uuid.UUID) -> WebhookRow:
@@ -172,7 +183,7 @@ class WebhookStore(ScopedStore):
         async with self._sessions.begin() as session:
             row = await self._load(session, webhook_id)
             await session.delete(row)
-        self._active_cache.clear()
+        self._forget_active()
 
     async def enqueue(
         self,
@@ -310,7 +321,7 @@ class WebhookStore(ScopedStore):
                     hook.active = False
                     hook.disabled_reason = disable_reason
         if disable_reason is not None:
-            self._active_cache.clear()
+            self._forget_active()
 
     async def deliveries(
         self, webhook_id: uuid.UUID, limit: int, offset: int
