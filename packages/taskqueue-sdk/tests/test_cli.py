@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -162,6 +163,26 @@ def test_worker_runs_commands_with_env_workdir_and_retries(
     assert tasks[slow].status is TaskStatus.FAILED
     assert tasks[slow].result is not None
     assert tasks[slow].result.error == "timed out after 1 s"
+
+
+def test_a_worker_run_in_process_leaves_subprocesses_working(server: FakeServer) -> None:
+    """On Python 3.11 the worker watches its commands through a process-wide pidfd child
+    watcher bound to its loop; it is put back when that loop ends, so a later loop in the same
+    process can still start subprocesses."""
+    code, _, _ = _run("worker", "--exit-when-idle")
+    assert code == 0
+
+    async def spawn() -> int:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+        return await proc.wait()
+
+    # A loop that is never made the current one (as Playwright's sync API runs its own), so
+    # the policy does not re-attach a leftover watcher to it.
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(spawn()) == 0
+    finally:
+        loop.close()
 
 
 def _create(args: list[str]) -> str:

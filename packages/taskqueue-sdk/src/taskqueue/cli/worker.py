@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -121,27 +122,47 @@ def worker(
     asyncio.run(_run(state, config))
 
 
-def _pidfd_child_watcher() -> None:
+def _pidfd_child_watcher() -> Callable[[], None]:
     """On Python 3.11 asyncio waits for each subprocess in a thread of its own (its default
     ``ThreadedChildWatcher``): one thread started per task. A pidfd watched by the event loop
-    needs none; 3.12 and later choose it themselves where the kernel has pidfds."""
+    needs none; 3.12 and later choose it themselves where the kernel has pidfds.
+
+    Returns:
+        What puts the default back when the worker's loop ends: the watcher is process-wide
+        and bound to this loop, so a later loop in the same process (the CLI run in-process,
+        as a test or an embedding program does) could not start subprocesses otherwise.
+    """
     if sys.version_info >= (3, 12) or sys.platform != "linux":
-        return
+        return lambda: None
     try:
         os.close(os.pidfd_open(os.getpid()))
     except OSError:  # a kernel without pidfds (before 5.3): keep the default watcher
-        return
+        return lambda: None
+    previous = asyncio.get_child_watcher()  # 3.11's default: a ThreadedChildWatcher
     watcher = asyncio.PidfdChildWatcher()
     watcher.attach_loop(asyncio.get_running_loop())  # the loop is running already
     asyncio.set_child_watcher(watcher)
 
+    def restore() -> None:
+        asyncio.set_child_watcher(previous)
+        watcher.close()
+
+    return restore
+
 
 async def _run(state: CliState, config: WorkerConfig) -> None:
+    restore_watcher = _pidfd_child_watcher()
+    try:
+        await _serve(state, config)
+    finally:
+        restore_watcher()
+
+
+async def _serve(state: CliState, config: WorkerConfig) -> None:
     from platform_core.heartbeat import heartbeat_from_env
     from taskqueue.async_client import AsyncTaskQueueClient
     from taskqueue.worker import Worker
 
-    _pidfd_child_watcher()
     async with AsyncTaskQueueClient(state.base_url, state.api_key) as client:
         runner = Worker(client, config)
         loop = asyncio.get_running_loop()
