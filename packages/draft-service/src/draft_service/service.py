@@ -21,10 +21,10 @@ from draft_service.models import (
     RevisionView,
     SendMessagesRequest,
 )
-from draft_service.prompt import PromptLine, Writer
+from draft_service.prompt import Writer
+from draft_service.related import RelatedMessages
 from draft_service.settings import DraftSettings
 from draft_service.store import JobContext, Store
-from platform_core.errors import PlatformError
 from platform_core.logging import get_logger
 
 __all__ = ["DraftService", "Enqueue"]
@@ -43,10 +43,6 @@ def _describe(exc: BaseException) -> str:
     """``Type: first line of the message`` (database errors append their SQL on later lines)."""
     first = str(exc).strip().split("\n", 1)[0]
     return f"{type(exc).__name__}: {first}"[:500]
-
-
-def _fold(names: set[str], writer: Writer) -> frozenset[str]:
-    return frozenset(n.strip().casefold() for n in names if not writer.is_writer(n))
 
 
 class DraftService:
@@ -81,11 +77,12 @@ class DraftService:
         self.archive = archive
         self.enqueue = enqueue
         self.feed: EventFeed = feed or MemoryFeed()
-        self.drafter = Drafter(settings, self._jobs, provider, self._related, self._publish)
         self._preparing = asyncio.Semaphore(settings.llm_concurrency)
         # A process-local archive is caught up from the database before each related query.
         local = not archive.shared and settings.related_limit > 0
         self._index = ArchiveIndex() if local else None
+        related = RelatedMessages(settings, archive, self._jobs, self._index)
+        self.drafter = Drafter(settings, self._jobs, provider, related, self._publish)
 
     async def _publish(self, channel: str, event_type: str, payload: dict[str, Any]) -> None:
         await self.feed.publish(channel, event_type, payload)
@@ -378,44 +375,3 @@ class DraftService:
             )
         await self._job_state(job_id, job.user_id, "running")
         return ctx, writer_of(job.user_id, await self._jobs.profile(job.user_id))
-
-    async def _related(self, ctx: JobContext, writer: Writer) -> tuple[list[PromptLine], str]:
-        """Archive the thread and find related earlier messages within the configured scope.
-
-        ``thread`` searches nothing beyond the thread; ``participants`` only the user's earlier
-        threads whose counterparts (every sender but the writer) are exactly this thread's;
-        ``user`` every thread of the user. The archive only enriches the prompt, so when it is
-        down the draft is written without related messages (logged as a warning); the next
-        job of the thread archives its messages again. A process-local archive first takes in
-        the user's threads it lacks (read with the job, see :mod:`draft_service.backfill`).
-        """
-        thread = ctx.thread
-        scope = self.settings.related_scope
-        try:
-            await self.archive.archive(thread.user_id, thread.thread_name, ctx.messages)
-            if self._index is not None:
-                self._index.mark(thread.user_id, thread.id, thread.version)
-                await self._index.catch_up(self.archive, thread.user_id, ctx.earlier)
-            if scope == "thread" or not (self.settings.related_limit and ctx.messages):
-                return [], scope
-            threads: list[str] | None = None
-            if scope == "participants":
-                mine = _fold({m.sender_name for m in ctx.messages}, writer)
-                others = await self._jobs.senders_by_thread(thread.user_id, thread.id)
-                threads = [t for t, who in others.items() if mine and _fold(who, writer) == mine]
-            lines = await self.archive.related(
-                thread.user_id,
-                thread.thread_name,
-                ctx.messages[-1].content,
-                self.settings.related_limit,
-                threads,
-            )
-            return lines, scope
-        except PlatformError as exc:
-            _log.warning(
-                "archive_unavailable",
-                job_id=ctx.job.id,
-                error=repr(exc),
-                detail="drafting without related earlier messages",
-            )
-            return [], scope
