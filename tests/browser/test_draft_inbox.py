@@ -280,7 +280,10 @@ def test_a_failed_draft_is_retried_and_a_draft_is_rejected(
     page.goto("/ui/threads?user=retry-user")
     assert row(page, "Invoice").locator(".status-failed").is_visible()
     page.get_by_role("link", name="Invoice", exact=True).click()
-    assert page.get_by_role("alert").get_by_text("The draft failed").is_visible()
+    page.wait_for_url(re.compile(r"/ui/threads/\d+"))  # is_visible() does not wait for it
+    failed = page.get_by_role("alert").get_by_text("The draft failed")
+    failed.wait_for(timeout=10_000)
+    assert failed.is_visible()
     check_page(page, "thread-failed")
     page.get_by_role("button", name="Retry").click()
     page.wait_for_url(re.compile(r"/ui/threads/\d+"))
