@@ -139,5 +139,9 @@ async def test_a_slow_receiver_does_not_hold_up_other_deliveries(
                 break
             await asyncio.sleep(0.02)
         waited = time.monotonic() - posted
+    # Stopping cut the slow send short; nothing of it may outlive the app (a send left
+    # unwinding after the engine was disposed once hung the event loop's close for good).
+    leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert not leftover, f"tasks outlived the app: {leftover}"
     assert len(fast.received) == 2, "the fast receiver waited for the slow one"
     assert waited < 2.5

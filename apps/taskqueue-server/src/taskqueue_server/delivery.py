@@ -138,6 +138,11 @@ class DeliverySender:
             stopping.cancel()
             for task in in_flight:
                 task.cancel()
+            if in_flight:
+                # Let the cut-short sends unwind (their database sessions roll back and give
+                # their connections back) before the caller disposes of the engine: a send
+                # left running past that point never finishes closing its connection.
+                await asyncio.wait(in_flight, timeout=self._settings.webhook_timeout)
 
     async def _take(self, limit: int) -> list[tuple[DeliveryRow, WebhookRow]]:
         try:
