@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -286,3 +288,17 @@ async def test_a_cancelled_task_is_retried_and_a_pending_one_is_refused(
     assert _problem(unknown)["status"] == 404
     assert not_an_id.is_error
     assert "task_id" in not_an_id.content[0].text  # type: ignore[union-attr]
+
+
+def test_creating_the_app_leaves_mcp_unimported_until_its_first_request(sqlite_url: str) -> None:
+    # About 40% of the app's import time is the mcp package; a process that never serves MCP
+    # (most servers, every test server) should not pay for it.
+    code = (
+        "import sys\n"
+        "from taskqueue_server.app import create_server_app\n"
+        "from taskqueue_server.settings import ServerSettings\n"
+        f"create_server_app(ServerSettings.load(database_url={sqlite_url!r}))\n"
+        "loaded = sorted(m for m in sys.modules if m == 'mcp' or m.startswith('mcp.'))\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
