@@ -37,7 +37,6 @@ from sqlalchemy import (
     bindparam,
     case,
     exists,
-    func,
     or_,
     select,
     update,
@@ -45,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from taskqueue_server.db.schema import ProjectRow, TaskDependencyRow, TaskRow, utcnow
+from taskqueue_server.db.schema import TaskDependencyRow, TaskRow, utcnow
 from taskqueue_server.db.task_base import Change, StoredTask, TaskStoreBase
 from taskqueue_server.errors import LeaseError, NotFoundError
 
@@ -67,6 +66,15 @@ _CLAIM_STATEMENTS: dict[tuple[bool, str, frozenset[uuid.UUID] | None, bool], Upd
 _CLAIM_STATEMENTS_MAX = 1024
 _EXPIRE_STATEMENTS: dict[bool, Update] = {}  # by SKIP LOCKED
 _HAS_DEPENDENCY = select(TaskDependencyRow.task_id).where(TaskDependencyRow.task_id == TaskRow.id)
+# Whether any lease has run out (the index on status and lease_expires_at answers it).
+_EXPIRED_ONE = (
+    select(_COLUMNS.id)
+    .where(
+        _COLUMNS.status == "Running",
+        _COLUMNS.lease_expires_at < bindparam("expire_now", type_=_COLUMNS.lease_expires_at.type),
+    )
+    .limit(1)
+)
 
 
 def new_lease_token() -> str:
@@ -246,18 +254,43 @@ class LeaseOperations(TaskStoreBase):
             The leased tasks, and the changes made by expiring stale leases on the way.
         """
         now = utcnow()
-        token = new_lease_token()
+        stmt = self._claim_statement(project_id)
+        params = self._claim_params(
+            now, worker_id, new_lease_token(), limit, lease_seconds, project_id
+        )
+        if self._skip_locked:
+            # PostgreSQL: the claim is one statement, so it runs on its own (autocommit: no
+            # BEGIN/COMMIT round trips); the expiry before it only when a lease has run out.
+            expired = await self._expire_due(now) if expire else []
+            async with self._single_statement() as session:
+                return await self._leased(session, stmt, params), expired
         async with self._sessions.begin() as session:
             expired = await self._expire(session, now) if expire else []
-            stmt = self._claim_statement(project_id)
-            params = self._claim_params(now, worker_id, token, limit, lease_seconds, project_id)
-            leased = [(row, bool(has)) for row, has in await session.execute(stmt, params)]
-            if not leased:
-                return [], expired
-            leased.sort(key=lambda pair: (-pair[0].priority_rank, pair[0].created_at, pair[0].id))
-            deps = await self._deps(session, [row.id for row, has in leased if has])
-            stored = [StoredTask(row, sorted(deps.get(row.id, []), key=str)) for row, _ in leased]
-            return stored, expired
+            return await self._leased(session, stmt, params), expired
+
+    async def _leased(
+        self, session: AsyncSession, stmt: Update, params: dict[str, Any]
+    ) -> list[StoredTask]:
+        """Run the claim statement; the leased tasks, highest priority then oldest."""
+        leased = [(row, bool(has)) for row, has in await session.execute(stmt, params)]
+        if not leased:
+            return []
+        leased.sort(key=lambda pair: (-pair[0].priority_rank, pair[0].created_at, pair[0].id))
+        deps = await self._deps(session, [row.id for row, has in leased if has])
+        return [StoredTask(row, sorted(deps.get(row.id, []), key=str)) for row, _ in leased]
+
+    async def _expire_due(self, now: datetime) -> list[Change]:
+        """Expire stale leases, in a transaction of their own, when one has run out.
+
+        The look is one read without a transaction; the expiry itself re-checks every row
+        (see :meth:`_expire_statement`), so a lease renewed after the look is left alone.
+        """
+        async with self._readers() as session:
+            due = await session.scalar(_EXPIRED_ONE, {"expire_now": now})
+        if due is None:
+            return []
+        async with self._sessions.begin() as session:
+            return await self._expire(session, now)
 
     @staticmethod
     async def _stored_and_dependents(
@@ -341,55 +374,6 @@ class LeaseOperations(TaskStoreBase):
             expires = now + timedelta(seconds=lease_seconds)
             row.lease_expires_at = expires
             return expires, False
-
-    # --- stats ---------------------------------------------------------------------------
-
-    async def stats(self) -> dict[str, Any]:
-        """Counts by status and priority, queue depth and the oldest runnable task's age, over
-        this store's tenant."""
-        now = utcnow()
-        mine, my_projects = self._tenant_where(), self._tenant_where(ProjectRow)  # tenant filter
-        async with self._readers() as session:
-            status_rows = await session.execute(
-                select(TaskRow.status, func.count()).where(mine).group_by(TaskRow.status)
-            )
-            by_status: dict[str, int] = {str(k): int(v) for k, v in status_rows}
-            priority_rows = await session.execute(
-                select(TaskRow.priority, func.count()).where(mine).group_by(TaskRow.priority)
-            )
-            by_priority: dict[str, int] = {str(k): int(v) for k, v in priority_rows}
-            type_rows = await session.execute(
-                select(TaskRow.task_type, func.count()).where(mine).group_by(TaskRow.task_type)
-            )
-            by_type: dict[str, int] = {str(k): int(v) for k, v in type_rows}
-            project_rows = await session.execute(
-                select(ProjectRow.status, func.count())
-                .where(my_projects)
-                .group_by(ProjectRow.status)
-            )
-            projects: dict[str, int] = {str(k): int(v) for k, v in project_rows}
-            workers = await session.scalar(
-                select(func.count(func.distinct(TaskRow.lease_owner))).where(
-                    TaskRow.status == "Running", mine
-                )
-            )
-            runnable = self._runnable(now).where(mine).subquery()
-            depth = await session.scalar(select(func.count()).select_from(runnable))
-            oldest = await session.scalar(
-                select(func.min(TaskRow.created_at)).where(TaskRow.id.in_(select(runnable.c.id)))
-            )
-        return {
-            "tasks_total": sum(by_status.values()),
-            "tasks_by_status": by_status,
-            "tasks_by_priority": by_priority,
-            "tasks_by_type": by_type,
-            "projects_total": sum(projects.values()),
-            "projects_by_status": projects,
-            "workers_active": int(workers or 0),
-            "generated_at": now.isoformat(),
-            "queue_depth": int(depth or 0),
-            "oldest_runnable_age_seconds": (now - oldest).total_seconds() if oldest else None,
-        }
 
 
 def same_token(stored: str | None, given: str) -> bool:
