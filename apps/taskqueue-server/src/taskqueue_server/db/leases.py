@@ -247,7 +247,8 @@ class LeaseOperations(TaskStoreBase):
             limit: The most tasks to lease.
             lease_seconds: Lease length.
             project_id: Only this project's tasks, when set.
-            expire: Expire stale leases first (off until the service clock is current, see
+            expire: Expire stale leases (first on SQLite; on PostgreSQL when the claim came
+                up short, then claiming again) (off until the service clock is current, see
                 :mod:`taskqueue_server.db.lease_clock`).
 
         Returns:
@@ -260,10 +261,22 @@ class LeaseOperations(TaskStoreBase):
         )
         if self._skip_locked:
             # PostgreSQL: the claim is one statement, so it runs on its own (autocommit: no
-            # BEGIN/COMMIT round trips); the expiry before it only when a lease has run out.
-            expired = await self._expire_due(now) if expire else []
+            # BEGIN/COMMIT round trips). Only a claim that found fewer tasks than it asked
+            # for looks for leases that ran out (they are handed back and claimed at once);
+            # a busy queue's claims leave them to the next short claim or the sweep.
             async with self._single_statement() as session:
-                return await self._leased(session, stmt, params), expired
+                leased = await self._leased(session, stmt, params)
+            if len(leased) >= limit or not expire or not await self._lease_ran_out(now):
+                return leased, []
+            # The leases this transaction hands back stay locked by it until it has claimed
+            # (another claimer's expiry skips them): exactly one claimer gets each.
+            params["claim_limit"] = limit - len(leased)
+            async with self._sessions.begin() as session:
+                expired = await self._expire(session, now)
+                if expired:
+                    leased += await self._leased(session, stmt, params)
+            leased.sort(key=lambda t: (-t.row.priority_rank, t.row.created_at, t.row.id))
+            return leased, expired
         async with self._sessions.begin() as session:
             expired = await self._expire(session, now) if expire else []
             return await self._leased(session, stmt, params), expired
@@ -279,18 +292,10 @@ class LeaseOperations(TaskStoreBase):
         deps = await self._deps(session, [row.id for row, has in leased if has])
         return [StoredTask(row, sorted(deps.get(row.id, []), key=str)) for row, _ in leased]
 
-    async def _expire_due(self, now: datetime) -> list[Change]:
-        """Expire stale leases, in a transaction of their own, when one has run out.
-
-        The look is one read without a transaction; the expiry itself re-checks every row
-        (see :meth:`_expire_statement`), so a lease renewed after the look is left alone.
-        """
+    async def _lease_ran_out(self, now: datetime) -> bool:
+        """Whether some lease has run out: one read, without a transaction."""
         async with self._readers() as session:
-            due = await session.scalar(_EXPIRED_ONE, {"expire_now": now})
-        if due is None:
-            return []
-        async with self._sessions.begin() as session:
-            return await self._expire(session, now)
+            return await session.scalar(_EXPIRED_ONE, {"expire_now": now}) is not None
 
     @staticmethod
     async def _stored_and_dependents(
