@@ -19,20 +19,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Text, Update, bindparam, cast, exists, func, select, update
+from sqlalchemy import Table, Text, Update, bindparam, cast, exists, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from taskqueue_server.db.leases import LeaseOperations
 from taskqueue_server.db.schema import TaskDependencyRow, TaskRow
-from taskqueue_server.db.task_base import Change, StoredTask
+from taskqueue_server.db.task_base import TASK_COLUMNS, Change, StoredTask, task_from_row
 
 __all__ = ["BatchCompletions", "Outcome", "Report", "ReportAnswer"]
 
 Outcome = Literal["complete", "fail", "release"]
 
-_COLUMNS = TaskRow.__table__.c
-_HAS_DEPENDENCY = select(TaskDependencyRow.task_id).where(TaskDependencyRow.task_id == TaskRow.id)
-_WAITED_ON = select(TaskDependencyRow.task_id).where(TaskDependencyRow.depends_on_id == TaskRow.id)
+_TABLE: Table = TaskRow.__table__  # type: ignore[assignment]  # a mapped class's table
+_COLUMNS = _TABLE.c
+_LINKS = TaskDependencyRow.__table__.c
+_HAS_DEPENDENCY = select(_LINKS.task_id).where(_LINKS.task_id == _COLUMNS.id)
+_WAITED_ON = select(_LINKS.task_id).where(_LINKS.depends_on_id == _COLUMNS.id)
 # The completion statements (PostgreSQL) by tenant and project restriction; bounded because
 # every tenant (and project-restricted key) adds one.
 _COMPLETE_STATEMENTS: dict[tuple[str, frozenset[uuid.UUID] | None], Update] = {}
@@ -102,13 +104,16 @@ class BatchCompletions(LeaseOperations):
             .table_valued("id", "token", "result", name="reported")
             .render_derived()
         )
+        # Core, not the ORM: the ORM's bulk UPDATE rebuilds the statement (and its cache
+        # key) on every execution.
+        c = _COLUMNS
         statement = (
-            update(TaskRow)
+            update(_TABLE)
             .where(
-                TaskRow.id == reported.c.id,
-                TaskRow.status == "Running",
-                TaskRow.lease_token == reported.c.token,
-                self._tenant_where(),  # tenant filter
+                c.id == reported.c.id,
+                c.status == "Running",
+                c.lease_token == reported.c.token,
+                self._tenant_where(c),  # tenant filter
             )
             .values(
                 status="Completed",
@@ -118,11 +123,10 @@ class BatchCompletions(LeaseOperations):
                 updated_at=bindparam("now", type_=_COLUMNS.updated_at.type),
             )
             .returning(
-                TaskRow,
+                *(column for _, column in TASK_COLUMNS),
                 exists(_HAS_DEPENDENCY).label("has_dependencies"),
                 exists(_WAITED_ON).label("waited_on"),
             )
-            .execution_options(synchronize_session=False, populate_existing=True)
         )
         if len(_COMPLETE_STATEMENTS) >= _COMPLETE_STATEMENTS_MAX:
             _COMPLETE_STATEMENTS.clear()
@@ -161,7 +165,8 @@ class BatchCompletions(LeaseOperations):
             "now": now,
         }
         async with self._single_statement() as session:
-            rows = list(await session.execute(self._complete_statement(), params))
+            found = await session.execute(self._complete_statement(), params)
+            rows = [(task_from_row(v), v.has_dependencies, v.waited_on) for v in found]
             needs = [row.id for row, has, _ in rows if has]
             deps = await self._deps(session, needs) if needs else {}
         done: dict[int, tuple[ReportAnswer, Change]] = {}
