@@ -229,7 +229,8 @@ async def test_a_report_that_claims_refills_the_slots_it_frees(
             again = await client.report_and_claim(
                 "w", [_report(t, "complete", 0) for t in both.tasks], claim=2
             )
-            assert all(r.accepted for r in again.results) and again.tasks == []
+            assert all(r.accepted for r in again.results)
+            assert again.tasks == []
             # a replay of a report that claimed is still a replay; it claims nothing left
             replay = await client.report_tasks("w", [_report(t, "complete", 0) for t in first])
             assert all(r.accepted for r in replay)
