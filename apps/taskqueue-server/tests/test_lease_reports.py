@@ -197,6 +197,45 @@ async def test_the_async_sdk_reports_in_batches(
             assert (lost.accepted, lost.lease_lost) == (False, True)
 
 
+async def test_a_report_that_claims_refills_the_slots_it_frees(
+    serve: Serve, new_key: NewKey, database_url: str
+) -> None:
+    async with serve(database_url) as http:
+        admin = await new_key(http, "default", Role.ADMIN)
+        worker = await new_key(http, "default", Role.WORKER)
+        for i in range(4):
+            await http.post("/api/tasks", json={"name": f"t{i}", "command": "true"}, headers=admin)
+        transport = httpx.ASGITransport(app=http.app)  # type: ignore[attr-defined]
+        async with AsyncTaskQueueClient(
+            "http://tq",
+            worker["X-API-Key"],
+            http_client=httpx.AsyncClient(transport=transport, base_url="http://tq"),
+        ) as client:
+            first = await client.claim_tasks("w", max_tasks=2)
+            both = await client.report_and_claim(
+                "w", [_report(t, "complete", 0) for t in first], claim=3, lease_seconds=30
+            )
+            assert [(r.task_id, r.accepted, r.status) for r in both.results] == [
+                (t.id, True, "Completed") for t in first
+            ]
+            # the two tasks left, leased to this worker under a new token
+            assert len(both.tasks) == 2
+            assert not {t.id for t in both.tasks} & {t.id for t in first}
+            for task in both.tasks:
+                assert task.lease_token not in (first[0].lease_token, "")
+                shown = (await http.get(f"/api/tasks/{task.id}", headers=admin)).json()
+                assert (shown["status"], shown["worker_id"]) == ("Running", "w")
+            # the leases it handed out are real: their reports are taken
+            again = await client.report_and_claim(
+                "w", [_report(t, "complete", 0) for t in both.tasks], claim=2
+            )
+            assert all(r.accepted for r in again.results)
+            assert again.tasks == []
+            # a replay of a report that claimed is still a replay; it claims nothing left
+            replay = await client.report_tasks("w", [_report(t, "complete", 0) for t in first])
+            assert all(r.accepted for r in replay)
+
+
 def _report(task: ClaimedTask, outcome: ReportOutcome, code: int, token: str = "") -> TaskReport:
     return TaskReport(
         task_id=task.id,

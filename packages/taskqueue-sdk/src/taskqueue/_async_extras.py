@@ -22,6 +22,7 @@ from taskqueue.models import (
     ProjectList,
     ProjectUpdateRequest,
     ReportRequest,
+    ReportResponse,
     ReportResult,
     Stats,
     Task,
@@ -130,6 +131,28 @@ class AsyncClientExtras(AsyncClientCore):
         """
         req = ReportRequest(worker_id=worker_id, reports=list(reports))
         return (await self._send(_calls.report(req), retry)).results
+
+    async def report_and_claim(
+        self,
+        worker_id: str,
+        reports: Sequence[TaskReport],
+        claim: int,
+        lease_seconds: int = 60,
+        *,
+        retry: RetryConfig | None = None,
+    ) -> ReportResponse:
+        """Report several leases at once (as :meth:`report_tasks`), then lease up to
+        ``claim`` runnable tasks (as :meth:`claim_tasks` without waiting), in one request.
+
+        Not repeated by the retry policy when ``claim`` > 0: a repeat would lease more tasks.
+
+        Returns:
+            The reports' results (in order) and the leased tasks.
+        """
+        req = ReportRequest(
+            worker_id=worker_id, reports=list(reports), claim=claim, lease_seconds=lease_seconds
+        )
+        return await self._send(_calls.report(req), retry)
 
     async def fail_task(
         self,

@@ -229,13 +229,13 @@ def complete(task_id: Id, worker_id: str, lease_token: str, result: TaskResult) 
 
 def report(req: ReportRequest) -> Call[ReportResponse]:
     """``POST /api/workers/report``: many leases' reports at once; idempotent by lease token,
-    so it is safe to repeat."""
+    so it is safe to repeat, unless it also claims tasks (a repeat would lease more)."""
     return Call(
         "POST",
         "/api/workers/report",
         model(ReportResponse),
         body=req.to_payload(),
-        safe_to_repeat=True,
+        safe_to_repeat=not req.claim,
     )
 
 

@@ -33,7 +33,7 @@ from taskqueue.retry import RetryConfig
 if TYPE_CHECKING:
     from taskqueue.async_client import AsyncTaskQueueClient
 
-__all__ = ["Pending", "Reporter"]
+__all__ = ["Pending", "Refill", "Reporter"]
 
 _log = get_logger("taskqueue.worker")
 _ONCE = RetryConfig(max_retries=0)
@@ -65,6 +65,23 @@ class Pending:
             self.verdict.set_result(taken)
 
 
+@dataclass(frozen=True)
+class Refill:
+    """How a batch of reports also claims tasks for the slots it frees (one request where a
+    report and a claim were two).
+
+    Attributes:
+        wanted: How many tasks to claim along with ``n`` reports (0: none, e.g. stopping).
+        start: Runs the tasks so claimed (called before the reports' verdicts are settled,
+            so the slots are refilled before they count as free).
+        lease_seconds: The claimed tasks' lease length.
+    """
+
+    wanted: Callable[[int], int]
+    start: Callable[[list[ClaimedTask]], None]
+    lease_seconds: int
+
+
 class Reporter:
     """Sends the worker's reports in batches until closed.
 
@@ -75,6 +92,7 @@ class Reporter:
         single: Reports one result through the single-task routes (the fallback), returning
             whether the server took it.
         backoff: ``(first, longest)`` pause between two tries of a batch.
+        refill: Claim tasks along with the reports (see :class:`Refill`); None claims none.
     """
 
     def __init__(
@@ -84,6 +102,7 @@ class Reporter:
         abort: asyncio.Event,
         single: Callable[[Pending], Awaitable[bool]],
         backoff: tuple[float, float],
+        refill: Refill | None = None,
     ) -> None:
         self._client = client
         self._worker_id = worker_id
@@ -95,6 +114,7 @@ class Reporter:
         self._loop: asyncio.Task[None] | None = None
         self._solo: set[asyncio.Task[None]] = set()
         self.batches = True
+        self._refill = refill
 
     async def report(self, pending: Pending) -> bool:
         """Queue ``pending``; True once the server took it, False when it was given up."""
@@ -142,11 +162,25 @@ class Reporter:
             )
             for p in batch
         ]
+        refill = self._refill
+        claim = refill.wanted(len(batch)) if refill is not None else 0
         try:
-            results = await self._client.report_tasks(self._worker_id, reports, retry=_ONCE)
+            if refill is not None and claim:
+                both = await self._client.report_and_claim(
+                    self._worker_id, reports, claim, refill.lease_seconds, retry=_ONCE
+                )
+                if both.tasks:  # before the verdicts: the slots are taken again at once
+                    refill.start(both.tasks)
+                results = both.results
+            else:
+                results = await self._client.report_tasks(self._worker_id, reports, retry=_ONCE)
             if len(results) != len(batch):
                 raise ValueError(f"{len(results)} answers to {len(batch)} reports")
         except (ValidationError, NotFoundError) as exc:
+            if claim and isinstance(exc, ValidationError):
+                # Perhaps a server from before the claim in reports: claim apart from now on.
+                self._refill = None
+                return batch
             if isinstance(exc, NotFoundError):  # a server from before the batch route
                 self.batches = False
             self._alone(batch)  # report by report: one bad result must not sink the rest

@@ -33,7 +33,7 @@ from typing import Any
 
 from platform_core.logging import get_logger
 from taskqueue._command import Command, RunningCommand
-from taskqueue._reporter import Pending, Reporter
+from taskqueue._reporter import Pending, Refill, Reporter
 from taskqueue._watchdog import INSTANCE_VARIABLE
 from taskqueue._worker_parts import ONCE, Lease, WorkerConfig, default_worker_id
 from taskqueue.async_client import AsyncTaskQueueClient
@@ -97,6 +97,7 @@ class Worker:
                 self._abort,
                 self._report_one,
                 (_REPORT_BACKOFF_FIRST, cfg.report_backoff_max),
+                Refill(self._refill_wanted, self._start, cfg.lease_seconds),
             )
         try:
             await self._loop()
@@ -147,10 +148,7 @@ class Worker:
                 backoff = min(backoff * 2, cfg.report_backoff_max)
                 continue
             backoff = _REPORT_BACKOFF_FIRST
-            for task in claimed:
-                job = asyncio.create_task(self._run_task(task))
-                self._running.add(job)
-                job.add_done_callback(self._running.discard)
+            self._start(claimed)
             if not claimed and cfg.exit_when_idle and not self._running:
                 if await self._nothing_pending():
                     break
@@ -159,6 +157,18 @@ class Worker:
                 # No long poll (--claim-wait 0, or a server that answered at once): a short
                 # pause instead of a busy loop.
                 await self._until(set(), _SHORT_POLL)
+
+    def _start(self, claimed: list[ClaimedTask]) -> None:
+        """Run each of the ``claimed`` tasks in a job of its own."""
+        for task in claimed:
+            job = asyncio.create_task(self._run_task(task))
+            self._running.add(job)
+            job.add_done_callback(self._running.discard)
+
+    def _refill_wanted(self, reports: int) -> int:
+        """How many tasks a batch of ``reports`` claims: one per slot it frees (each report
+        is a job waiting for its verdict), none once the worker is stopping."""
+        return 0 if self._stopping.is_set() else reports
 
     async def _gather_slots(self, free: int) -> int:
         """With some tasks still running, wait up to ``claim_gather`` seconds for more slots
@@ -192,12 +202,15 @@ class Worker:
             stop.cancel()
 
     async def _drain(self) -> None:
-        if not self._running:
-            return
-        _, pending = await asyncio.wait(set(self._running), timeout=self.config.shutdown_timeout)
-        if pending:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.shutdown_timeout
+        while self._running:  # looked at anew: a report in flight may still start jobs
+            left = deadline - loop.time()
+            if left > 0 and not self._abort.is_set():
+                await asyncio.wait(set(self._running), timeout=left, return_when="FIRST_COMPLETED")
+                continue
             self._abort.set()
-            await asyncio.wait(pending)
+            await asyncio.wait(set(self._running))
 
     # --- one task ----------------------------------------------------------------------------
 

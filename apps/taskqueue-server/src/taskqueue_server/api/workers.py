@@ -33,7 +33,9 @@ from taskqueue_server.api.deps import (
 from taskqueue_server.api.tasks import task_model
 from taskqueue_server.db.lease_reports import Report
 from taskqueue_server.db.task_base import StoredTask
+from taskqueue_server.db.tasks import TaskStore
 from taskqueue_server.inputs import check_body, clean_output
+from taskqueue_server.runtime import Runtime
 
 __all__ = ["claimed_model", "router"]
 
@@ -146,7 +148,11 @@ async def report(request: Request, body: ReportRequest, caller: Worker) -> Respo
     ``lease_lost`` and an unknown (or another tenant's) task is not accepted, while the other
     reports are still recorded. Idempotent by lease token, as the single-task reports; output
     tails are cleaned as there, and anything else unstorable is a 422 for the whole request
-    (nothing is written)."""
+    (nothing is written).
+
+    With ``claim`` > 0 the worker then leases up to that many runnable tasks, as a claim
+    without waiting would (answered in ``tasks``), so a busy worker refills the slots its
+    reports free in the same request."""
     runtime = get_runtime(request)
     items = [
         Report(
@@ -162,10 +168,12 @@ async def report(request: Request, body: ReportRequest, caller: Worker) -> Respo
         check_body({"worker_id": body.worker_id, "result": item.result}, runtime.settings)
 
     async def produce() -> Response:
-        answers, changes = await runtime.tasks.scoped(caller).report_many(body.worker_id, items)
+        store = runtime.tasks.scoped(caller)
+        answers, changes = await store.report_many(body.worker_id, items)
         await runtime.announce(changes)
         if any(change.unblocks for change in changes):
             runtime.wakeup.notify()  # tasks waiting on these may be runnable now
+        leased = await _claim_now(runtime, store, caller.tenant, body) if body.claim else []
         results = [
             ReportResult.model_validate(
                 {
@@ -178,6 +186,21 @@ async def report(request: Request, body: ReportRequest, caller: Worker) -> Respo
             )
             for a in answers
         ]
-        return json_response(ReportResponse(results=results))
+        tasks = [claimed_model(t) for t in leased]
+        return json_response(ReportResponse(results=results, tasks=tasks))
 
     return await idempotent(request, caller, produce)
+
+
+async def _claim_now(
+    runtime: Runtime, store: TaskStore, tenant: str, body: ReportRequest
+) -> list[StoredTask]:
+    """The claim a report asks for: as ``POST /api/workers/claim`` without waiting."""
+    leased, expired = await store.claim(
+        body.worker_id, body.claim, body.lease_seconds, expire=runtime.lease_clock.current()
+    )
+    await runtime.announce(expired)
+    if runtime.publisher.listeners:  # the console shows leases live, as for claims
+        for stored in leased:
+            await runtime.publisher.notify("task.claimed", stored.to_wire(), tenant)
+    return leased

@@ -9,69 +9,31 @@ row after the report, so the same report again changes nothing and is answered a
 locked with one query (in id order, so two batches cannot deadlock), each report is judged
 on its own (a stale token is that item's answer, not an error of the batch), and the changes
 are written with one flush. A worker finishing tasks quickly thus pays one request and a few
-statements for a whole batch instead of four statements per task.
+statements for a whole batch instead of four statements per task. On PostgreSQL the
+completions of leases still held skip even that: one statement applies them all (see
+:mod:`taskqueue_server.db.lease_batch`).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskqueue_server.db.leases import LeaseOperations, same_token
+from taskqueue_server.db.lease_batch import BatchCompletions, Report, ReportAnswer
+from taskqueue_server.db.leases import same_token
 from taskqueue_server.db.schema import TaskDependencyRow, TaskRow, utcnow
 from taskqueue_server.db.task_base import Change, StoredTask
 from taskqueue_server.errors import LeaseError, NotFoundError
 
 __all__ = ["Report", "ReportAnswer", "ReportOperations"]
 
-Outcome = Literal["complete", "fail", "release"]
 
-
-@dataclass(frozen=True)
-class Report:
-    """One lease's report.
-
-    Attributes:
-        task_id: The task.
-        token: The lease's token.
-        outcome: ``complete``, ``fail`` (one attempt counted) or ``release`` (not counted).
-        result: The run's outcome (already made storable).
-        runs: Runs made under this lease, for ``fail``.
-    """
-
-    task_id: uuid.UUID
-    token: str
-    outcome: Outcome
-    result: Mapping[str, Any]
-    runs: int = 1
-
-
-@dataclass(frozen=True)
-class ReportAnswer:
-    """What became of one :class:`Report`.
-
-    Attributes:
-        task_id: The task.
-        accepted: Recorded now, or earlier (a replay).
-        status: The task's status now; None for an unknown (or another tenant's) task.
-        lease_lost: The token is not the task's current lease.
-        error: Why it was not accepted.
-    """
-
-    task_id: uuid.UUID
-    accepted: bool
-    status: str | None
-    lease_lost: bool = False
-    error: str | None = None
-
-
-class ReportOperations(LeaseOperations):
+class ReportOperations(BatchCompletions):
     """Complete and fail, single and batched."""
 
     def _apply_complete(
@@ -208,7 +170,10 @@ class ReportOperations(LeaseOperations):
     async def report_many(
         self, worker_id: str, reports: Sequence[Report]
     ) -> tuple[list[ReportAnswer], list[Change]]:
-        """Apply ``reports`` in order, in one transaction.
+        """Apply ``reports`` in order, in one transaction (on PostgreSQL, the completions of
+        leases still held go first, in one statement of their own: see
+        :mod:`taskqueue_server.db.lease_batch`; should the rest then fail, repeating the
+        batch finds them done and answers them as replays).
 
         Each report is judged on its own: an unknown (or another tenant's) task and a token
         that is not the task's current lease are that report's answer; the others are still
@@ -219,6 +184,22 @@ class ReportOperations(LeaseOperations):
             One answer per report, in order, and the changes to announce.
         """
         now = utcnow()
+        done: dict[int, tuple[ReportAnswer, Change]] = {}
+        if self._skip_locked:
+            done = await self._complete_at_once(reports, now)
+        rest = [r for n, r in enumerate(reports) if n not in done]
+        answers, changes = await self._report_each(worker_id, rest, now) if rest else ([], [])
+        if not done:
+            return answers, changes
+        judged = iter(answers)
+        in_order = [done[n][0] if n in done else next(judged) for n in range(len(reports))]
+        return in_order, [*(change for _, change in done.values()), *changes]
+
+    async def _report_each(
+        self, worker_id: str, reports: Sequence[Report], now: datetime
+    ) -> tuple[list[ReportAnswer], list[Change]]:
+        """Apply ``reports`` in order on rows locked in one transaction (see
+        :meth:`report_many`)."""
         scope = self.scope
         ids = list(dict.fromkeys(r.task_id for r in reports))
         async with self._sessions.begin() as session:

@@ -37,27 +37,32 @@ from sqlalchemy import (
     bindparam,
     case,
     exists,
-    func,
     or_,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
-from taskqueue_server.db.schema import ProjectRow, TaskDependencyRow, TaskRow, utcnow
-from taskqueue_server.db.task_base import Change, StoredTask, TaskStoreBase
+from taskqueue_server.db.schema import TaskDependencyRow, TaskRow, utcnow
+from taskqueue_server.db.task_base import (
+    TASK_COLUMNS,
+    Change,
+    StoredTask,
+    TaskStoreBase,
+    task_from_row,
+)
 from taskqueue_server.errors import LeaseError, NotFoundError
 
 __all__ = ["EXPIRED_MESSAGE", "LeaseOperations", "new_lease_token", "same_token"]
 
 EXPIRED_MESSAGE = "the lease expired without a heartbeat (the worker died or lost the server)"
 _EXPIRE_BATCH = 500
-# One alias for every claim: a fresh ``aliased()`` per statement costs milliseconds of CPU
-# (its columns are adapted anew, and the statement's cache key cannot be reused).
-_DEP_TASK = aliased(TaskRow, name="dep_task")
 _TABLE: Table = TaskRow.__table__  # type: ignore[assignment]  # a mapped class's table
 _COLUMNS = _TABLE.c
+_LINKS = TaskDependencyRow.__table__.c
+# One alias for every claim: a fresh alias per statement costs milliseconds of CPU (its
+# columns are adapted anew, and the statement's cache key cannot be reused).
+_DEP_TASK = _TABLE.alias("dep_task")
 _CLAIM_NOW: BindParameter[datetime] = bindparam(
     "claim_now", type_=TaskRow.__table__.c.available_at.type
 )
@@ -66,7 +71,16 @@ _CLAIM_NOW: BindParameter[datetime] = bindparam(
 _CLAIM_STATEMENTS: dict[tuple[bool, str, frozenset[uuid.UUID] | None, bool], Update] = {}
 _CLAIM_STATEMENTS_MAX = 1024
 _EXPIRE_STATEMENTS: dict[bool, Update] = {}  # by SKIP LOCKED
-_HAS_DEPENDENCY = select(TaskDependencyRow.task_id).where(TaskDependencyRow.task_id == TaskRow.id)
+_HAS_DEPENDENCY = select(_LINKS.task_id).where(_LINKS.task_id == _COLUMNS.id)
+# Whether any lease has run out (the index on status and lease_expires_at answers it).
+_EXPIRED_ONE = (
+    select(_COLUMNS.id)
+    .where(
+        _COLUMNS.status == "Running",
+        _COLUMNS.lease_expires_at < bindparam("expire_now", type_=_COLUMNS.lease_expires_at.type),
+    )
+    .limit(1)
+)
 
 
 def new_lease_token() -> str:
@@ -78,15 +92,13 @@ class LeaseOperations(TaskStoreBase):
     """The operations workers and the expiry sweep use."""
 
     def _runnable(self, now: datetime | ColumnElement[datetime]) -> Select[Any]:
-        dep_task = _DEP_TASK
+        c, dep_task = _COLUMNS, _DEP_TASK.c
         blocked = exists(
-            select(TaskDependencyRow.task_id)
-            .join(dep_task, dep_task.id == TaskDependencyRow.depends_on_id)
-            .where(TaskDependencyRow.task_id == TaskRow.id, dep_task.status != "Completed")
+            select(_LINKS.task_id)
+            .join(_DEP_TASK, dep_task.id == _LINKS.depends_on_id)
+            .where(_LINKS.task_id == c.id, dep_task.status != "Completed")
         )
-        return select(TaskRow.id).where(
-            TaskRow.status == "Pending", TaskRow.available_at <= now, ~blocked
-        )
+        return select(c.id).where(c.status == "Pending", c.available_at <= now, ~blocked)
 
     # --- the two statements that move leases ----------------------------------------------
 
@@ -143,34 +155,39 @@ class LeaseOperations(TaskStoreBase):
         cached = _CLAIM_STATEMENTS.get(key)
         if cached is not None:
             return cached
+        # Core, not the ORM: the ORM's bulk UPDATE rebuilds the statement (and its cache
+        # key, ~10% of the server's CPU in the worker benchmark) on every execution.
+        c = _COLUMNS
         candidates = (
             self._runnable(_CLAIM_NOW)
-            .order_by(TaskRow.priority_rank.desc(), TaskRow.created_at, TaskRow.id)
+            .order_by(c.priority_rank.desc(), c.created_at, c.id)
             .limit(bindparam("claim_limit", type_=Integer))
         )
         if project_id is not None:
             candidates = candidates.where(
-                TaskRow.project_id == bindparam("claim_project", type_=_COLUMNS.project_id.type)
+                c.project_id == bindparam("claim_project", type_=c.project_id.type)
             )
-        candidates = candidates.where(self._tenant_where())  # tenant filter
+        candidates = candidates.where(self._tenant_where(c))  # tenant filter
         if self._skip_locked:
-            candidates = candidates.with_for_update(skip_locked=True, of=TaskRow)
+            candidates = candidates.with_for_update(skip_locked=True, of=_TABLE)
         picked = candidates.cte("picked")
         statement = (
-            update(TaskRow)
-            .where(TaskRow.id.in_(select(picked.c.id)), TaskRow.status == "Pending")
+            update(_TABLE)
+            .where(c.id.in_(select(picked.c.id)), c.status == "Pending")
             .values(
                 status="Running",
-                lease_owner=bindparam("claim_worker", type_=_COLUMNS.lease_owner.type),
-                lease_token=bindparam("claim_token", type_=_COLUMNS.lease_token.type),
-                lease_expires_at=bindparam("claim_expires", type_=_COLUMNS.lease_expires_at.type),
-                attempts=TaskRow.attempts + 1,
+                lease_owner=bindparam("claim_worker", type_=c.lease_owner.type),
+                lease_token=bindparam("claim_token", type_=c.lease_token.type),
+                lease_expires_at=bindparam("claim_expires", type_=c.lease_expires_at.type),
+                attempts=c.attempts + 1,
                 updated_at=_CLAIM_NOW,
             )
             # Whether the row has dependencies at all: most have none, and then the claim
             # needs no second query for them.
-            .returning(TaskRow, exists(_HAS_DEPENDENCY).label("has_dependencies"))
-            .execution_options(synchronize_session=False, populate_existing=True)
+            .returning(
+                *(column for _, column in TASK_COLUMNS),
+                exists(_HAS_DEPENDENCY).label("has_dependencies"),
+            )
         )
         if len(_CLAIM_STATEMENTS) >= _CLAIM_STATEMENTS_MAX:
             _CLAIM_STATEMENTS.clear()
@@ -239,25 +256,56 @@ class LeaseOperations(TaskStoreBase):
             limit: The most tasks to lease.
             lease_seconds: Lease length.
             project_id: Only this project's tasks, when set.
-            expire: Expire stale leases first (off until the service clock is current, see
+            expire: Expire stale leases (first on SQLite; on PostgreSQL when the claim came
+                up short, then claiming again) (off until the service clock is current, see
                 :mod:`taskqueue_server.db.lease_clock`).
 
         Returns:
             The leased tasks, and the changes made by expiring stale leases on the way.
         """
         now = utcnow()
-        token = new_lease_token()
+        stmt = self._claim_statement(project_id)
+        params = self._claim_params(
+            now, worker_id, new_lease_token(), limit, lease_seconds, project_id
+        )
+        if self._skip_locked:
+            # PostgreSQL: the claim is one statement, so it runs on its own (autocommit: no
+            # BEGIN/COMMIT round trips). Only a claim that found fewer tasks than it asked
+            # for looks for leases that ran out (they are handed back and claimed at once);
+            # a busy queue's claims leave them to the next short claim or the sweep.
+            async with self._single_statement() as session:
+                leased = await self._leased(session, stmt, params)
+            if len(leased) >= limit or not expire or not await self._lease_ran_out(now):
+                return leased, []
+            # The leases this transaction hands back stay locked by it until it has claimed
+            # (another claimer's expiry skips them): exactly one claimer gets each.
+            params["claim_limit"] = limit - len(leased)
+            async with self._sessions.begin() as session:
+                expired = await self._expire(session, now)
+                if expired:
+                    leased += await self._leased(session, stmt, params)
+            leased.sort(key=lambda t: (-t.row.priority_rank, t.row.created_at, t.row.id))
+            return leased, expired
         async with self._sessions.begin() as session:
             expired = await self._expire(session, now) if expire else []
-            stmt = self._claim_statement(project_id)
-            params = self._claim_params(now, worker_id, token, limit, lease_seconds, project_id)
-            leased = [(row, bool(has)) for row, has in await session.execute(stmt, params)]
-            if not leased:
-                return [], expired
-            leased.sort(key=lambda pair: (-pair[0].priority_rank, pair[0].created_at, pair[0].id))
-            deps = await self._deps(session, [row.id for row, has in leased if has])
-            stored = [StoredTask(row, sorted(deps.get(row.id, []), key=str)) for row, _ in leased]
-            return stored, expired
+            return await self._leased(session, stmt, params), expired
+
+    async def _leased(
+        self, session: AsyncSession, stmt: Update, params: dict[str, Any]
+    ) -> list[StoredTask]:
+        """Run the claim statement; the leased tasks, highest priority then oldest."""
+        found = await session.execute(stmt, params)
+        leased = [(task_from_row(values), bool(values.has_dependencies)) for values in found]
+        if not leased:
+            return []
+        leased.sort(key=lambda pair: (-pair[0].priority_rank, pair[0].created_at, pair[0].id))
+        deps = await self._deps(session, [row.id for row, has in leased if has])
+        return [StoredTask(row, sorted(deps.get(row.id, []), key=str)) for row, _ in leased]
+
+    async def _lease_ran_out(self, now: datetime) -> bool:
+        """Whether some lease has run out: one read, without a transaction."""
+        async with self._readers() as session:
+            return await session.scalar(_EXPIRED_ONE, {"expire_now": now}) is not None
 
     @staticmethod
     async def _stored_and_dependents(
@@ -341,55 +389,6 @@ class LeaseOperations(TaskStoreBase):
             expires = now + timedelta(seconds=lease_seconds)
             row.lease_expires_at = expires
             return expires, False
-
-    # --- stats ---------------------------------------------------------------------------
-
-    async def stats(self) -> dict[str, Any]:
-        """Counts by status and priority, queue depth and the oldest runnable task's age, over
-        this store's tenant."""
-        now = utcnow()
-        mine, my_projects = self._tenant_where(), self._tenant_where(ProjectRow)  # tenant filter
-        async with self._readers() as session:
-            status_rows = await session.execute(
-                select(TaskRow.status, func.count()).where(mine).group_by(TaskRow.status)
-            )
-            by_status: dict[str, int] = {str(k): int(v) for k, v in status_rows}
-            priority_rows = await session.execute(
-                select(TaskRow.priority, func.count()).where(mine).group_by(TaskRow.priority)
-            )
-            by_priority: dict[str, int] = {str(k): int(v) for k, v in priority_rows}
-            type_rows = await session.execute(
-                select(TaskRow.task_type, func.count()).where(mine).group_by(TaskRow.task_type)
-            )
-            by_type: dict[str, int] = {str(k): int(v) for k, v in type_rows}
-            project_rows = await session.execute(
-                select(ProjectRow.status, func.count())
-                .where(my_projects)
-                .group_by(ProjectRow.status)
-            )
-            projects: dict[str, int] = {str(k): int(v) for k, v in project_rows}
-            workers = await session.scalar(
-                select(func.count(func.distinct(TaskRow.lease_owner))).where(
-                    TaskRow.status == "Running", mine
-                )
-            )
-            runnable = self._runnable(now).where(mine).subquery()
-            depth = await session.scalar(select(func.count()).select_from(runnable))
-            oldest = await session.scalar(
-                select(func.min(TaskRow.created_at)).where(TaskRow.id.in_(select(runnable.c.id)))
-            )
-        return {
-            "tasks_total": sum(by_status.values()),
-            "tasks_by_status": by_status,
-            "tasks_by_priority": by_priority,
-            "tasks_by_type": by_type,
-            "projects_total": sum(projects.values()),
-            "projects_by_status": projects,
-            "workers_active": int(workers or 0),
-            "generated_at": now.isoformat(),
-            "queue_depth": int(depth or 0),
-            "oldest_runnable_age_seconds": (now - oldest).total_seconds() if oldest else None,
-        }
 
 
 def same_token(stored: str | None, given: str) -> bool:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, Row, delete, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from taskqueue_server.db.engine import single_statement_session_factory
@@ -23,11 +24,13 @@ __all__ = [
     "NULLABLE_FIELDS",
     "PLAIN_FIELDS",
     "REDACTED",
+    "TASK_COLUMNS",
     "Change",
     "StoredTask",
     "TaskStoreBase",
     "event_for",
     "phase_entry",
+    "task_from_row",
     "task_wire",
 ]
 
@@ -47,6 +50,23 @@ PLAIN_FIELDS = (
     "ai_reviews_required",
     "ai_reviews_completed",
 )
+
+TASK_COLUMNS: tuple[tuple[str, ColumnElement[Any]], ...] = tuple(
+    (attr.key, attr.columns[0]) for attr in sa_inspect(TaskRow).column_attrs
+)
+"""Every column of the tasks table with the name of its mapped attribute (``meta`` for
+``metadata``): what a Core statement returns to build a :class:`TaskRow` from."""
+
+
+def task_from_row(values: Row[Any]) -> TaskRow:
+    """A (detached) :class:`TaskRow` from a Core row that holds :data:`TASK_COLUMNS`.
+
+    The hot statements (claim, batch completion) run as Core statements: the ORM's bulk
+    UPDATE path rebuilt the statement, and so its cache key, on every call.
+    """
+    found = values._mapping
+    return TaskRow(**{key: found[column] for key, column in TASK_COLUMNS})
+
 
 REDACTED = "[redacted]"
 """What a secret environment value reads as everywhere but the claim response."""

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select
 
 from taskqueue_server.db.cursor import Keyset
+from taskqueue_server.db.queue_stats import StatsOperations
 from taskqueue_server.db.schema import TaskDependencyRow, TaskRow, utcnow
 from taskqueue_server.db.task_base import (
     NULLABLE_FIELDS,
@@ -36,7 +37,7 @@ BeforeCommit = Callable[[list[Change]], object]
 raises, nothing is written."""
 
 
-class TaskStore(RetryOperations):
+class TaskStore(RetryOperations, StatsOperations):
     """Every database operation on tasks.
 
     Args:

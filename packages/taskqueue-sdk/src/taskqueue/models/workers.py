@@ -17,7 +17,7 @@ token or an unknown task is that item's answer, not an error of the whole reques
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
@@ -185,10 +185,24 @@ class ReportRequest(RequestModel):
         worker_id: The worker holding the leases.
         reports: One to :data:`REPORT_BATCH_MAX` reports, applied in order in one
             transaction.
+        claim: Then lease up to this many runnable tasks to the worker, as
+            ``POST /api/workers/claim`` without waiting (answered in the response's
+            ``tasks``): a busy worker refills the slots it reports free without a request
+            of its own. 0 (the default) claims nothing.
+        lease_seconds: The claimed tasks' lease length.
     """
 
     worker_id: NonBlank = Field(max_length=255)
     reports: list[TaskReport] = Field(min_length=1, max_length=REPORT_BATCH_MAX)
+    claim: int = Field(default=0, ge=0, le=100)
+    lease_seconds: int = Field(default=60, ge=1, le=LEASE_MAX_SECONDS)
+
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON body; without ``claim`` and ``lease_seconds`` when nothing is claimed (a
+        server from before the claim in reports refuses fields it does not know)."""
+        if self.claim:
+            return self.model_dump(mode="json")
+        return self.model_dump(mode="json", exclude={"claim", "lease_seconds"})
 
 
 class ReportResult(WireModel):
@@ -211,6 +225,8 @@ class ReportResult(WireModel):
 
 
 class ReportResponse(WireModel):
-    """One :class:`ReportResult` per report, in the request's order."""
+    """One :class:`ReportResult` per report, in the request's order, and the tasks leased
+    when the request asked to ``claim`` some (each with its ``lease_token``)."""
 
     results: list[ReportResult] = Field(default_factory=list)
+    tasks: list[ClaimedTask] = Field(default_factory=list)
