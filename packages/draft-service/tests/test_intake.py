@@ -112,3 +112,36 @@ async def test_a_wrong_hint_about_a_thread_changes_nothing(database_url: str) ->
             assert list(versions.scalars()) == [1, 2, 3]
     finally:
         await engine.dispose()
+
+
+async def test_warming_the_pool_runs_the_new_thread_statement_and_writes_nothing(
+    postgres_url: str,
+) -> None:
+    """``open_pool(warm=warm_up)`` leaves the new-thread statement prepared on each pooled
+    connection, in a transaction rolled back: no thread, message or job is left behind."""
+    from sqlalchemy import text
+
+    from draft_service.db.engine import open_pool
+    from draft_service.db.intake import warm_up
+
+    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+asyncpg://", 1))
+    try:
+        await upgrade(engine)
+        await open_pool(engine, 3, warm=warm_up)
+        assert engine.pool.checkedin() == 3  # type: ignore[attr-defined]
+        prepared = text(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH t AS (%'"
+        )
+        async with engine.connect() as conn:
+            assert (await conn.execute(prepared)).scalar_one() == 1
+            for table in (Thread, Message, Job):
+                count = select(func.count()).select_from(table)
+                assert (await conn.execute(count)).scalar_one() == 0
+        # The warm-up's own thread name is an ordinary thread afterwards.
+        sent = await add_messages(
+            engine, _req("warm-up", "warm-up", ("warm-up", "A", "hi")), KnownThreads()
+        )
+        assert sent.new_message_ids == ("warm-up",)
+        assert sent.version == 1
+    finally:
+        await engine.dispose()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -84,7 +86,11 @@ def create_engine(
     return engine
 
 
-async def open_pool(engine: AsyncEngine, count: int = POOL_SIZE) -> None:
+async def open_pool(
+    engine: AsyncEngine,
+    count: int = POOL_SIZE,
+    warm: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+) -> None:
     """Open ``count`` pooled connections now (PostgreSQL; SQLite opens its file cheaply).
 
     A connection costs the server a process and the client several round trips (TLS
@@ -92,14 +98,27 @@ async def open_pool(engine: AsyncEngine, count: int = POOL_SIZE) -> None:
     burst of requests, which would otherwise wait for them. Only a head start: when the
     database cannot be reached, a warning is logged and connections open on demand (readiness
     reports the database).
+
+    Args:
+        engine: The engine whose pool to fill.
+        count: Connections to open.
+        warm: Run on each opened connection (e.g. the hot statements, so that their first
+            run's cost is not paid by a request); a failure is a warning.
     """
     if engine.dialect.name != "postgresql":
         return
     try:
         async with contextlib.AsyncExitStack() as stack:
-            await asyncio.gather(
+            conns = await asyncio.gather(
                 *(stack.enter_async_context(engine.connect()) for _ in range(count))
             )
+            if warm is not None:
+                results = await asyncio.gather(*(warm(c) for c in conns), return_exceptions=True)
+                failed = [r for r in results if isinstance(r, BaseException)]
+                for error in failed[:1]:
+                    if not isinstance(error, SQLAlchemyError | OSError):
+                        raise error
+                    _log.warning("pool_not_warmed", error=repr(error), connections=len(failed))
     except (OSError, SQLAlchemyError) as exc:
         _log.warning("pool_not_opened", error=repr(exc), detail="connections open on demand")
 

@@ -23,13 +23,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, String, Table, bindparam, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api_core.sqltypes import UTCDateTime
 from draft_service.db.schema import Job, Message, Thread, utcnow
 from draft_service.models import MessageIn, SendMessagesRequest
 
-__all__ = ["KnownThreads", "SendResult", "add_messages"]
+__all__ = ["KnownThreads", "SendResult", "add_messages", "warm_up"]
 
 _threads: Table = Thread.__table__  # type: ignore[assignment]
 _messages: Table = Message.__table__  # type: ignore[assignment]
@@ -145,11 +145,9 @@ def _unique(req: SendMessagesRequest) -> list[MessageIn]:
     return list(seen.values())
 
 
-async def _add_new_thread(engine: AsyncEngine, req: SendMessagesRequest) -> SendResult | None:
-    """Insert the thread, its messages and its job if the thread is new; else ``None``."""
+def _new_thread_params(req: SendMessagesRequest, job_id: str) -> dict[str, Any]:
     messages = _unique(req)
-    job_id = str(uuid.uuid4())
-    params = {
+    return {
         "user_id": req.user_id,
         "thread_name": req.thread_name,
         "now": utcnow(),
@@ -159,12 +157,51 @@ async def _add_new_thread(engine: AsyncEngine, req: SendMessagesRequest) -> Send
         "sent_at": [datetime.combine(m.date, m.time) for m in messages],
         "contents": [m.message_content for m in messages],
     }
+
+
+async def _add_new_thread(engine: AsyncEngine, req: SendMessagesRequest) -> SendResult | None:
+    """Insert the thread, its messages and its job if the thread is new; else ``None``."""
+    job_id = str(uuid.uuid4())
+    params = _new_thread_params(req, job_id)
     async with engine.connect() as conn:
         auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
         thread_id = (await auto.execute(_NEW_THREAD, params)).scalar_one_or_none()
     if thread_id is None:
         return None
-    return SendResult(job_id, thread_id, tuple(m.message_id for m in messages), 1)
+    return SendResult(job_id, thread_id, tuple(params["message_ids"]), 1)
+
+
+_WARM_UP = SendMessagesRequest.model_validate(
+    {
+        "user_id": "warm-up",
+        "thread_name": "warm-up",
+        "messages": [
+            {
+                "message_id": "warm-up",
+                "sender_name": "warm-up",
+                "date": "2000-01-01",
+                "time": "00:00:00",
+                "message_content": "warm-up",
+            }
+        ],
+    }
+)
+
+
+async def warm_up(conn: AsyncConnection) -> None:
+    """Run the new-thread statement on ``conn`` in a transaction rolled back (PostgreSQL).
+
+    The first run of that statement on a connection costs tens of milliseconds (the driver
+    looks up its array parameter types, the server process loads the three tables); done when
+    the pool opens, no request pays it. Nothing is written.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    trans = await conn.begin()
+    try:
+        await conn.execute(_NEW_THREAD, _new_thread_params(_WARM_UP, str(uuid.uuid4())))
+    finally:
+        await trans.rollback()
 
 
 async def add_messages(
