@@ -116,7 +116,7 @@ async def open_pool(
                 results = await asyncio.gather(*(warm(c) for c in conns), return_exceptions=True)
                 failed = [r for r in results if isinstance(r, BaseException)]
                 for error in failed[:1]:
-                    if not isinstance(error, SQLAlchemyError | OSError):
+                    if not isinstance(error, Exception):
                         raise error
                     _log.warning("pool_not_warmed", error=repr(error), connections=len(failed))
     except (OSError, SQLAlchemyError) as exc:
