@@ -190,6 +190,16 @@ def _latency_note(summary: dict[str, Any]) -> str:
     return f"{summary['requests']} requests ({statuses}), {errors} transport errors"
 
 
+def _schedstat(pid: int) -> tuple[float, float]:
+    """Seconds process ``pid`` has run on a CPU and waited, runnable, for one (Linux
+    ``/proc/PID/schedstat``; zeros where it is missing)."""
+    try:
+        ran, waited, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(ran) / 1e9, int(waited) / 1e9
+
+
 def _import_seconds(statement: str) -> float:
     """Seconds ``statement`` (an import) takes in a fresh interpreter (the median of 5)."""
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
@@ -351,7 +361,11 @@ async def bench_send_latency(h: Harness, tmp: Path) -> None:
             _latency_note(floor),
         )
         rate = max(10.0, round(closed["rps"] / 2))
+        ran, waited = _schedstat(proc.pid)
+        started = time.perf_counter()
         opened = await send(n, 2 * n, rate)
+        elapsed = time.perf_counter() - started
+        ran, waited = (a - b for a, b in zip(_schedstat(proc.pid), (ran, waited), strict=True))
         met = opened["p99_ms"] < 10 and not opened["errors"]
         h.figure(
             f"POST /send-messages/ to 202, 64 connections, open loop at {rate:.0f} req/s "
@@ -359,6 +373,13 @@ async def bench_send_latency(h: Harness, tmp: Path) -> None:
             f"p50 {opened['p50_ms']:.1f} ms, p99 {opened['p99_ms']:.1f} ms",
             _latency_note(opened) + "; latency counted from each request's scheduled send "
             "time; goal p99 < 10 ms: " + ("met" if met else "NOT met"),
+        )
+        h.figure(
+            "the server process during that open loop: on a CPU / waiting, runnable, for one",
+            f"{ran / elapsed * 100:.0f}% / {waited / elapsed * 100:.0f}% of the time",
+            "from /proc/PID/schedstat (the jobs included); waiting for a CPU is time the other "
+            f"processes on the {os.cpu_count()} cores (PostgreSQL, the load generator, other work) "
+            f"took; 1-min load average {os.getloadavg()[0]:.1f}",
         )
         h.figure(
             "send-messages per-request cost vs bare GET / (closed-loop throughput ratio)",

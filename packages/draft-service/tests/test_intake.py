@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from draft_test_helpers import thread
 from sqlalchemy import func, select
 
@@ -110,5 +111,88 @@ async def test_a_wrong_hint_about_a_thread_changes_nothing(database_url: str) ->
                 .order_by(Job.thread_version)
             )
             assert list(versions.scalars()) == [1, 2, 3]
+    finally:
+        await engine.dispose()
+
+
+async def test_warming_the_pool_runs_the_new_thread_statement_and_writes_nothing(
+    postgres_url: str,
+) -> None:
+    """``open_pool(warm=warm_up)`` leaves the new-thread statement prepared on each pooled
+    connection, in a transaction rolled back: no thread, message or job is left behind."""
+    from sqlalchemy import text
+
+    from draft_service.db.engine import open_pool
+    from draft_service.db.intake import warm_up
+
+    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+asyncpg://", 1))
+    try:
+        await upgrade(engine)
+        await open_pool(engine, 3, warm=warm_up)
+        assert engine.pool.checkedin() == 3  # type: ignore[attr-defined]
+        prepared = text(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH t AS (%'"
+        )
+        async with engine.connect() as conn:
+            assert (await conn.execute(prepared)).scalar_one() == 1
+            for table in (Thread, Message, Job):
+                count = select(func.count()).select_from(table)
+                assert (await conn.execute(count)).scalar_one() == 0
+        # The warm-up's own thread name is an ordinary thread afterwards.
+        sent = await add_messages(
+            engine, _req("warm-up", "warm-up", ("warm-up", "A", "hi")), KnownThreads()
+        )
+        assert sent.new_message_ids == ("warm-up",)
+        assert sent.version == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_the_new_thread_insert_on_the_driver_invalidates_a_failed_connection(
+    postgres_url: str,
+) -> None:
+    """asyncpg runs the first send of a thread directly; when it fails there (a NUL the API
+    would have refused), that connection is dropped and the next send gets a sound one."""
+    from sqlalchemy import event
+
+    engine = create_engine(
+        postgres_url.replace("postgresql://", "postgresql+asyncpg://", 1), pool_size=1
+    )
+    try:
+        await upgrade(engine)
+        connects: list[object] = []
+        event.listen(engine.sync_engine, "connect", lambda *_: connects.append(1))
+        ok = await add_messages(engine, _req("ann", "a", ("m1", "A", "hi")), KnownThreads())
+        before = len(connects)
+        good = _req("ann", "b", ("m1", "A", "hi"))
+        message = good.messages[0].model_copy(update={"message_content": "h\x00i"})
+        bad = good.model_copy(update={"messages": [message]})  # not validated: as if it were
+        with pytest.raises(Exception, match="0x00"):  # asyncpg's error, as it came
+            await add_messages(engine, bad, KnownThreads())
+        again = await add_messages(engine, _req("ann", "c", ("m1", "A", "hi")), KnownThreads())
+        assert again.version == 1
+        assert again.thread_id != ok.thread_id
+        assert len(connects) == before + 1  # the failed connection was replaced
+    finally:
+        await engine.dispose()
+
+
+async def test_a_statement_listener_sees_the_new_thread_insert(postgres_url: str) -> None:
+    """With something listening to statements (the OpenTelemetry instrumentation), the first
+    send of a thread goes through SQLAlchemy, so the listener sees it."""
+    from sqlalchemy import event
+
+    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+asyncpg://", 1))
+    seen: list[str] = []
+
+    def listener(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    try:
+        await upgrade(engine)
+        event.listen(engine.sync_engine, "before_cursor_execute", listener)
+        sent = await add_messages(engine, _req("ann", "t", ("m1", "A", "hi")), KnownThreads())
+        assert sent.version == 1
+        assert any(s.startswith("WITH t AS (") for s in seen)
     finally:
         await engine.dispose()

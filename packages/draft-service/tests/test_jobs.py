@@ -159,7 +159,7 @@ async def test_jobs_finish_while_requests_hold_every_connection_of_theirs(
 
     from sqlalchemy import select
 
-    from draft_service.db.engine import POOL_SIZE
+    from draft_service.db.engine import POOL_MAX
     from draft_service.db.schema import Job
 
     hold = threading.Event()
@@ -175,7 +175,7 @@ async def test_jobs_finish_while_requests_hold_every_connection_of_theirs(
         assert jobs is not None
         engine = svc.runtime.engine
         async with AsyncExitStack() as stack:
-            for _ in range(POOL_SIZE + 20):  # pool_size + max_overflow: every one there is
+            for _ in range(POOL_MAX):  # every connection the requests' pool opens
                 await stack.enter_async_context(engine.connect())
             hold.set()
             status = "running"

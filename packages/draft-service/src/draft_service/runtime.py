@@ -16,6 +16,7 @@ from api_core.ratelimit import InProcessRateLimiter, RateLimiter
 from draft_service.archive import MessageArchive
 from draft_service.db import create_engine, session_factory
 from draft_service.db.engine import open_pool
+from draft_service.db.intake import warm_up
 from draft_service.events import EventFeed, MemoryFeed
 from draft_service.llm import LLMProvider, build_provider
 from draft_service.queue import JobQueue, fail_given_up_jobs
@@ -245,7 +246,8 @@ async def build_runtime(
         from draft_service.db.migrate import upgrade
 
         await upgrade(engine)
-    await open_pool(engine)
+    # An API warms its pooled connections for the sends (a worker serves none).
+    await open_pool(engine, warm=None if worker_only else warm_up)
     provider = provider or build_provider(settings)
     archive = archive or _archive(settings)
     store = Store(session_factory(engine))

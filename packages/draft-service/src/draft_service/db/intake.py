@@ -23,13 +23,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, String, Table, bindparam, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api_core.sqltypes import UTCDateTime
 from draft_service.db.schema import Job, Message, Thread, utcnow
 from draft_service.models import MessageIn, SendMessagesRequest
 
-__all__ = ["KnownThreads", "SendResult", "add_messages"]
+__all__ = ["KnownThreads", "SendResult", "add_messages", "warm_up"]
 
 _threads: Table = Thread.__table__  # type: ignore[assignment]
 _messages: Table = Message.__table__  # type: ignore[assignment]
@@ -145,11 +145,9 @@ def _unique(req: SendMessagesRequest) -> list[MessageIn]:
     return list(seen.values())
 
 
-async def _add_new_thread(engine: AsyncEngine, req: SendMessagesRequest) -> SendResult | None:
-    """Insert the thread, its messages and its job if the thread is new; else ``None``."""
+def _new_thread_params(req: SendMessagesRequest, job_id: str) -> dict[str, Any]:
     messages = _unique(req)
-    job_id = str(uuid.uuid4())
-    params = {
+    return {
         "user_id": req.user_id,
         "thread_name": req.thread_name,
         "now": utcnow(),
@@ -159,12 +157,103 @@ async def _add_new_thread(engine: AsyncEngine, req: SendMessagesRequest) -> Send
         "sent_at": [datetime.combine(m.date, m.time) for m in messages],
         "contents": [m.message_content for m in messages],
     }
+
+
+async def _add_new_thread(engine: AsyncEngine, req: SendMessagesRequest) -> SendResult | None:
+    """Insert the thread, its messages and its job if the thread is new; else ``None``."""
+    job_id = str(uuid.uuid4())
+    params = _new_thread_params(req, job_id)
     async with engine.connect() as conn:
-        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        thread_id = (await auto.execute(_NEW_THREAD, params)).scalar_one_or_none()
+        thread_id = await _run_new_thread(conn, params)
     if thread_id is None:
         return None
-    return SendResult(job_id, thread_id, tuple(m.message_id for m in messages), 1)
+    return SendResult(job_id, thread_id, tuple(params["message_ids"]), 1)
+
+
+_driver_sql: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+
+def _on_driver(conn: AsyncConnection) -> tuple[str, tuple[str, ...]] | None:
+    """The new-thread statement as asyncpg's SQL and its parameter names in order, when the
+    driver may run it directly: asyncpg, and nothing listens to statement execution (the
+    OpenTelemetry instrumentation does; its span must not go missing)."""
+    sync = conn.sync_engine
+    if conn.dialect.driver != "asyncpg" or sync.dispatch.before_cursor_execute:
+        return None
+    found = _driver_sql.get(conn.dialect.driver)
+    if found is None:
+        compiled = _NEW_THREAD.compile(dialect=conn.dialect)
+        found = (compiled.string, tuple(compiled.positiontup or ()))
+        _driver_sql[conn.dialect.driver] = found
+    return found
+
+
+async def _run_new_thread(
+    conn: AsyncConnection, params: dict[str, Any], *, roll_back: bool = False
+) -> int | None:
+    """Run the new-thread statement on ``conn``: committed on its own, or in a transaction
+    rolled back (``roll_back``). The thread's id, or ``None`` when it existed.
+
+    On asyncpg the driver runs it directly, skipping SQLAlchemy's statement execution, which
+    cost a third of the CPU of a whole ``POST /send-messages/`` (0.54 ms of about 1 ms; 0.36 ms
+    this way). On any failure there the connection is invalidated (the pool replaces it), as
+    its state is unknown.
+    """
+    driver_sql = _on_driver(conn)
+    if driver_sql is None:
+        if roll_back:
+            async with conn.begin() as trans:
+                found = (await conn.execute(_NEW_THREAD, params)).scalar_one_or_none()
+                await trans.rollback()
+                return found
+        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        return (await auto.execute(_NEW_THREAD, params)).scalar_one_or_none()
+    sql, names = driver_sql
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    try:
+        if not roll_back:
+            value = await driver.fetchval(sql, *(params[n] for n in names))
+        else:
+            trans = driver.transaction()
+            await trans.start()
+            try:
+                value = await driver.fetchval(sql, *(params[n] for n in names))
+            finally:
+                await trans.rollback()
+    except BaseException as exc:
+        await conn.invalidate(exc)
+        raise
+    return None if value is None else int(value)
+
+
+_WARM_UP = SendMessagesRequest.model_validate(
+    {
+        "user_id": "warm-up",
+        "thread_name": "warm-up",
+        "messages": [
+            {
+                "message_id": "warm-up",
+                "sender_name": "warm-up",
+                "date": "2000-01-01",
+                "time": "00:00:00",
+                "message_content": "warm-up",
+            }
+        ],
+    }
+)
+
+
+async def warm_up(conn: AsyncConnection) -> None:
+    """Run the new-thread statement on ``conn`` in a transaction rolled back (PostgreSQL).
+
+    The first run of that statement on a connection costs tens of milliseconds (the driver
+    looks up its array parameter types and prepares it, the server process loads the three
+    tables); done when the pool opens, no request pays it. Nothing is written.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    await _run_new_thread(conn, _new_thread_params(_WARM_UP, str(uuid.uuid4())), roll_back=True)
 
 
 async def add_messages(
