@@ -107,9 +107,13 @@ class Spine:
         table = {t: tuple(o for o in self.organs if t in o.listens_to) for t in types}
         self._routes: Mapping[str, tuple[Organ, ...]] = MappingProxyType(table)
         plans = {t: tuple(plan_for(o, handler_timeout) for o in os) for t, os in table.items()}
-        # A mappingproxy's get() looks the dict's get() up on every call; the dispatch path
+        self._counters = counters = Counters()
+        # event type -> (its plans, its counter row): one lookup per event finds both. A
+        # mappingproxy's get() looks the dict's get() up on every call; the dispatch path
         # uses the dict's own (read-only by convention: nothing mutates it).
-        self._plan = plans.get
+        self._route = {
+            t: (ps, counters.row(t), ps[0] if len(ps) == 1 else None) for t, ps in plans.items()
+        }.get
         self._all_fast = all(p.fast for ps in plans.values() for p in ps)
         self.backend = backend
         self.max_steps = max_steps
@@ -119,7 +123,6 @@ class Spine:
         self.unknown_events: UnknownPolicy = unknown_events
         self.steps = 0
         self._threads = HandlerThreads(handler_threads)
-        self._counters = Counters()
         self._stopping = False
         self._forced = False
         self._task: asyncio.Task[Any] | None = None
@@ -215,8 +218,7 @@ class Spine:
         # returns False when the backend needs the awaited ack (a round trip is due).
         pull_nowait = getattr(backend, "pull_nowait", None)
         ack_nowait = getattr(backend, "ack_nowait", None)
-        plan_of, logs_info = self._plan, _stdlib_log.isEnabledFor
-        counters = self._counters
+        route_of, logs_info = self._route, _stdlib_log.isEnabledFor
         # Checked once per run: without providers no span or metric work happens per event.
         tracer = _tracing.active_tracer()
         meter = _metrics.active_metrics()
@@ -225,7 +227,6 @@ class Spine:
         first_wait = poll if until_idle is None else max(0.0, min(poll, until_idle))
         idle_since = 0.0  # with until_idle: when the current empty spell began
         in_spell = False
-        rows = counters.per_type
         log_each = logs_info(_INFO)  # once per run: a level set while running is not seen
         steps, max_steps = 0, self.max_steps
         try:
@@ -248,46 +249,62 @@ class Spine:
                 steps += 1
                 in_spell = False
                 event_type = event.event_type
-                plans = plan_of(event_type)
-                if plans is None:
+                route = route_of(event_type)
+                if route is None:
                     await self._unknown(event)
                     continue
+                plans, row, solo = route
                 try:
                     if not fast:
                         await self._handle(event, plans, tracer, meter)
                         continue
                     # The fast path (async handlers, no timeout, no providers), inlined: the
                     # coroutine a call costs per event is a large share of a cheap dispatch.
-                    emitted: list[Event] | None = None
-                    failed = False
-                    for plan in plans:
-                        self._current = plan
+                    if solo is not None:  # one organ listens (the common case): no loop
+                        self._current = solo
                         try:
-                            result = await plan.handle(event)
+                            result = await solo.handle(event)
                             out = None
                             if result is not None:
-                                out = await produced(result, plan.organ, event)
+                                out = await produced(result, solo.organ, event)
                         except Exception as exc:
-                            await self._failed(event, plan, exc, None, first=not failed)
-                            failed = True
-                            if plan.keep_going:
-                                continue
-                            break
+                            await self._failed(event, solo, exc, None, first=True)
+                            self._current = None
+                            continue
+                        self._current = None
                         if log_each:
-                            _log_handled(event, plan.organ, out)
+                            _log_handled(event, solo.organ, out)
                         if out:
-                            emitted = out if emitted is None else [*emitted, *out]
-                    self._current = None
-                    if failed:
-                        continue
-                    if emitted:
-                        for new in emitted:
-                            await enqueue(new)
+                            for new in out:
+                                await enqueue(new)
+                    else:
+                        emitted: list[Event] | None = None
+                        failed = False
+                        for plan in plans:
+                            self._current = plan
+                            try:
+                                result = await plan.handle(event)
+                                out = None
+                                if result is not None:
+                                    out = await produced(result, plan.organ, event)
+                            except Exception as exc:
+                                await self._failed(event, plan, exc, None, first=not failed)
+                                failed = True
+                                if plan.keep_going:
+                                    continue
+                                break
+                            if log_each:
+                                _log_handled(event, plan.organ, out)
+                            if out:
+                                emitted = out if emitted is None else [*emitted, *out]
+                        self._current = None
+                        if failed:
+                            continue
+                        if emitted:
+                            for new in emitted:
+                                await enqueue(new)
                     if ack_nowait is None or not ack_nowait(event):
                         await ack(event)
-                    row = rows.get(event_type)
-                    if row is None:
-                        row = counters.row(event_type)
                     row[0] += 1
                 except asyncio.CancelledError:
                     if not self._forced:
@@ -309,13 +326,13 @@ class Spine:
         Returns:
             The events enqueued (empty when a handler failed and the event was nacked).
         """
-        plans = self._plan(event.event_type)
-        if plans is None:
+        route = self._route(event.event_type)
+        if route is None:
             await self._unknown(event)
             return []
         try:
             sent = await self._handle(
-                event, plans, _tracing.active_tracer(), _metrics.active_metrics()
+                event, route[0], _tracing.active_tracer(), _metrics.active_metrics()
             )
         finally:
             self._current = None
