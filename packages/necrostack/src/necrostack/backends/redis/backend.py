@@ -23,6 +23,7 @@ from necrostack.backends.redis._consumer import Consumer
 from necrostack.backends.redis._leases import LeaseKeeper
 from necrostack.backends.redis._partitions import partition_of
 from necrostack.backends.redis._resilience import CircuitBreaker, call_resiliently
+from necrostack.backends.redis._scripts import APPEND_EVENTS
 from necrostack.backends.redis._state import Delivery, PartState
 from necrostack.backends.redis.settings import RedisBackendSettings
 from necrostack.errors import BackendError, EventTooLargeError
@@ -36,6 +37,10 @@ _log = get_logger("necrostack.backends.redis")
 _T = TypeVar("_T")
 _NOT_AN_EVENT = "not a valid event"
 _CLOSE_BUDGET = 5.0  # seconds close() may spend flushing acks and handing entries back
+# Most events, and about the most bytes, per APPEND_EVENTS call: a script runs alone on the
+# server, so a call is kept short.
+_APPEND_CHUNK = 500
+_APPEND_BYTES = 4 * 1024 * 1024
 
 
 def create_client(redis_settings: RedisSettings, settings: RedisBackendSettings) -> Any:
@@ -176,9 +181,12 @@ class RedisBackend(Consumer):
         )
 
     async def enqueue_many(self, events: Iterable[Event]) -> None:
-        """Append several events in one round trip (pipelined XADD), each in its own publish
-        span when tracing is on. Every event is checked first: when one is too large,
-        nothing is written."""
+        """Append several events in one round trip, each in its own publish span when tracing
+        is on. Every event is checked first: when one is too large, nothing is written.
+
+        Each stream's events go in one script call (``APPEND_EVENTS``: its XADDs, then one
+        ``XTRIM MAXLEN ~``), so the batch costs one reply per stream, not one per event;
+        large batches are cut into calls of at most 500 events or about 4 MiB."""
         batch = list(events)
         tracer = active_tracer()
         if tracer is not None and batch:
@@ -189,31 +197,38 @@ class RedisBackend(Consumer):
 
     async def _enqueue_batch(self, batch: list[Event]) -> None:
         limit, n, streams = self.settings.max_event_bytes, len(self.parts), self.streams
-        encoded: list[tuple[str, bytes]] = []
+        # Per stream, in order, chunks of at most _APPEND_CHUNK events and _APPEND_BYTES.
+        chunks: list[tuple[str, list[bytes]]] = []
+        sizes: list[int] = []
+        open_chunk: dict[str, int] = {}  # stream -> index of its last chunk
         for event in batch:
             raw = event.__pydantic_serializer__.to_json(event)
             if len(raw) > limit:  # checked for every event before anything is sent
                 raise EventTooLargeError(event.id, len(raw), limit)
-            encoded.append((streams[partition_of(event, n)] if n > 1 else streams[0], raw))
+            stream = streams[partition_of(event, n)] if n > 1 else streams[0]
+            i = open_chunk.get(stream)
+            if i is None or len(chunks[i][1]) >= _APPEND_CHUNK or sizes[i] > _APPEND_BYTES:
+                open_chunk[stream] = i = len(chunks)
+                chunks.append((stream, []))
+                sizes.append(0)
+            chunks[i][1].append(raw)
+            sizes[i] += len(raw)
+        if not chunks:
+            return
         maxlen = self.settings.maxlen
+        calls = [("EVAL", APPEND_EVENTS, 1, stream, maxlen, *raws) for stream, raws in chunks]
+        if len(calls) == 1:
+            await self._call("XADD (batch)", lambda: self.client.execute_command(*calls[0]))
+            return
 
         async def send() -> None:
+            # Per stream in order, so events of a key keep theirs.
             async with self.client.pipeline(transaction=False) as pipe:
-                command = pipe.execute_command
-                for stream, raw in encoded:
-                    # XADD <stream> * event <json>: what encode_event writes for a first
-                    # delivery, without building its dict and the generic xadd() arguments.
-                    command("XADD", stream, b"*", b"event", raw)
-                if maxlen:
-                    # One approximate trim per stream and batch instead of MAXLEN on each
-                    # XADD: the same cap (~maxlen after the batch), three arguments fewer
-                    # per event.
-                    for stream in dict.fromkeys(s for s, _ in encoded):
-                        pipe.xtrim(stream, maxlen=maxlen, approximate=True)
+                for call in calls:
+                    pipe.execute_command(*call)
                 await pipe.execute()
 
-        if encoded:
-            await self._call("XADD (pipelined)", send)
+        await self._call("XADD (batch, pipelined)", send)
 
     # --- consuming ------------------------------------------------------------------
 
