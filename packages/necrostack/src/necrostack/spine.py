@@ -218,6 +218,8 @@ class Spine:
         # returns False when the backend needs the awaited ack (a round trip is due).
         pull_nowait = getattr(backend, "pull_nowait", None)
         ack_nowait = getattr(backend, "ack_nowait", None)
+        # While a backend's ack_work is empty its acks have nothing to do (see Backend).
+        ack_work = getattr(backend, "ack_work", None)
         route_of, logs_info = self._route, _stdlib_log.isEnabledFor
         # Checked once per run: without providers no span or metric work happens per event.
         tracer = _tracing.active_tracer()
@@ -303,7 +305,9 @@ class Spine:
                         if emitted:
                             for new in emitted:
                                 await enqueue(new)
-                    if ack_nowait is None or not ack_nowait(event):
+                    if (ack_work is None or ack_work) and (
+                        ack_nowait is None or not ack_nowait(event)
+                    ):
                         await ack(event)
                     row[0] += 1
                 except asyncio.CancelledError:

@@ -87,6 +87,9 @@ class InMemoryBackend:
         self._events: deque[Event] = deque()
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._failures: dict[str, int] = {}
+        # What an ack has to clear (the failure counts): while it is empty, the Spine skips
+        # the ack of a handled event (see Backend).
+        self.ack_work = self._failures
 
     async def enqueue(self, event: Event) -> None:
         """Append ``event`` to the queue (in a publish span when tracing is on).
@@ -95,20 +98,17 @@ class InMemoryBackend:
             EventTooLargeError: the event is over ``max_event_bytes`` as JSON.
             BackendFullError: the queue stayed full for ``full_timeout`` seconds.
         """
-        try:  # read directly: BaseModel.__getattr__ is slow; None when decoded unchecked
-            bound = event.__pydantic_private__["_size_bound"]  # type: ignore[index]
-        except (TypeError, KeyError):
-            bound = None
-        if bound is None or bound > self.max_event_bytes:
+        try:  # the bound set when the event was built, read directly (no __getattr__ hook)
+            if event.__pydantic_private__["_size_bound"] > self.max_event_bytes:  # type: ignore[index]
+                check_event_size(event, self.max_event_bytes)
+        except (TypeError, KeyError):  # no bound: the event was not built through validation
             check_event_size(event, self.max_event_bytes)
         events = self._events
         if len(events) >= self.maxsize:
             await self._wait_for_room()
-        if (
-            PROVIDER_SLOT._TRACER_PROVIDER is not None  # no call while no provider is set
-            and (tracer := active_tracer()) is not None
-            and TRACEPARENT not in event.metadata
-        ):
+        if PROVIDER_SLOT._TRACER_PROVIDER is None:  # no tracer provider: no call to ask
+            events.append(event)
+        elif (tracer := active_tracer()) is not None and TRACEPARENT not in event.metadata:
             with publishing(tracer, event) as stamped:
                 events.append(stamped)
         else:
