@@ -34,6 +34,14 @@ _INFO = logging.INFO
 _clock = time.monotonic
 UnknownPolicy = Literal["ack", "dead_letter"]
 _NACK_BUDGET = 5.0  # seconds a nack at forced shutdown may take before the entry is left
+# CPython 3.11 specializes a function's bytecode (attribute and call fast paths) only once the
+# function has been entered 8 times; a loop inside it does not count. A worker enters _run
+# once and loops there for its whole life, so the first run() enters it this many times
+# (returning at once) before the real call: the dispatch loop then runs specialized from its
+# first event instead of never (about a third of an in-memory dispatch). Python 3.12 warms
+# loops up as they run; the extra entries cost nothing there.
+_WARM_UP_ENTRIES = 8
+_warmed_up = False
 
 
 class Spine:
@@ -196,6 +204,8 @@ class Spine:
         if self._stopping:
             self._arm_grace()
         try:
+            if not _warmed_up:
+                await _warm_up(self)
             return await self._run(start_event, until_idle)
         finally:
             for sig in signals:
@@ -207,7 +217,11 @@ class Spine:
             self._stopping = self._forced = False
             self._threads.shutdown()
 
-    async def _run(self, start_event: Event | None, until_idle: float | None) -> int:
+    async def _run(
+        self, start_event: Event | None, until_idle: float | None, *, warm_up: bool = False
+    ) -> int:
+        if warm_up:  # an entry that only counts towards specialization (see _warm_up)
+            return 0
         self.steps = 0
         backend = self.backend
         if start_event is not None:
@@ -465,6 +479,14 @@ class Spine:
             counters.row(event.event_type)[3] += 1
         else:
             await self.backend.ack(event)
+
+
+async def _warm_up(spine: Spine) -> None:
+    """Enter the dispatch loop's function enough times for CPython to specialize it."""
+    global _warmed_up
+    for _ in range(_WARM_UP_ENTRIES):
+        await spine._run(None, None, warm_up=True)
+    _warmed_up = True
 
 
 def _log_handled(event: Event, organ: Organ, out: list[Event] | None) -> None:
