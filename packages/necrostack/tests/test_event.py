@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+import warnings
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -30,6 +33,35 @@ def test_generated_ids_are_unique_uuids(n: int) -> None:
     ids = [Event(event_type="X").id for _ in range(n)]
     assert len(set(ids)) == n
     assert all(len(i) == 36 and i.count("-") == 4 for i in ids)
+
+
+def test_generated_ids_are_version_4_uuids_in_canonical_form() -> None:
+    for _ in range(600):  # more than one pooled read
+        value = Event(event_type="X").id
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+        assert str(parsed) == value
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_reuse_the_ids_pooled_by_its_parent() -> None:
+    Event(event_type="X")  # the pool now holds ids read in this process
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # forking with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:  # the child: send its next id, then leave without pytest's teardown
+        try:
+            os.write(write, Event(event_type="X").id.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as reader:
+        child_id = reader.read()
+    os.waitpid(pid, 0)
+    assert len(child_id) == 36
+    assert child_id != Event(event_type="X").id  # what the child had got without the reset
 
 
 @given(st.text(alphabet=" \t\n\r\x0b\x0c", max_size=10))

@@ -63,6 +63,34 @@ async def test_failed_event_is_retried_then_dead_lettered() -> None:
     assert "boom" in backend.dead_letters[0].error
 
 
+class _FailsFirst(Organ):
+    listens_to: ClassVar[list[str]] = ["A"]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    async def handle(self, event: Event) -> None:
+        self.seen.append(event.id)
+        if self.seen.count(event.id) == 1:
+            raise ValueError("first delivery fails")
+
+
+async def test_the_spine_acks_a_retried_event_so_its_failure_count_is_forgotten() -> None:
+    backend = InMemoryBackend(max_deliveries=2)
+    organ = _FailsFirst()
+    spine = Spine([organ], backend)
+    event = Event(event_type="A")
+    await spine.run(event, until_idle=0)
+    assert organ.seen == [event.id, event.id]
+    assert not backend.ack_work  # the ack of the second delivery cleared the count
+    assert backend.dead_letters == []
+    organ.seen.clear()  # the same event again: a fresh count, so it is retried, not given up
+    await spine.run(event, until_idle=0)
+    assert organ.seen == [event.id, event.id]
+    assert backend.dead_letters == []
+
+
 class _AlwaysFails(Organ):
     listens_to: ClassVar[list[str]] = ["A"]
 

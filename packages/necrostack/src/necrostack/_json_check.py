@@ -30,7 +30,11 @@ def _refuse(path: str, value: object) -> ValueError:
     )
 
 
-def check_json(value: Any, path: str = "") -> int:
+class _NotJSONError(Exception):
+    """Raised by :func:`_bound` at the first non-JSON value; the message comes after."""
+
+
+def check_json(value: Any) -> int:
     """Raise ``ValueError`` naming the first non-JSON value under ``value``.
 
     JSON values are ``dict`` (with ``str`` keys), ``list``, ``str`` (valid UTF-8), ``int``,
@@ -40,6 +44,68 @@ def check_json(value: Any, path: str = "") -> int:
 
     Returns:
         An upper bound of the value's size as JSON, in bytes.
+    """
+    try:
+        return _bound(value)
+    except _NotJSONError:
+        pass
+    _explain(value)  # walks again with the path, and raises
+    raise AssertionError("unreachable: _bound and _explain disagree")  # pragma: no cover
+
+
+def _bound(value: Any) -> int:
+    # The common values are handled inline, without a call each: every event built pays
+    # for this walk.
+    kind = type(value)
+    if kind is dict:
+        size = 2
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotJSONError
+            size += len(key) * 6 + 4 if key.isascii() else _bound(key) + 2
+            item_kind = type(item)
+            if item_kind is str:
+                size += len(item) * 6 + 2 if item.isascii() else _bound(item)
+            elif item_kind is int:
+                size += item.bit_length() // 3 + 3  # digits <= bits / 3 + 1, a sign, a comma
+            elif item_kind is float:
+                if item - item != 0.0:  # NaN or an infinity
+                    raise _NotJSONError
+                size += 26
+            elif item_kind is bool or item is None:
+                size += 6
+            else:
+                size += _bound(item)
+        return size
+    if kind is list:
+        size = 2
+        for item in value:
+            size += _bound(item) + 1
+        return size
+    if kind is str:
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise _NotJSONError from None
+        return len(value) * 6 + 2  # \u escapes are the longest form of a code point
+    if kind is int:
+        bits: int = value.bit_length()
+        return bits // 3 + 2
+    if kind is float:
+        if value - value != 0.0:
+            raise _NotJSONError
+        return 26
+    if kind is bool or value is None:
+        return 5
+    raise _NotJSONError
+
+
+def _explain(value: Any, path: str = "") -> int:
+    """:func:`check_json` walking with the path, to name the first non-JSON value.
+
+    The same rules as :func:`_bound`, which finds that there is one without paying for the
+    path of every value on the way.
     """
     kind = type(value)
     if kind is str:
@@ -68,7 +134,7 @@ def check_json(value: Any, path: str = "") -> int:
             if key.isascii():  # the common case inline; check_json(key) raises otherwise
                 size += len(key) * 6 + 4
             else:
-                size += check_json(key, path) + 2
+                size += _explain(key, path) + 2
             # Plain ASCII text and ints, the commonest values, without a call or a path.
             item_kind = type(item)
             if item_kind is str and item.isascii():
@@ -76,11 +142,11 @@ def check_json(value: Any, path: str = "") -> int:
             elif item_kind is int:
                 size += len(str(item)) + 1
             else:
-                size += check_json(item, f"{path}[{key!r}]")
+                size += _explain(item, f"{path}[{key!r}]")
         return size
     if kind is list:
         size = 2
         for i, item in enumerate(value):
-            size += check_json(item, f"{path}[{i}]") + 1
+            size += _explain(item, f"{path}[{i}]") + 1
         return size
     raise _refuse(path, value)

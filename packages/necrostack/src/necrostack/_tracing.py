@@ -31,6 +31,7 @@ else:
         trace.get_tracer_provider()  # installs the provider the variable names
 
 __all__ = [
+    "PROVIDER_SLOT",
     "SYSTEM",
     "active_tracer",
     "enqueue_traced",
@@ -43,6 +44,28 @@ __all__ = [
 
 SYSTEM = "necrostack"
 """The ``messaging.system`` attribute of every span."""
+
+
+class _NoOpenTelemetry:
+    _TRACER_PROVIDER = None  # opentelemetry-api is not installed: tracing never turns on
+
+
+class _AlwaysAsk:
+    _TRACER_PROVIDER = True  # the global is not where expected: ask active_tracer() each time
+
+
+PROVIDER_SLOT: Any = (
+    _NoOpenTelemetry
+    if _otel is None
+    else _otel
+    if hasattr(_otel, "_TRACER_PROVIDER")
+    else _AlwaysAsk
+)
+"""``PROVIDER_SLOT._TRACER_PROVIDER is None`` while no tracer provider is installed.
+
+Publish paths test it (a global and an attribute read) before calling
+:func:`active_tracer` (a call costs a large share of an in-memory enqueue); a provider
+installed later is seen at the next publish."""
 
 _MISSING = object()
 _tracer: Tracer | None = None

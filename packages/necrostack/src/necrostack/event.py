@@ -7,14 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Final, Self
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from necrostack._json_check import check_json
 
@@ -32,13 +25,33 @@ TRACESTATE: Final = "tracestate"
 _ENVELOPE = 256
 
 
+# Version-4 UUID strings, made 256 at a time from one os.urandom() read: uuid.uuid4() builds
+# a UUID object only to format it, and a read per id is a system call per event.
+# list.pop() and list.extend() are atomic under the GIL, so threads can share the pool; a
+# forked child drops what it inherited, or it would hand out its parent's ids.
+_ids: list[str] = []
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}  # RFC 4122: 10xx
+
+
+def _refill_ids() -> None:
+    block = os.urandom(16 * 256).hex()
+    variant = _VARIANT
+    _ids.extend(
+        f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant[h[16]]}{h[17:20]}-{h[20:32]}"
+        for h in (block[i : i + 32] for i in range(0, len(block), 32))
+    )
+
+
 def _new_id() -> str:
-    # uuid.uuid4() builds a UUID object only to format it; this is the same version-4 id.
-    b = bytearray(os.urandom(16))
-    b[6] = (b[6] & 0x0F) | 0x40
-    b[8] = (b[8] & 0x3F) | 0x80
-    h = b.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    try:
+        return _ids.pop()
+    except IndexError:
+        _refill_ids()
+        return _ids.pop()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_ids.clear)
 
 
 def _now() -> datetime:
@@ -78,26 +91,8 @@ class Event(BaseModel):
     # An upper bound of the event's JSON size is kept in __pydantic_private__ (as
     # "_size_bound") when the event is validated; absent when it was not (decoded from
     # necrostack's own JSON). The memory backend's size check serialises only above it. It is
-    # set directly rather than declared as a whose per-instance set-up costs
+    # set directly rather than declared as a PrivateAttr, whose per-instance set-up costs
     # about as much as the rest of building an event.
-
-    @field_validator("id")
-    @classmethod
-    def _check_id(cls, value: str, info: ValidationInfo) -> str:
-        context = info.context
-        if context is not None and context.get("necrostack_trusted"):
-            return value  # written by necrostack from a checked event
-        try:
-            return str(uuid.UUID(value))
-        except ValueError:
-            raise ValueError(f"id must be a UUID string, got {value!r}") from None
-
-    @field_validator("timestamp")
-    @classmethod
-    def _check_timestamp(cls, value: datetime) -> datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("timestamp must be timezone-aware (use datetime.now(UTC))")
-        return value.astimezone(UTC)
 
     def __eq__(self, other: object) -> bool:
         # The fields only: the private size bound depends on how the event was built.
@@ -109,21 +104,32 @@ class Event(BaseModel):
         return hash(self.id)
 
     @model_validator(mode="after")
-    def _check_payload(self, info: ValidationInfo) -> Self:
+    def _check(self, info: ValidationInfo) -> Self:
+        # One validator for every check: each call from pydantic-core into Python costs a
+        # large share of building or decoding an event, so none is a field validator.
+        fields = self.__dict__
+        event_type = fields["event_type"]
+        if not event_type or event_type.isspace():
+            raise ValueError("event_type must not be empty or whitespace-only")
+        timestamp = fields["timestamp"]
+        if timestamp.tzinfo is not UTC:
+            if timestamp.tzinfo is None or timestamp.utcoffset() is None:
+                raise ValueError("timestamp must be timezone-aware (use datetime.now(UTC))")
+            fields["timestamp"] = timestamp.astimezone(UTC)
         context = info.context
         if isinstance(context, dict) and context.get("necrostack_trusted"):
-            return self  # parsed from JSON that necrostack wrote: JSON by construction
-        bound = check_json(self.payload) + _ENVELOPE + 6 * len(self.event_type)
-        for key, value in self.metadata.items():
+            # Parsed from JSON that necrostack wrote from a checked event: the id is a UUID
+            # and the payload JSON by construction.
+            return self
+        if "id" in self.__pydantic_fields_set__:
+            try:
+                fields["id"] = str(uuid.UUID(fields["id"]))
+            except ValueError:
+                raise ValueError(f"id must be a UUID string, got {fields['id']!r}") from None
+        bound = check_json(fields["payload"]) + _ENVELOPE + 6 * len(event_type)
+        for key, value in fields["metadata"].items():
             bound += 6 * (len(key) + len(value)) + 6
-        if self.key is not None:
-            bound += 6 * len(self.key)
+        if fields["key"] is not None:
+            bound += 6 * len(fields["key"])
         object.__setattr__(self, "__pydantic_private__", {"_size_bound": bound})
         return self
-
-    @field_validator("event_type")
-    @classmethod
-    def _check_event_type(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("event_type must not be empty or whitespace-only")
-        return value

@@ -79,7 +79,8 @@ class Counters:
         self.abandoned = 0
         self.unknown = 0
         # event type -> [handled, failed, retried, dead_lettered]; the handled total is the
-        # sum of the rows, so the dispatch path updates one counter per event.
+        # sum of the rows, so the dispatch path updates one counter per event. The Spine
+        # makes the rows of the types it routes up front; rows still all zero are not shown.
         self.per_type: dict[str, list[int]] = {}
         self.unknown_types: dict[str, int] = {}
 
@@ -113,7 +114,7 @@ class Counters:
             abandoned=self.abandoned,
             unknown=self.unknown,
             in_flight=in_flight,
-            by_type={t: TypeStats(*row) for t, row in self.per_type.items()},
+            by_type={t: TypeStats(*row) for t, row in self.per_type.items() if any(row)},
             unknown_types=dict(self.unknown_types),
             backend=backend,
         )

@@ -47,6 +47,13 @@ class Backend(Protocol):
     returned, then calls :meth:`ack`; when a handler raises it calls :meth:`nack` instead and
     the backend applies its retry policy (retry later, or dead-letter). The built-in backends
     take an ``on_dead_letter`` :data:`DeadLetterHook` that hears of every event given up on.
+
+    Optional shortcuts the Spine uses when a backend has them (both built-in backends do):
+    ``pull_nowait()`` returns an event already in hand, or ``None``, without a coroutine;
+    ``ack_nowait(event)`` records an ack without a coroutine, or returns ``False`` when the
+    awaited :meth:`ack` is needed. A backend whose ack only clears bookkeeping may expose
+    that bookkeeping as ``ack_work`` (a sized collection): while it is empty, the Spine
+    skips acking a handled event (the in-memory backend's failure counts).
     """
 
     async def enqueue(self, event: Event) -> None:

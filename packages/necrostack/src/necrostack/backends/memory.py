@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections import deque
 
-from necrostack._tracing import active_tracer, publishing
+from necrostack._tracing import PROVIDER_SLOT, active_tracer, publishing
 from necrostack.backends._hooks import notify_dead_letter
 from necrostack.backends.base import (
     DEFAULT_MAX_EVENT_BYTES,
@@ -87,6 +87,9 @@ class InMemoryBackend:
         self._events: deque[Event] = deque()
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._failures: dict[str, int] = {}
+        # What an ack has to clear (the failure counts): while it is empty, the Spine skips
+        # the ack of a handled event (see Backend).
+        self.ack_work = self._failures
 
     async def enqueue(self, event: Event) -> None:
         """Append ``event`` to the queue (in a publish span when tracing is on).
@@ -95,17 +98,21 @@ class InMemoryBackend:
             EventTooLargeError: the event is over ``max_event_bytes`` as JSON.
             BackendFullError: the queue stayed full for ``full_timeout`` seconds.
         """
-        private = event.__pydantic_private__  # read directly: BaseModel.__getattr__ is slow
-        bound = private.get("_size_bound") if private else None
-        if bound is None or bound > self.max_event_bytes:
+        try:  # the bound set when the event was built, read directly (no __getattr__ hook)
+            if event.__pydantic_private__["_size_bound"] > self.max_event_bytes:  # type: ignore[index]
+                check_event_size(event, self.max_event_bytes)
+        except (TypeError, KeyError):  # no bound: the event was not built through validation
             check_event_size(event, self.max_event_bytes)
-        if len(self._events) >= self.maxsize:
+        events = self._events
+        if len(events) >= self.maxsize:
             await self._wait_for_room()
-        if (tracer := active_tracer()) is not None and TRACEPARENT not in event.metadata:
+        if PROVIDER_SLOT._TRACER_PROVIDER is None:  # no tracer provider: no call to ask
+            events.append(event)
+        elif (tracer := active_tracer()) is not None and TRACEPARENT not in event.metadata:
             with publishing(tracer, event) as stamped:
-                self._events.append(stamped)
+                events.append(stamped)
         else:
-            self._events.append(event)
+            events.append(event)
         if self._waiters:
             self._wake_one()
 
@@ -126,9 +133,10 @@ class InMemoryBackend:
 
     def pull_nowait(self) -> Event | None:
         """The oldest event if one waits, else ``None`` (no coroutine: the Spine's shortcut)."""
-        if not self._events:
+        events = self._events
+        if not events:
             return None
-        event = self._events.popleft()
+        event = events.popleft()
         if self._room is not None:
             self._made_room()
         return event

@@ -14,6 +14,7 @@ from redis.exceptions import NoScriptError
 from necrostack import _metrics
 from necrostack.backends.redis._codec import decode_entry
 from necrostack.backends.redis._leases import LeaseKeeper
+from necrostack.backends.redis._retries import _NOT_AN_EVENT
 from necrostack.backends.redis._scripts import PROMOTE_DUE, REFRESH_CLAIMS
 from necrostack.backends.redis._state import Delivery, Fields, PartState
 from necrostack.backends.redis.settings import RedisBackendSettings
@@ -24,7 +25,6 @@ from platform_core.logging import get_logger
 __all__ = ["Consumer"]
 
 _log = get_logger("necrostack.backends.redis")
-_NOT_AN_EVENT = "not a valid event"
 _CLUSTER_BLOCK_MS = 100  # a cluster read blocks on each partition at once, this long at most
 _PROMOTE_EVERY = 0.1  # seconds between retry promotions per partition on a cluster
 _DONE = (b"0-0", "0-0")

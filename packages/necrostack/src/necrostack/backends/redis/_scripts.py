@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+# Append a batch of events to one stream, then trim it once: one command and one reply for
+# the batch (a pipeline of XADDs costs the client a reply to parse per event). Sent with EVAL,
+# so a Redis that restarted or flushed its scripts needs no reload; the server caches the
+# compiled script by its hash.
+# KEYS: stream. ARGV: maxlen (0 = unbounded), event JSON...
+APPEND_EVENTS = """
+for i = 2, #ARGV do
+  redis.call('XADD', KEYS[1], '*', 'event', ARGV[i])
+end
+local maxlen = tonumber(ARGV[1])
+if maxlen > 0 then
+  redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', maxlen)
+end
+return #ARGV - 1
+"""
+
 # Move retries whose time has come from the schedule (a sorted set scored by due time in ms)
 # back onto the stream. Atomic, so a retry is never both scheduled and in the stream, and two
 # consumers promoting at once cannot add it twice.

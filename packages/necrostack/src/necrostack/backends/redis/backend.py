@@ -5,28 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from necrostack import _metrics
-from necrostack._tracing import active_tracer, publishing, publishing_many
-from necrostack.backends._hooks import notify_dead_letter
-from necrostack.backends.base import DeadLetter, DeadLetterHook, NackOutcome
-from necrostack.backends.redis._codec import dead_letter_fields, encode_event
+from necrostack.backends.base import DeadLetterHook
 from necrostack.backends.redis._consumer import Consumer
 from necrostack.backends.redis._leases import LeaseKeeper
-from necrostack.backends.redis._partitions import partition_of
+from necrostack.backends.redis._producer import Producer
 from necrostack.backends.redis._resilience import CircuitBreaker, call_resiliently
+from necrostack.backends.redis._retries import Retries
 from necrostack.backends.redis._state import Delivery, PartState
 from necrostack.backends.redis.settings import RedisBackendSettings
-from necrostack.errors import BackendError, EventTooLargeError
-from necrostack.event import TRACEPARENT, Event
+from necrostack.errors import BackendError
+from necrostack.event import Event
 from platform_core.logging import get_logger
 from platform_core.redis import RedisSettings, create_redis
 
@@ -34,7 +31,6 @@ __all__ = ["RedisBackend", "create_client"]
 
 _log = get_logger("necrostack.backends.redis")
 _T = TypeVar("_T")
-_NOT_AN_EVENT = "not a valid event"
 _CLOSE_BUDGET = 5.0  # seconds close() may spend flushing acks and handing entries back
 
 
@@ -56,7 +52,7 @@ def _cluster_client(settings: RedisSettings) -> Any:
     )
 
 
-class RedisBackend(Consumer):
+class RedisBackend(Producer, Retries, Consumer):
     """At-least-once event delivery on Redis streams shared by any number of workers.
 
     Every worker reads through one consumer group, so each entry goes to one consumer. An
@@ -149,72 +145,6 @@ class RedisBackend(Consumer):
         self._init_scripts()
         _metrics.watch_streams(self)
 
-    # --- producing ------------------------------------------------------------------
-
-    async def enqueue(self, event: Event) -> None:
-        """Append ``event`` to its partition's stream (XADD, trimmed to about ``maxlen``).
-
-        With tracing on and no ``traceparent`` in its metadata, the event is stamped with a
-        ``necrostack publish <event_type>`` PRODUCER span that wraps the XADD.
-
-        Raises:
-            EventTooLargeError: the event is over ``max_event_bytes`` as JSON; nothing is
-                written.
-        """
-        if (tracer := active_tracer()) is not None and TRACEPARENT not in event.metadata:
-            with publishing(tracer, event) as stamped:
-                await self._publish(stamped)
-            return
-        await self._publish(event)
-
-    async def _publish(self, event: Event) -> None:
-        fields = encode_event(event, limit=self.settings.max_event_bytes)
-        stream = self.streams[partition_of(event, len(self.parts))]
-        maxlen = self.settings.maxlen or None
-        await self._call(
-            "XADD", lambda: self.client.xadd(stream, fields, maxlen=maxlen, approximate=True)
-        )
-
-    async def enqueue_many(self, events: Iterable[Event]) -> None:
-        """Append several events in one round trip (pipelined XADD), each in its own publish
-        span when tracing is on. Every event is checked first: when one is too large,
-        nothing is written."""
-        batch = list(events)
-        tracer = active_tracer()
-        if tracer is not None and batch:
-            with publishing_many(tracer, batch) as stamped:
-                await self._enqueue_batch(stamped)
-            return
-        await self._enqueue_batch(batch)
-
-    async def _enqueue_batch(self, batch: list[Event]) -> None:
-        limit, n, streams = self.settings.max_event_bytes, len(self.parts), self.streams
-        encoded: list[tuple[str, bytes]] = []
-        for event in batch:
-            raw = event.__pydantic_serializer__.to_json(event)
-            if len(raw) > limit:  # checked for every event before anything is sent
-                raise EventTooLargeError(event.id, len(raw), limit)
-            encoded.append((streams[partition_of(event, n)] if n > 1 else streams[0], raw))
-        maxlen = self.settings.maxlen
-
-        async def send() -> None:
-            async with self.client.pipeline(transaction=False) as pipe:
-                command = pipe.execute_command
-                for stream, raw in encoded:
-                    # XADD <stream> * event <json>: what encode_event writes for a first
-                    # delivery, without building its dict and the generic xadd() arguments.
-                    command("XADD", stream, b"*", b"event", raw)
-                if maxlen:
-                    # One approximate trim per stream and batch instead of MAXLEN on each
-                    # XADD: the same cap (~maxlen after the batch), three arguments fewer
-                    # per event.
-                    for stream in dict.fromkeys(s for s, _ in encoded):
-                        pipe.xtrim(stream, maxlen=maxlen, approximate=True)
-                await pipe.execute()
-
-        if encoded:
-            await self._call("XADD (pipelined)", send)
-
     # --- consuming ------------------------------------------------------------------
 
     async def pull(self, timeout: float = 1.0) -> Event | None:  # noqa: ASYNC109 - protocol API
@@ -285,61 +215,6 @@ class RedisBackend(Consumer):
         self._unacked += 1
         if not self._buffer or self._unacked >= self.settings.batch_size:
             await self._flush_acks()
-
-    async def nack(self, event: Event, error: BaseException) -> NackOutcome:
-        """Schedule ``event`` for a retry after a backoff, or dead-letter it when it has had
-        ``max_deliveries`` deliveries. Either way its stream entry is acknowledged in the same
-        transaction, so it is never both pending and scheduled.
-
-        Returns:
-            ``"retry"`` or ``"dead_letter"``.
-        """
-        delivery = self._inflight.pop(event.id, None)
-        if delivery is None:
-            raise BackendError(f"nack of event {event.id} that this backend did not hand out")
-        if delivery.deliveries >= self.settings.max_deliveries:
-            await self._dead_letter(delivery, "max deliveries reached", repr(error))
-            return "dead_letter"
-        delay = min(
-            self.settings.retry_backoff_base * 2 ** (delivery.deliveries - 1),
-            self.settings.retry_backoff_cap,
-        )
-        member = json.dumps(
-            {
-                "event": delivery.fields.get(b"event", b"").decode(),
-                "attempts": delivery.deliveries,
-                "id": delivery.entry_id.decode(),
-            }
-        )
-        due_ms = int((time.time() + delay) * 1000)
-        keys = self.parts[delivery.part].keys
-
-        async def schedule() -> None:
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.zadd(keys.retry, {member: due_ms})
-                pipe.xack(keys.stream, self.group, delivery.entry_id)
-                await pipe.execute()
-
-        await self._call("ZADD retry", schedule)
-        _log.warning(
-            "event retry scheduled",
-            event_id=event.id,
-            event_type=event.event_type,
-            deliveries=delivery.deliveries,
-            retry_in_s=round(delay, 3),
-            error=repr(error),
-        )
-        return "retry"
-
-    async def dead_letter(self, event: Event, reason: str) -> None:
-        """Move ``event`` (handed out by :meth:`pull`) to the dead letters at once, with
-        ``reason`` as its error (the Spine does this for an unknown event type)."""
-        delivery = self._inflight.pop(event.id, None)
-        if delivery is None:
-            raise BackendError(
-                f"dead_letter of event {event.id} that this backend did not hand out"
-            )
-        await self._dead_letter(delivery, "given up by the consumer", reason)
 
     async def close(self) -> None:
         """Stop renewing claims, flush pending acks, hand prefetched entries back and close
@@ -443,42 +318,6 @@ class RedisBackend(Consumer):
         # the order of their keys.
         i = part.keys.index
         self._buffer = deque(d for d in self._buffer if d.part != i)
-
-    async def _dead_letter(self, delivery: Delivery, reason: str, error: str) -> None:
-        keys = self.parts[delivery.part].keys
-        entry = dead_letter_fields(
-            delivery.fields,
-            entry_id=delivery.entry_id,
-            stream=keys.stream,
-            reason=reason,
-            error=error,
-            deliveries=delivery.deliveries,
-            consumer=self.consumer,
-        )
-
-        async def move() -> None:
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.xadd(
-                    keys.dead,
-                    entry,
-                    maxlen=self.settings.dead_letter_maxlen or None,
-                    approximate=True,
-                )
-                pipe.xack(keys.stream, self.group, delivery.entry_id)
-                await pipe.execute()
-
-        await self._call("XADD dead letter", move)
-        _log.error(
-            "event dead-lettered",
-            entry_id=delivery.entry_id.decode(),
-            event_id=delivery.event.id if reason != _NOT_AN_EVENT else None,
-            reason=reason,
-            error=error,
-            deliveries=delivery.deliveries,
-        )
-        if reason != _NOT_AN_EVENT:
-            dead = DeadLetter(delivery.event, error, delivery.deliveries)
-            await notify_dead_letter(self.on_dead_letter, dead)
 
     async def _call(self, what: str, fn: Callable[[], Awaitable[_T]]) -> _T:
         return await call_resiliently(
