@@ -234,3 +234,23 @@ async def test_sigkill_on_the_cluster_loses_nothing_and_keeps_per_key_order(
     checker = make_cluster_backend(partitions=6)
     admin = StreamAdmin(checker.client, checker.settings)
     assert (await admin.stats()).pending == 0
+
+
+async def test_an_entry_left_pending_under_an_earlier_owner_is_reclaimed(
+    make_backend: MakeBackend, redis_client: Redis
+) -> None:
+    # A read of the earlier owner, in flight when the lease moved, delivers entries to it
+    # after the new owner has claimed the partition's leftovers; that owner drops them (it
+    # no longer owns the partition) and nobody renews them. The owner takes them once idle.
+    owner = make_backend(partitions=2, claim_idle_ms=300)
+    assert await owner.pull(0) is None  # leases both partitions, claims their leftovers
+    await owner.enqueue_many(
+        Event(event_type="W", key=f"k{n}", payload={"n": n}) for n in range(10)
+    )
+    for part in owner.parts:
+        await redis_client.xreadgroup(owner.group, "earlier-owner", {part.keys.stream: ">"})
+    got = await _drain(owner, seconds=3.0)
+    assert sorted(e.payload["n"] for e in got) == list(range(10))
+    await owner.close()
+    for part in owner.parts:
+        assert (await redis_client.xpending(part.keys.stream, owner.group))["pending"] == 0

@@ -171,19 +171,31 @@ class Consumer:
             await self._accept([(e, f) for e, f in entries if f and e not in held], index, False)
 
     async def _claim_abandoned(self) -> None:
-        if self.leased:
-            for part in self.parts:
-                if part.owned and part.fresh:
-                    await self._call("XAUTOCLAIM", lambda p=part: self._claim_all(p))
+        due = time.monotonic() - self._last_reclaim >= self._reclaim_every
+        if not self.leased:
+            if due:
+                await self._call("XAUTOCLAIM", self._reclaim)
             return
-        if time.monotonic() - self._last_reclaim >= self._reclaim_every:
-            await self._call("XAUTOCLAIM", self._reclaim)
+        for part in self.parts:
+            if part.owned and part.fresh:
+                await self._call("XAUTOCLAIM", lambda p=part: self._claim_all(p))
+        if due:
+            # An entry can still go pending under an earlier owner after this consumer
+            # claimed the partition's leftovers: a read of that owner in flight when the
+            # lease moved delivers it there, and that owner drops it (see _take). Nobody
+            # renews it, so it goes idle and is taken here like an abandoned one.
+            self._last_reclaim = time.monotonic()
+            for part in self.parts:
+                if part.owned and not part.fresh:
+                    index = part.keys.index
+                    await self._call("XAUTOCLAIM", lambda i=index: self._reclaim(i))
 
-    async def _reclaim(self) -> None:
-        """Without leases: take entries idle past ``claim_idle_ms`` (their consumer died),
-        never the ones this consumer holds, walking the pending list with a cursor."""
+    async def _reclaim(self, index: int = 0) -> None:
+        """Take the partition's entries idle past ``claim_idle_ms`` (their consumer died, or
+        lost the partition's lease), never the ones this consumer holds, walking the pending
+        list with a cursor."""
         self._last_reclaim = time.monotonic()
-        part = self.parts[0]
+        part = self.parts[index]
         reply = await self.client.xautoclaim(
             part.keys.stream,
             self.group,
@@ -193,7 +205,7 @@ class Consumer:
             count=self.settings.batch_size,
         )
         part.cursor = reply[0] if reply[0] not in _DONE else b"0-0"
-        held = self._held_ids(0)
+        held = self._held_ids(index)
         entries = [(eid, f) for eid, f in reply[1] if f and eid not in held]
         if len(reply) > 2 and reply[2]:
             _log.error(
@@ -204,7 +216,7 @@ class Consumer:
             )
         if entries:
             _log.warning("reclaimed stale entries", stream=part.keys.stream, count=len(entries))
-            await self._accept(entries, 0, True)
+            await self._accept(entries, index, True)
 
     async def _claim_all(self, part: PartState) -> None:
         """A partition just leased: claim everything its earlier owners left pending, in

@@ -33,7 +33,7 @@ class PartState:
         releasing: Giving its lease back once nothing of it is held.
         recover: Read this consumer's own pending entries ("0") before new ones.
         fresh: Just leased: claim what the previous owner left pending before reading.
-        cursor: Where the next periodic XAUTOCLAIM starts (without leases).
+        cursor: Where the next periodic XAUTOCLAIM of idle entries starts.
         to_ack: Handled entries whose XACK is not sent yet.
         next_promote: When due retries are next moved back (cluster reads), monotonic.
     """
