@@ -372,10 +372,16 @@ async def _cluster_round(url: str, partitions: int, total: int) -> float:
                 Event(event_type="BENCH", key=str(n), payload=payload)
                 for n in range(start, min(total, start + CHUNK))
             )
+        drained_by = time.monotonic() + 300
         while True:
             stats = await admin.stats()
             if stats.length >= total and stats.lag == 0 and stats.pending == 0:
                 break
+            if time.monotonic() > drained_by:  # fail instead of hanging the whole run
+                raise RuntimeError(
+                    f"{partitions} partition(s): not drained after 300 s "
+                    f"(length {stats.length}, lag {stats.lag}, pending {stats.pending})"
+                )
             await asyncio.sleep(0.01)
         return total / (time.perf_counter() - started)
     finally:
