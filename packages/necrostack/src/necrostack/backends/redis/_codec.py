@@ -11,12 +11,27 @@ from necrostack.backends.base import DEFAULT_MAX_EVENT_BYTES
 from necrostack.errors import EventDecodeError, EventTooLargeError
 from necrostack.event import Event
 
-__all__ = ["dead_letter_fields", "decode_entry", "encode_event"]
+__all__ = ["NOT_AN_EVENT", "dead_letter_fields", "decode_entry", "encode_event", "event_json"]
 
 Fields = dict[bytes, bytes]
 
 
 _TRUSTED = {"necrostack_trusted": True}
+
+NOT_AN_EVENT = "not a valid event"
+"""The dead-letter reason of an entry that does not decode to an event."""
+
+
+def event_json(event: Event, limit: int = DEFAULT_MAX_EVENT_BYTES) -> bytes:
+    """``event`` as the JSON a stream entry's ``event`` field holds.
+
+    Raises:
+        EventTooLargeError: it is over ``limit`` bytes.
+    """
+    raw = event.__pydantic_serializer__.to_json(event)
+    if len(raw) > limit:
+        raise EventTooLargeError(event.id, len(raw), limit)
+    return raw
 
 
 def encode_event(
@@ -27,9 +42,7 @@ def encode_event(
     Raises:
         EventTooLargeError: its JSON is over ``limit`` bytes.
     """
-    raw = event.__pydantic_serializer__.to_json(event)
-    if len(raw) > limit:
-        raise EventTooLargeError(event.id, len(raw), limit)
+    raw = event_json(event, limit)
     if not attempts:  # a missing field reads as 0 (every version): two fewer per entry
         return {"event": raw}
     return {"event": raw, "attempts": str(attempts)}

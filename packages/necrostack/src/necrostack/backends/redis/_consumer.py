@@ -12,9 +12,8 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 from necrostack import _metrics
-from necrostack.backends.redis._codec import decode_entry
+from necrostack.backends.redis._codec import NOT_AN_EVENT, decode_entry
 from necrostack.backends.redis._leases import LeaseKeeper
-from necrostack.backends.redis._retries import _NOT_AN_EVENT
 from necrostack.backends.redis._scripts import PROMOTE_DUE, REFRESH_CLAIMS
 from necrostack.backends.redis._state import Delivery, Fields, PartState
 from necrostack.backends.redis.settings import RedisBackendSettings
@@ -260,7 +259,7 @@ class Consumer:
                 event, attempts = decode_entry(fields)
             except EventDecodeError as exc:
                 placeholder = Delivery(eid, fields, Event(event_type="?"), counts.get(eid, 1), part)
-                await self._dead_letter(placeholder, _NOT_AN_EVENT, exc.reason)
+                await self._dead_letter(placeholder, NOT_AN_EVENT, exc.reason)
                 continue
             delivery = Delivery(eid, fields, event, attempts + counts.get(eid, 1), part)
             if delivery.deliveries > self.settings.max_deliveries:

@@ -7,12 +7,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from necrostack._tracing import PROVIDER_SLOT, active_tracer, publishing, publishing_many
-from necrostack.backends.redis._codec import encode_event
+from necrostack.backends.redis._codec import encode_event, event_json
 from necrostack.backends.redis._partitions import partition_of
 from necrostack.backends.redis._scripts import APPEND_EVENTS
 from necrostack.backends.redis._state import PartState
 from necrostack.backends.redis.settings import RedisBackendSettings
-from necrostack.errors import EventTooLargeError
 from necrostack.event import TRACEPARENT, Event
 
 __all__ = ["Producer"]
@@ -83,9 +82,7 @@ class Producer:
         sizes: list[int] = []
         open_chunk: dict[str, int] = {}  # stream -> index of its last chunk
         for event in batch:
-            raw = event.__pydantic_serializer__.to_json(event)
-            if len(raw) > limit:  # checked for every event before anything is sent
-                raise EventTooLargeError(event.id, len(raw), limit)
+            raw = event_json(event, limit)  # every event is checked before anything is sent
             stream = streams[partition_of(event, n)] if n > 1 else streams[0]
             i = open_chunk.get(stream)
             if i is None or len(chunks[i][1]) >= _APPEND_CHUNK or sizes[i] > _APPEND_BYTES:

@@ -10,7 +10,7 @@ from typing import Any
 
 from necrostack.backends._hooks import notify_dead_letter
 from necrostack.backends.base import DeadLetter, DeadLetterHook, NackOutcome
-from necrostack.backends.redis._codec import dead_letter_fields
+from necrostack.backends.redis._codec import NOT_AN_EVENT, dead_letter_fields
 from necrostack.backends.redis._state import Delivery, PartState
 from necrostack.backends.redis.settings import RedisBackendSettings
 from necrostack.errors import BackendError
@@ -20,7 +20,6 @@ from platform_core.logging import get_logger
 __all__ = ["Retries"]
 
 _log = get_logger("necrostack.backends.redis")
-_NOT_AN_EVENT = "not a valid event"
 
 
 class Retries:
@@ -118,11 +117,11 @@ class Retries:
         _log.error(
             "event dead-lettered",
             entry_id=delivery.entry_id.decode(),
-            event_id=delivery.event.id if reason != _NOT_AN_EVENT else None,
+            event_id=delivery.event.id if reason != NOT_AN_EVENT else None,
             reason=reason,
             error=error,
             deliveries=delivery.deliveries,
         )
-        if reason != _NOT_AN_EVENT:
+        if reason != NOT_AN_EVENT:
             dead = DeadLetter(delivery.event, error, delivery.deliveries)
             await notify_dead_letter(self.on_dead_letter, dead)
