@@ -14,6 +14,7 @@ from redis.exceptions import NoScriptError
 from necrostack import _metrics
 from necrostack.backends.redis._codec import NOT_AN_EVENT, decode_entry
 from necrostack.backends.redis._leases import LeaseKeeper
+from necrostack.backends.redis._renewer import Renewer
 from necrostack.backends.redis._scripts import PROMOTE_DUE, REFRESH_CLAIMS
 from necrostack.backends.redis._state import Delivery, Fields, PartState
 from necrostack.backends.redis.settings import RedisBackendSettings
@@ -46,6 +47,7 @@ class Consumer:
     _unacked: int
     _last_reclaim: float
     _closed: bool
+    _renewer: Renewer | None
     _gauges: list[tuple[str, str, int, int | None]]
 
     _call: Callable[..., Awaitable[Any]]
@@ -326,8 +328,8 @@ class Consumer:
             self._buffer.clear()
 
     async def _maintain(self) -> None:
-        """Renew claims (and leases) every ``claim_idle_ms / 5`` until closed: a renewal may
-        come up to four intervals late (a starved process) before anything is reclaimed."""
+        """Every ``claim_idle_ms / 5`` until closed: renew claims unless the renewal thread
+        does, flush acks no pull carried, balance partition leases and read the gauges."""
         interval = self.settings.claim_idle_ms / 5000
         while True:
             due = time.monotonic() + interval
@@ -336,18 +338,17 @@ class Consumer:
                 return
             late = time.monotonic() - due
             if late > 2.5 * interval:
-                # Renewal only runs when the loop does: past half the idle time, entries in
-                # hand may have been reclaimed by another consumer and run there too.
+                # The renewal thread keeps the claims; everything else on the loop waited.
                 _log.warning(
-                    "event loop blocked; claims were not renewed in time",
+                    "event loop blocked",
                     stream=self.parts[0].keys.stream,
                     late_s=round(late, 3),
-                    claim_idle_ms=self.settings.claim_idle_ms,
                     hint="an async def handler must not block (time.sleep, CPU work, blocking "
                     "I/O): make it a plain def, which runs on a thread",
                 )
             try:
-                await self._renew_claims()
+                if self._renewer is None:
+                    await self._renew_claims()
                 if self._unacked:  # recorded acks no pull carried (the Spine stopped)
                     await self._flush_acks()
                 if self._leases is not None:

@@ -18,6 +18,7 @@ from necrostack.backends.base import DeadLetterHook
 from necrostack.backends.redis._consumer import Consumer
 from necrostack.backends.redis._leases import LeaseKeeper
 from necrostack.backends.redis._producer import Producer
+from necrostack.backends.redis._renewer import Renewer, held_by, sync_twin
 from necrostack.backends.redis._resilience import CircuitBreaker, call_resiliently
 from necrostack.backends.redis._retries import Retries
 from necrostack.backends.redis._state import Delivery, PartState
@@ -58,10 +59,10 @@ class RedisBackend(Producer, Retries, Consumer):
     Every worker reads through one consumer group, so each entry goes to one consumer. An
     entry is acknowledged (XACK) only after the Spine acks it; one whose consumer died is
     reclaimed (XAUTOCLAIM) after ``claim_idle_ms``, while a consumer still working renews
-    its claim (a task of its own, on the event loop that plain handlers never block) so a
-    slow handler is not run twice. A failed entry is retried after an exponential backoff
-    and dead-lettered after ``max_deliveries``; an entry that is not a valid event is
-    dead-lettered at once.
+    its claim from a thread of its own (with a connection of its own), so a slow handler is
+    not run twice, even one that blocks the event loop. A failed entry is retried after an
+    exponential backoff and dead-lettered after ``max_deliveries``; an entry that is not a
+    valid event is dead-lettered at once.
 
     With ``partitions`` above 1 (or on a Redis Cluster) events are spread over that many
     streams by their ``key`` (else their id), each partition is leased to one consumer at a
@@ -69,9 +70,8 @@ class RedisBackend(Producer, Retries, Consumer):
 
     Acks are sent in batches: the ids of handled events are flushed when the prefetched
     batch is used up (the Spine's, in the pipeline of its next read), so after a crash at
-    most ``batch_size`` handled events run again. Renewal runs on the event loop: an
-    ``async def`` handler that blocks the loop past ``claim_idle_ms`` can have its event
-    reclaimed (logged as ``event loop blocked``); such a handler should be a plain ``def``.
+    most ``batch_size`` handled events run again. A client that is neither a ``Redis`` nor
+    a ``RedisCluster`` gets its renewal on the event loop instead (logged at start).
 
     Args:
         settings: Backend settings; read from ``NECROSTACK_*`` when omitted.
@@ -140,6 +140,7 @@ class RedisBackend(Producer, Retries, Consumer):
         self._group_ready = False
         self._last_reclaim = 0.0
         self._refresher: asyncio.Task[None] | None = None
+        self._renewer: Renewer | None = None
         self._closed = False
         self._gauges: list[tuple[str, str, int, int | None]] = []
         self._init_scripts()
@@ -228,9 +229,14 @@ class RedisBackend(Producer, Retries, Consumer):
             return
         self._closed = True
         refresher, self._refresher = self._refresher, None
+        renewer, self._renewer = self._renewer, None
+        stopping: list[Awaitable[Any]] = []
         if refresher is not None:
             refresher.cancel()
-            await asyncio.wait({refresher}, timeout=2.0)
+            stopping.append(asyncio.wait({refresher}, timeout=2.0))
+        if renewer is not None:  # before the hand-back, which the renewer would undo
+            stopping.append(asyncio.to_thread(renewer.stop, 2.0))
+        await asyncio.gather(*stopping)
         try:
             async with asyncio.timeout(_CLOSE_BUDGET):
                 await self._flush_acks()
@@ -292,7 +298,34 @@ class RedisBackend(Producer, Retries, Consumer):
             if self._leases is not None:
                 await self._call("partition leases", self._balance)
         if self._refresher is None or self._refresher.done():
+            if self._renewer is None:
+                self._renewer = self._start_renewer()
             self._refresher = asyncio.create_task(self._maintain())
+
+    def _start_renewer(self) -> Renewer | None:
+        loop = asyncio.get_running_loop()
+        try:
+            client = sync_twin(self.client)
+        except TypeError as exc:
+            _log.warning(
+                "claims are renewed on the event loop: an async def handler that blocks it "
+                "can have its event reclaimed and run again",
+                stream=self.stream,
+                reason=str(exc),
+            )
+            return None
+        renewer = Renewer(
+            client,
+            held_by(self.parts, lambda: self._buffer, lambda: self._inflight),
+            group=self.group,
+            consumer=self.consumer,
+            interval=self.settings.claim_idle_ms / 5000,
+            members_key=self._leases.members_key if self._leases is not None else None,
+            lease_ms=self.settings.claim_idle_ms,
+            alive=lambda: loop.is_running() and not loop.is_closed(),
+        )
+        renewer.start()
+        return renewer
 
     async def _create_group(self) -> None:
         for stream in self.streams:
