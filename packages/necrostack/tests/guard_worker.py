@@ -1,7 +1,8 @@
-"""A worker process with a blocking plain handler, for the run-once and SIGTERM tests.
+"""A worker process with a blocking handler, for the run-once and SIGTERM tests.
 
-Usage: ``python guard_worker.py REDIS_URL STREAM RECORD_KEY HANDLER_SECONDS SHUTDOWN_TIMEOUT``.
-The handler records ``start <n> <pid>`` and ``end <n> <pid>`` in a Redis list around a
+Usage: ``python guard_worker.py REDIS_URL STREAM RECORD_KEY HANDLER_SECONDS SHUTDOWN_TIMEOUT
+[async]``. The handler (a plain ``def``; with ``async``, an ``async def`` that blocks the
+event loop all the same) records ``start <n> <pid>`` and ``end <n> <pid>`` in a Redis list around a
 ``time.sleep``. ``NECROSTACK_*`` settings come from the environment. The worker runs until
 SIGTERM, then exits 0 (after closing the backend); it prints ``ready`` once consuming.
 """
@@ -37,11 +38,19 @@ class Slow(Organ):
         self.client.rpush(self.key, f"end {n} {os.getpid()}")
 
 
-async def main(url: str, stream: str, key: str, seconds: float, grace: float) -> None:
+class BlockingAsync(Slow):
+    """The same work in an ``async def``: it blocks the event loop (a handler's mistake)."""
+
+    async def handle(self, event: Event) -> None:  # type: ignore[override]
+        super().handle(event)
+
+
+async def main(url: str, stream: str, key: str, seconds: float, grace: float, kind: str) -> None:
     client = redis.Redis.from_url(url)
     backend = RedisBackend(redis_settings=RedisSettings(url=url), stream=stream)
+    organ = (BlockingAsync if kind == "async" else Slow)(client, key, seconds)
     spine = Spine(
-        [Slow(client, key, seconds)], backend, max_steps=10**9, shutdown_timeout=grace,
+        [organ], backend, max_steps=10**9, shutdown_timeout=grace,
         poll_timeout=0.1,
     )  # fmt: skip
     print("ready", flush=True)
@@ -54,4 +63,4 @@ async def main(url: str, stream: str, key: str, seconds: float, grace: float) ->
 
 if __name__ == "__main__":
     a = sys.argv
-    asyncio.run(main(a[1], a[2], a[3], float(a[4]), float(a[5])))
+    asyncio.run(main(a[1], a[2], a[3], float(a[4]), float(a[5]), a[6] if len(a) > 6 else "def"))

@@ -1,5 +1,6 @@
-"""Slow plain handlers on Redis across worker processes: each event runs once, a SIGTERM ends
-the worker within its grace period, and close() never hangs."""
+"""Slow handlers on Redis across worker processes (plain ones, and async ones that block the
+event loop): each event runs once, a SIGTERM ends the worker within its grace period, and
+close() never hangs."""
 
 from __future__ import annotations
 
@@ -26,14 +27,16 @@ HANDLER_S = 4.0
 CLAIM_IDLE_MS = 1500
 
 
-async def _spawn(url: str, stream: str, key: str, grace: float) -> asyncio.subprocess.Process:
+async def _spawn(
+    url: str, stream: str, key: str, grace: float, kind: str = "def"
+) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
         "NECROSTACK_CLAIM_IDLE_MS": str(CLAIM_IDLE_MS),
         "NECROSTACK_BATCH_SIZE": "1",
     }
     return await asyncio.create_subprocess_exec(
-        sys.executable, str(WORKER), url, stream, key, str(HANDLER_S), str(grace),
+        sys.executable, str(WORKER), url, stream, key, str(HANDLER_S), str(grace), kind,
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
 
@@ -55,25 +58,45 @@ async def _wait_for(check: object, seconds: float, what: str) -> None:
 
 
 async def _round(i: int, url: str, prefix: str, make_backend: MakeBackend, client: Redis) -> float:
-    """Four 4 s events on two workers; SIGTERM both while each is mid-handler.
+    """Four 4 s events on two workers; SIGTERM both while each is mid-handler. Odd rounds'
+    handlers are ``async def`` ones that block the event loop.
 
     Returns the seconds from SIGTERM to both workers' exit.
     """
     stream, key = f"{prefix}guard{i}", f"{prefix}record{i}"
     producer = make_backend(stream=stream, claim_idle_ms=CLAIM_IDLE_MS)
     assert await producer.pull(0) is None  # creates the group: the workers see every event
-    await producer.enqueue_many(Event(event_type="WORK", payload={"n": n}) for n in range(4))
-    workers = [await _spawn(url, stream, key, grace=6.0) for _ in range(2)]
+    kind = "async" if i % 2 else "def"
+    workers = [await _spawn(url, stream, key, grace=6.0, kind=kind) for _ in range(2)]
     try:
 
-        async def all_started() -> bool:
+        async def alive() -> None:
             for w in workers:
                 if w.returncode is not None:
                     err = await w.stderr.read()  # type: ignore[union-attr]
                     pytest.fail(f"worker exited early: {err.decode()[-2000:]}")
+
+        async def both_reading() -> bool:
+            await alive()
+            found = await client.xinfo_consumers(stream, producer.group)
+            return sum(c["name"].decode() != producer.consumer for c in found) == 2
+
+        async def first_started() -> bool:
+            return bool(await _records(client, key))
+
+        # One event first: one worker holds it past the reclaim time while the other one
+        # polls, and would reclaim it if its claim were not renewed. Then three more.
+        await _wait_for(both_reading, 120, "the two workers did not start reading")
+        await producer.enqueue(Event(event_type="WORK", payload={"n": 0}))
+        await _wait_for(first_started, 60, "the first handler did not start")
+        await asyncio.sleep(CLAIM_IDLE_MS / 1000 + 0.5)
+        await producer.enqueue_many(Event(event_type="WORK", payload={"n": n}) for n in range(1, 4))
+
+        async def all_started() -> bool:
+            await alive()
             return sum(r[0] == "start" for r in await _records(client, key)) >= 4
 
-        # The first two events take 4 s, well past the 1.5 s reclaim time.
+        # Each event takes 4 s, well past the 1.5 s reclaim time.
         await _wait_for(all_started, 120, "four handlers did not start")
         started = time.monotonic()
         for w in workers:
@@ -90,7 +113,9 @@ async def _round(i: int, url: str, prefix: str, make_backend: MakeBackend, clien
     records = await _records(client, key)
     starts = sorted(n for what, n, _ in records if what == "start")
     ends = sorted(n for what, n, _ in records if what == "end")
-    assert starts == [0, 1, 2, 3], f"round {i}: an event ran twice or not at all: {records}"
+    assert starts == [0, 1, 2, 3], (
+        f"round {i} ({kind}): an event ran twice or not at all: {records}"
+    )
     assert ends == [0, 1, 2, 3], f"round {i}: the handlers in hand at SIGTERM did not finish"
     assert (await client.xpending(stream, producer.group))["pending"] == 0
     return elapsed
@@ -104,8 +129,9 @@ async def test_blocking_handler_past_the_reclaim_time_runs_once_and_sigterm_exit
     redis_client: Redis,
     record_property: pytest.RecordProperty,
 ) -> None:
-    """A 4 s plain handler, a 1.5 s reclaim time, two worker processes: each event runs
-    exactly once. SIGTERM mid-handler: the worker finishes it (grace 6 s) and exits."""
+    """A 4 s blocking handler (plain, or async blocking the loop), a 1.5 s reclaim time, two
+    worker processes: each event runs exactly once. SIGTERM mid-handler: the worker finishes
+    it (grace 6 s) and exits."""
     elapsed = await asyncio.gather(
         *(_round(i, redis_url, redis_key_prefix, make_backend, redis_client) for i in range(ROUNDS))
     )
