@@ -1,9 +1,10 @@
 """The Redis backend's cheaper paths keep their guarantees: entries of a first delivery hold
-the event only, a batch is trimmed once, acks ride on the next read, and retries are still
-promoted after Redis forgot its scripts."""
+the event only, a batch is cut into bounded calls and trimmed once, acks ride on the next
+read, and retries are still promoted after Redis forgot its scripts."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 import pytest
@@ -74,6 +75,31 @@ async def test_each_batch_is_trimmed_to_about_maxlen(
     for stream in backend.streams:
         length = await redis_client.xlen(stream)
         assert 100 <= length < 400  # XTRIM MAXLEN ~ trims whole nodes: a little above 100
+
+
+async def _evals(client: Redis) -> int:
+    return int((await client.info("commandstats")).get("cmdstat_eval", {}).get("calls", 0))
+
+
+async def test_a_large_batch_is_cut_into_calls_by_count_and_bytes_and_keeps_its_order(
+    private_redis: PrivateRedis, make_backend: MakeBackend
+) -> None:
+    backend = make_backend(url=private_redis.url, maxlen=0)
+    client = Redis.from_url(private_redis.url)
+    try:
+        before = await _evals(client)
+        await backend.enqueue_many(work(n) for n in range(1234))  # 500 + 500 + 234
+        assert await _evals(client) - before == 3
+        big = "x" * 300_000  # 14 of these pass 4 MiB: the 15th starts the second call
+        before = await _evals(client)
+        await backend.enqueue_many(
+            Event(event_type="WORK", payload={"n": n, "body": big}) for n in range(1234, 1254)
+        )
+        assert await _evals(client) - before == 2
+        entries = await client.xrange(backend.stream)
+        assert [json.loads(f[b"event"])["payload"]["n"] for _, f in entries] == list(range(1254))
+    finally:
+        await client.aclose()
 
 
 async def test_the_acks_of_a_spine_ride_on_its_next_read(
