@@ -254,3 +254,24 @@ async def test_an_entry_left_pending_under_an_earlier_owner_is_reclaimed(
     await owner.close()
     for part in owner.parts:
         assert (await redis_client.xpending(part.keys.stream, owner.group))["pending"] == 0
+
+
+async def test_a_lease_is_not_given_back_while_a_read_of_its_partition_is_in_flight(
+    make_backend: MakeBackend, redis_client: Redis
+) -> None:
+    # What that read delivers would be dropped by a consumer no longer owning the partition
+    # and wait, pending, for the idle-time reclaim of the new owner.
+    first = make_backend(partitions=2, claim_idle_ms=1500)
+    second = make_backend(partitions=2, claim_idle_ms=1500)
+    assert await first.pull(0) is None  # alone: takes both partitions
+    assert await second.pull(0) is None  # joins: one of the two should go to it
+    owners = [p.keys.owner for p in first.parts]
+    reading = asyncio.create_task(first.pull(0.5))  # blocks on both partitions
+    await eventually(lambda: asyncio.sleep(0, all(p.reading for p in first.parts)))
+    await first._balance()  # one partition is now an extra, but a read of it is in flight
+    assert [await redis_client.get(k) for k in owners] == [first.consumer.encode()] * 2
+    assert await reading is None
+    await first._balance()  # the read returned: the extra is given back
+    held = [await redis_client.get(k) for k in owners]
+    assert held.count(first.consumer.encode()) == 1
+    assert sum(p.owned for p in first.parts) == 1

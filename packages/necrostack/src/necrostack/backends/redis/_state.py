@@ -36,6 +36,9 @@ class PartState:
         cursor: Where the next periodic XAUTOCLAIM of idle entries starts.
         to_ack: Handled entries whose XACK is not sent yet.
         next_promote: When due retries are next moved back (cluster reads), monotonic.
+        reading: A read of it is in flight: its lease is not given back until that read
+            returns, or what it delivers would be left pending under a consumer that no
+            longer owns the partition.
     """
 
     keys: Partition
@@ -46,3 +49,4 @@ class PartState:
     cursor: bytes = b"0-0"
     to_ack: list[bytes] = field(default_factory=list)
     next_promote: float = 0.0
+    reading: bool = False

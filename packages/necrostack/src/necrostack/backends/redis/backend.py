@@ -171,7 +171,15 @@ class RedisBackend(Producer, Retries, Consumer):
             remaining = deadline - time.monotonic()
             if readable:
                 block_ms = int(min(max(remaining, 0.0), 0.5) * 1000)
-                await self._call("XREADGROUP", functools.partial(self._read, readable, block_ms))
+                for part in readable:
+                    part.reading = True
+                try:
+                    await self._call(
+                        "XREADGROUP", functools.partial(self._read, readable, block_ms)
+                    )
+                finally:
+                    for part in readable:
+                        part.reading = False
             elif remaining > 0:
                 if self._unacked:  # no read to carry them
                     await self._flush_acks()
@@ -342,8 +350,10 @@ class RedisBackend(Producer, Retries, Consumer):
 
     def _holds(self, part: PartState) -> bool:
         i = part.keys.index
-        return any(d.part == i for d in self._buffer) or any(
-            d.part == i for d in self._inflight.values()
+        return (
+            part.reading
+            or any(d.part == i for d in self._buffer)
+            or any(d.part == i for d in self._inflight.values())
         )
 
     def _lost(self, part: PartState) -> None:
