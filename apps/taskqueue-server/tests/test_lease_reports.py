@@ -4,16 +4,18 @@ is unknown, and a refused body writes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskqueue import AsyncTaskQueueClient, TaskQueueClient
+from taskqueue._reporter import Pending, Refill, Reporter
 from taskqueue.models import (
     ClaimedTask,
     ClaimResponse,
@@ -234,6 +236,87 @@ async def test_a_report_that_claims_refills_the_slots_it_frees(
             # a replay of a report that claimed is still a replay; it claims nothing left
             replay = await client.report_tasks("w", [_report(t, "complete", 0) for t in first])
             assert all(r.accepted for r in replay)
+
+
+async def test_a_refused_report_that_claimed_tells_a_bad_report_from_a_refused_claim(
+    serve: Serve, new_key: NewKey, database_url: str
+) -> None:
+    async with serve(database_url) as http:
+        admin = await new_key(http, "default", Role.ADMIN)
+        worker = await new_key(http, "default", Role.WORKER)
+        for i in range(6):
+            await http.post("/api/tasks", json={"name": f"t{i}", "command": "true"}, headers=admin)
+        transport = httpx.ASGITransport(app=http.app)  # type: ignore[attr-defined]
+        async with AsyncTaskQueueClient(
+            "http://tq",
+            worker["X-API-Key"],
+            http_client=httpx.AsyncClient(transport=transport, base_url="http://tq"),
+        ) as client:
+            first = await client.claim_tasks("w", max_tasks=3)
+            started: list[ClaimedTask] = []
+            alone: list[Pending] = []
+
+            async def single(pending: Pending) -> bool:
+                alone.append(pending)
+                return False
+
+            refill = Refill(lambda n: n, started.extend, 30)
+            reporter = Reporter(client, "w", asyncio.Event(), single, (0.01, 0.1), refill)
+
+            def pending(task: ClaimedTask, result: TaskResult) -> Pending:
+                return Pending(task, asyncio.Event(), "complete", result)
+
+            # A bad result (the server refuses a negative duration) refuses the batch with
+            # or without the claim: it goes alone, and the worker still claims in reports.
+            bad = pending(first[0], TaskResult.model_construct(exit_code=0, duration=-1.0))
+            await reporter.report(bad)
+            await asyncio.sleep(0)
+            assert alone == [bad]
+            assert await reporter.report(pending(first[1], TaskResult(exit_code=0)))
+            assert len(started) == 1  # claimed along with the report
+            await reporter.close()
+        # A server from before the claim in reports refuses the field: the batch is taken
+        # without it, and the worker claims apart from then on.
+        older = httpx.ASGITransport(app=_without_claims_in_reports(http.app))  # type: ignore[attr-defined]
+        async with AsyncTaskQueueClient(
+            "http://tq",
+            worker["X-API-Key"],
+            http_client=httpx.AsyncClient(transport=older, base_url="http://tq"),
+        ) as client:
+            refill = Refill(lambda n: n, started.extend, 30)
+            reporter = Reporter(client, "w", asyncio.Event(), single, (0.01, 0.1), refill)
+            assert await reporter.report(pending(first[2], TaskResult(exit_code=0)))
+            assert reporter._refill is None
+            assert len(started) == 1
+            assert alone == [bad]
+            await reporter.close()
+
+
+def _without_claims_in_reports(app: Any) -> Any:
+    """The server as one from before the claim in reports answers a report that claims."""
+
+    async def older(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/api/workers/report":
+            await app(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if b'"claim"' in body:
+            problem = b'{"title": "Unprocessable", "status": 422, "detail": "claim: unknown"}'
+            headers = [(b"content-type", b"application/problem+json")]
+            await send({"type": "http.response.start", "status": 422, "headers": headers})
+            await send({"type": "http.response.body", "body": problem})
+            return
+
+        async def again() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await app(scope, again, send)
+
+    return older
 
 
 def _report(task: ClaimedTask, outcome: ReportOutcome, code: int, token: str = "") -> TaskReport:

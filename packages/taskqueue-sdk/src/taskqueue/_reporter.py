@@ -8,7 +8,9 @@ heartbeat did) or, during shutdown, under the same rules as a single report (see
 :meth:`taskqueue.worker.Worker._report_one`). A batch the server refuses as a whole (422,
 one bad result) is retried report by report through the single-task routes, so one bad
 report cannot sink the others; a server without the batch route (404) gets single reports
-from then on.
+from then on. A batch that claims and is refused is sent once more without the claim: only
+when that one is taken (a server from before the claim in reports) does the worker claim
+apart from then on.
 """
 
 from __future__ import annotations
@@ -115,6 +117,7 @@ class Reporter:
         self._solo: set[asyncio.Task[None]] = set()
         self.batches = True
         self._refill = refill
+        self._answered = False  # the server answered the last batch sent (each report)
 
     async def report(self, pending: Pending) -> bool:
         """Queue ``pending``; True once the server took it, False when it was given up."""
@@ -164,6 +167,7 @@ class Reporter:
         ]
         refill = self._refill
         claim = refill.wanted(len(batch)) if refill is not None else 0
+        self._answered = False
         try:
             if refill is not None and claim:
                 both = await self._client.report_and_claim(
@@ -178,9 +182,16 @@ class Reporter:
                 raise ValueError(f"{len(results)} answers to {len(batch)} reports")
         except (ValidationError, NotFoundError) as exc:
             if claim and isinstance(exc, ValidationError):
-                # Perhaps a server from before the claim in reports: claim apart from now on.
-                self._refill = None
-                return batch
+                # A server from before the claim in reports, or a bad report in the batch:
+                # the same batch without the claim tells which.
+                suspended, self._refill = self._refill, None
+                again = await self._send(batch)
+                if self._answered:  # it was the claim: claim apart from now on
+                    _log.info("taskqueue.worker.claiming_apart",
+                              reason="the server refused a claim in a report")  # fmt: skip
+                else:  # a bad report (or no answer): the claim is not to blame
+                    self._refill = suspended
+                return again
             if isinstance(exc, NotFoundError):  # a server from before the batch route
                 self.batches = False
             self._alone(batch)  # report by report: one bad result must not sink the rest
@@ -197,6 +208,7 @@ class Reporter:
             _log.exception("taskqueue.worker.batch_report_failed", tasks=len(batch))
             self._alone(batch)
             return []
+        self._answered = True
         for pending, answer in zip(batch, results, strict=True):
             if not answer.accepted:
                 _log.warning(
