@@ -185,12 +185,7 @@ async def test_the_async_sdk_reports_in_batches(
         worker = await new_key(http, "default", Role.WORKER)
         for i in range(3):
             await http.post("/api/tasks", json={"name": f"t{i}", "command": "true"}, headers=admin)
-        transport = httpx.ASGITransport(app=http.app)  # type: ignore[attr-defined]
-        async with AsyncTaskQueueClient(
-            "http://tq",
-            worker["X-API-Key"],
-            http_client=httpx.AsyncClient(transport=transport, base_url="http://tq"),
-        ) as client:
+        async with _sdk(worker, http.app) as client:  # type: ignore[attr-defined]
             claimed = await client.claim_tasks("w", max_tasks=3)
             reports = [_report(t, "complete", 0) for t in claimed[:2]]
             results = await client.report_tasks("w", reports)
@@ -207,12 +202,7 @@ async def test_a_report_that_claims_refills_the_slots_it_frees(
         worker = await new_key(http, "default", Role.WORKER)
         for i in range(4):
             await http.post("/api/tasks", json={"name": f"t{i}", "command": "true"}, headers=admin)
-        transport = httpx.ASGITransport(app=http.app)  # type: ignore[attr-defined]
-        async with AsyncTaskQueueClient(
-            "http://tq",
-            worker["X-API-Key"],
-            http_client=httpx.AsyncClient(transport=transport, base_url="http://tq"),
-        ) as client:
+        async with _sdk(worker, http.app) as client:  # type: ignore[attr-defined]
             first = await client.claim_tasks("w", max_tasks=2)
             both = await client.report_and_claim(
                 "w", [_report(t, "complete", 0) for t in first], claim=3, lease_seconds=30
@@ -246,12 +236,7 @@ async def test_a_refused_report_that_claimed_tells_a_bad_report_from_a_refused_c
         worker = await new_key(http, "default", Role.WORKER)
         for i in range(6):
             await http.post("/api/tasks", json={"name": f"t{i}", "command": "true"}, headers=admin)
-        transport = httpx.ASGITransport(app=http.app)  # type: ignore[attr-defined]
-        async with AsyncTaskQueueClient(
-            "http://tq",
-            worker["X-API-Key"],
-            http_client=httpx.AsyncClient(transport=transport, base_url="http://tq"),
-        ) as client:
+        async with _sdk(worker, http.app) as client:  # type: ignore[attr-defined]
             first = await client.claim_tasks("w", max_tasks=3)
             started: list[ClaimedTask] = []
             alone: list[Pending] = []
@@ -277,12 +262,8 @@ async def test_a_refused_report_that_claimed_tells_a_bad_report_from_a_refused_c
             await reporter.close()
         # A server from before the claim in reports refuses the field: the batch is taken
         # without it, and the worker claims apart from then on.
-        older = httpx.ASGITransport(app=_without_claims_in_reports(http.app))  # type: ignore[attr-defined]
-        async with AsyncTaskQueueClient(
-            "http://tq",
-            worker["X-API-Key"],
-            http_client=httpx.AsyncClient(transport=older, base_url="http://tq"),
-        ) as client:
+        older = _without_claims_in_reports(http.app)  # type: ignore[attr-defined]
+        async with _sdk(worker, older) as client:
             refill = Refill(lambda n: n, started.extend, 30)
             reporter = Reporter(client, "w", asyncio.Event(), single, (0.01, 0.1), refill)
             assert await reporter.report(pending(first[2], TaskResult(exit_code=0)))
@@ -317,6 +298,16 @@ def _without_claims_in_reports(app: Any) -> Any:
         await app(scope, again, send)
 
     return older
+
+
+def _sdk(worker: dict[str, str], app: Any) -> AsyncTaskQueueClient:
+    """The async SDK with the worker's key, talking to ``app`` in process."""
+    transport = httpx.ASGITransport(app=app)
+    return AsyncTaskQueueClient(
+        "http://tq",
+        worker["X-API-Key"],
+        http_client=httpx.AsyncClient(transport=transport, base_url="http://tq"),
+    )
 
 
 def _report(task: ClaimedTask, outcome: ReportOutcome, code: int, token: str = "") -> TaskReport:
