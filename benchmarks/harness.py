@@ -97,8 +97,9 @@ class Harness:
     ) -> Row:
         """Time ``candidate`` against ``comparison`` in alternating rounds (A B A B ...).
 
-        One warm-up round of each runs first. The ratio is candidate time per operation over
-        comparison time per operation, so below 1 means the candidate is faster.
+        One warm-up round of each runs first. The ratio is the median over the rounds of the
+        candidate's time over the comparison's time in the same round, so below 1 means the
+        candidate is faster.
 
         Args:
             name: The benchmark's name in the table.
@@ -119,7 +120,11 @@ class Harness:
             a_times.append(await _call(candidate.run, ops) / ops)
             b_times.append(await _call(comparison.run, ops) / ops)
         a, b = statistics.median(a_times), statistics.median(b_times)
-        ratio = a / b if b > 0 else float("inf")
+        # The median of each round's own ratio: the two sides of a round run back to back, so
+        # a machine whose speed drifts (other work, a shared VM) slows both alike.
+        ratio = statistics.median(
+            x / y if y > 0 else float("inf") for x, y in zip(a_times, b_times, strict=True)
+        )
         goal_text = goal or (f"ratio <= {max_ratio:g}" if max_ratio is not None else "report")
         row = Row(
             benchmark=name,
@@ -194,7 +199,9 @@ def render_markdown(results: list[ModuleResult]) -> str:
         "# Benchmark results",
         "",
         "Written by `make bench` (`python -m benchmarks`). Times are the median per operation over",
-        "alternating rounds after a warm-up; ratio = candidate / comparison (below 1: faster).",
+        "alternating rounds after a warm-up; ratio = the median over the rounds of candidate /",
+        "comparison in the same round (below 1: faster; rows measured before 2026-12-07 give the",
+        "ratio of the two medians instead).",
         "",
     ]
     for res in sorted(results, key=lambda r: r.module):
