@@ -86,14 +86,15 @@ async def _drop(name: str | None) -> None:
 
 class StubProcess:
     """The OpenAI-compatible stub in a process of its own (an LLM endpoint is remote: it must
-    not share the benchmark's interpreter lock), answering after ``delay`` seconds."""
+    not share the benchmark's interpreter lock), answering after ``delay`` seconds. It streams
+    with chunked encoding on connections kept open, as OpenAI-compatible servers do."""
 
     def __init__(self, delay: float, *, serial: bool = False) -> None:
         code = (
             "import sys, time; sys.path.insert(0, sys.argv[1]); "
             "from draft_llm_stub import OpenAIStub; "
             "s = OpenAIStub().start(); s.script.delay = float(sys.argv[2]); "
-            "s.script.serial = sys.argv[3] == '1'; "
+            "s.script.serial = sys.argv[3] == '1'; s.script.keep_alive = True; "
             "print(s.base_url, flush=True); time.sleep(10**6)"
         )
         tests = str(ROOT / "packages/draft-service/tests")

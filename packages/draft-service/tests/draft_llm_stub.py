@@ -40,6 +40,10 @@ class Script:
     cut_streams: int = 0  # this many streams end abruptly after the first chunk
     models: list[str] = field(default_factory=lambda: ["stub/model-1"])
     serial: bool = False  # answer one request at a time, like a single llama.cpp slot
+    # Stream with chunked encoding on a connection kept open, as OpenAI-compatible servers do
+    # (by default a stream ends by closing its connection: each call then connects anew).
+    keep_alive: bool = False
+    connections: int = 0  # connections accepted
     generating: threading.Lock = field(default_factory=threading.Lock)
     requests: list[dict[str, Any]] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
@@ -87,6 +91,11 @@ class OpenAIStub:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+            def setup(self) -> None:
+                super().setup()
+                with script.lock:
+                    script.connections += 1
+
             def _send(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
                 try:
@@ -119,16 +128,26 @@ class OpenAIStub:
                 self._send(200, {"object": "list", "data": data})
 
             def _hang_up_seen(self, number: int) -> None:
+                self.close_connection = True
                 with script.lock:
                     script.closed.append(number)
                 script.closed_event.set()
 
             def _stream(self, number: int, content: str, finish: str, cut: bool) -> None:
+                chunked = script.keep_alive and not cut
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Connection", "close")
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.end_headers()
-                self.close_connection = True
+
+                def frame(text: str) -> bytes:
+                    data = text.encode()
+                    return b"%x\r\n%s\r\n" % (len(data), data) if chunked else data
+
                 words = content.split(" ")
                 pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
                 for i, piece in enumerate(pieces):
@@ -142,7 +161,7 @@ class OpenAIStub:
                         "choices": [{"index": 0, "delta": {"content": piece}}],
                     }
                     try:
-                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                        self.wfile.write(frame(f"data: {json.dumps(chunk)}\n\n"))
                         self.wfile.flush()
                     except OSError:
                         self._hang_up_seen(number)
@@ -169,7 +188,9 @@ class OpenAIStub:
                     "usage": {"prompt_tokens": 10, "completion_tokens": len(words)},
                 }
                 try:
-                    self.wfile.write(f"data: {json.dumps(tail)}\n\ndata: [DONE]\n\n".encode())
+                    self.wfile.write(frame(f"data: {json.dumps(tail)}\n\ndata: [DONE]\n\n"))
+                    if chunked:
+                        self.wfile.write(b"0\r\n\r\n")
                     self.wfile.flush()
                 except OSError:
                     self._hang_up_seen(number)

@@ -86,6 +86,24 @@ async def test_openai_provider_streams_text_and_records_model_and_finish(
     assert "Can we move the budget review to Friday?" in sent["messages"][1]["content"]
 
 
+@pytest.mark.parametrize("keep_alive", [False, True])
+async def test_streams_from_a_server_keeping_its_connection_reuse_it(
+    llm: OpenAIStub, keep_alive: bool
+) -> None:
+    """A server streaming with chunked encoding (as OpenAI-compatible servers do; the stub's
+    ``keep_alive``) serves later calls on the same connection; one that ends each stream by
+    closing it is connected to anew for each call. The text is the same either way."""
+    llm.script.keep_alive = keep_alive
+    provider = _provider(llm)
+    first = await provider.complete(_request())
+    second = await provider.complete(_request())
+    await provider.aclose()
+    assert first.content.startswith("Draft 1: reply to")
+    assert second.content.startswith("Draft 2: reply to")
+    assert (first.finish_reason, second.finish_reason) == ("stop", "stop")
+    assert llm.script.connections == (1 if keep_alive else 2)
+
+
 async def test_length_finish_reason_is_reported(llm: OpenAIStub) -> None:
     llm.script.finish_reasons.append("length")
     provider = _provider(llm)

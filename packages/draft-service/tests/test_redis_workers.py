@@ -172,3 +172,18 @@ def _wait_for(check: Callable[[], bool], proc: subprocess.Popen[bytes], what: st
             raise AssertionError(f"worker exited: {proc.stderr.read() if proc.stderr else b''!r}")
         time.sleep(0.1)
     raise AssertionError(what)
+
+
+def test_the_worker_command_runs_its_loop_on_uvloop_when_installed() -> None:
+    """``draft-service worker`` runs on uvloop as ``serve`` does (uvicorn picks it)."""
+    import uvloop
+
+    from draft_service.cli import _run_loop
+
+    seen: list[type[asyncio.AbstractEventLoop]] = []
+
+    async def main() -> None:
+        seen.append(type(asyncio.get_running_loop()))
+
+    _run_loop(main())
+    assert seen == [uvloop.Loop]

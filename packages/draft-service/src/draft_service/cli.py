@@ -11,7 +11,8 @@ import os
 import signal
 import socket
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -80,9 +81,24 @@ def worker(name: str | None, concurrency: int | None) -> None:
     consumer = name or f"{socket.gethostname()}-{os.getpid()}"
     try:
         settings.require_llm_config()
-        asyncio.run(_work(settings, consumer))
+        _run_loop(_work(settings, consumer))
     except PlatformError as exc:
         _fail(exc)
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop when it is installed, as ``serve`` does (uvicorn picks it), else
+    on asyncio's loop.
+
+    A worker is mostly socket writes and reads (the database, Redis, the LLM): asyncio's
+    selector transport took a fifth of a Redis worker's CPU in ``write`` alone.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 async def _work(settings: DraftSettings, consumer: str) -> None:

@@ -93,6 +93,7 @@ class Runtime:
         await self.feed.close()
         await self.provider.aclose()
         await self.archive.close()
+        await self.service.store.close()
         if self.job_engine is not None:
             await self.job_engine.dispose()
         await self.engine.dispose()

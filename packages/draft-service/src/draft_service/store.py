@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from draft_service.db import intake, jobs
+from draft_service.db.held import HeldConnections
 from draft_service.db.intake import SendResult
 from draft_service.db.jobs import Provenance, Saved
 from draft_service.db.records import JobContext
@@ -39,6 +40,12 @@ _WANTED = (
 _PROFILE = select(*Profile.__table__.columns).where(Profile.user_id == bindparam("u_id"))
 
 
+SEND_CONNECTIONS = 8
+"""Connections the sends keep checked out between requests on PostgreSQL (see
+:class:`draft_service.db.held.HeldConnections`), of the pool's
+:data:`draft_service.db.engine.POOL_MAX`."""
+
+
 def _new_id() -> str:
     return str(uuid.uuid4())
 
@@ -57,13 +64,22 @@ class Store:
             raise TypeError("Store needs a session factory bound to an AsyncEngine")
         self._engine = engine
         self._known_threads = intake.KnownThreads()
+        # PostgreSQL: the sends keep a few connections (SQLite opens its file cheaply).
+        keep = SEND_CONNECTIONS if engine.dialect.name == "postgresql" else 0
+        self._send_connections = HeldConnections(engine, keep=keep)
 
     async def add_messages(self, req: SendMessagesRequest) -> SendResult:
         """Store the messages not seen before and queue a draft job for the thread.
 
         See :func:`draft_service.db.intake.add_messages`.
         """
-        return await intake.add_messages(self._engine, req, self._known_threads)
+        return await intake.add_messages(
+            self._engine, req, self._known_threads, self._send_connections
+        )
+
+    async def close(self) -> None:
+        """Return the connections the sends keep to the pool (before disposing of it)."""
+        await self._send_connections.close()
 
     async def add_feedback_job(self, user_id: str, draft_id: str, feedback: str) -> str:
         """Queue a job that revises ``draft_id`` from ``feedback``.

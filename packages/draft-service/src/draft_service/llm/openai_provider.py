@@ -6,6 +6,7 @@ provider is selected: see :func:`draft_service.llm.build_provider`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -95,6 +96,22 @@ class _Stream:
             raise ValueError("delta.content is not a string")
         self.parts.append(piece)
         return piece
+
+
+_DRAIN_SECONDS = 1.0
+
+
+async def _drain(lines: AsyncIterator[str]) -> None:
+    """Read the end of a stream after its ``[DONE]`` (a chunked body's last, empty chunk), so
+    the connection goes back to the client's pool: closed unread, every call connected anew
+    (a TLS handshake with a remote endpoint). A server still sending, or holding the stream
+    open, after ``_DRAIN_SECONDS`` gets its connection closed instead, as before."""
+    try:
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            async for _ in lines:
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        return
 
 
 async def _nothing() -> AsyncIterator[str]:
@@ -229,12 +246,14 @@ class OpenAIProvider:
                     if on_delta is not None and stream.parts:
                         await on_delta("".join(stream.parts))
                     done = True
-                async for line in response.aiter_lines() if not done else _nothing():
+                lines = response.aiter_lines() if not done else _nothing()
+                async for line in lines:
                     if not line.startswith("data:"):
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
                         done = True
+                        await _drain(lines)
                         break
                     piece = stream.take(data)
                     if piece and on_delta is not None:
