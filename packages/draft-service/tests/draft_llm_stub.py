@@ -40,6 +40,9 @@ class Script:
     cut_streams: int = 0  # this many streams end abruptly after the first chunk
     models: list[str] = field(default_factory=lambda: ["stub/model-1"])
     serial: bool = False  # answer one request at a time, like a single llama.cpp slot
+    # serial: how long the last answer took past ``delay`` (writing its stream); the next one
+    # waits that much less, so a slot takes ``delay`` in all, as an LLM answering in ``delay``
+    slot_extra: float = 0.0
     # Stream with chunked encoding on a connection kept open, as OpenAI-compatible servers do
     # (by default a stream ends by closing its connection: each call then connects anew).
     keep_alive: bool = False
@@ -213,7 +216,9 @@ class OpenAIStub:
                 script.arrived.set()
                 if script.serial:
                     with script.generating:
-                        self._answer(number, payload, status, finish, cut)
+                        began = time.monotonic()
+                        self._answer(number, payload, status, finish, cut, script.slot_extra)
+                        script.slot_extra = max(0.0, time.monotonic() - began - script.delay)
                 else:
                     self._answer(number, payload, status, finish, cut)
 
@@ -224,11 +229,12 @@ class OpenAIStub:
                 status: int | None,
                 finish: str,
                 cut: bool,
+                spent: float = 0.0,
             ) -> None:
                 if script.hold is not None:
                     script.hold.wait(30)
-                if script.delay:
-                    time.sleep(script.delay)
+                if script.delay > spent:
+                    time.sleep(script.delay - spent)
                 if script.raw_answer is not None:
                     self._send_raw(script.raw_answer)
                     return
