@@ -200,8 +200,8 @@ def render_markdown(results: list[ModuleResult]) -> str:
         "",
         "Written by `make bench` (`python -m benchmarks`). Times are the median per operation over",
         "alternating rounds after a warm-up; ratio = the median over the rounds of candidate /",
-        "comparison in the same round (below 1: faster; rows measured before 2026-12-07 give the",
-        "ratio of the two medians instead).",
+        "comparison in the same round (below 1: faster). Modules last run before 2026-12-07",
+        "16:30 UTC (the date under each heading) give the ratio of the two medians instead.",
         "",
     ]
     for res in sorted(results, key=lambda r: r.module):
