@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskqueue_server.db.leases import LeaseOperations
 from taskqueue_server.db.schema import ProjectRow, TaskRow, utcnow
@@ -22,24 +23,10 @@ class StatsOperations(LeaseOperations):
         now = utcnow()
         mine, my_projects = self._tenant_where(), self._tenant_where(ProjectRow)  # tenant filter
         async with self._readers() as session:
-            status_rows = await session.execute(
-                select(TaskRow.status, func.count()).where(mine).group_by(TaskRow.status)
-            )
-            by_status: dict[str, int] = {str(k): int(v) for k, v in status_rows}
-            priority_rows = await session.execute(
-                select(TaskRow.priority, func.count()).where(mine).group_by(TaskRow.priority)
-            )
-            by_priority: dict[str, int] = {str(k): int(v) for k, v in priority_rows}
-            type_rows = await session.execute(
-                select(TaskRow.task_type, func.count()).where(mine).group_by(TaskRow.task_type)
-            )
-            by_type: dict[str, int] = {str(k): int(v) for k, v in type_rows}
-            project_rows = await session.execute(
-                select(ProjectRow.status, func.count())
-                .where(my_projects)
-                .group_by(ProjectRow.status)
-            )
-            projects: dict[str, int] = {str(k): int(v) for k, v in project_rows}
+            by_status = await _counts(session, TaskRow.status, mine)
+            by_priority = await _counts(session, TaskRow.priority, mine)
+            by_type = await _counts(session, TaskRow.task_type, mine)
+            projects = await _counts(session, ProjectRow.status, my_projects)
             workers = await session.scalar(
                 select(func.count(func.distinct(TaskRow.lease_owner))).where(
                     TaskRow.status == "Running", mine
@@ -62,3 +49,9 @@ class StatsOperations(LeaseOperations):
             "queue_depth": int(depth or 0),
             "oldest_runnable_age_seconds": (now - oldest).total_seconds() if oldest else None,
         }
+
+
+async def _counts(session: AsyncSession, column: Any, where: Any) -> dict[str, int]:
+    """Rows by the value of ``column``, among those ``where`` selects."""
+    rows = await session.execute(select(column, func.count()).where(where).group_by(column))
+    return {str(k): int(v) for k, v in rows}

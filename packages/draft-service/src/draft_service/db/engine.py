@@ -114,11 +114,12 @@ async def open_pool(
             )
             if warm is not None:
                 results = await asyncio.gather(*(warm(c) for c in conns), return_exceptions=True)
-                failed = [r for r in results if isinstance(r, BaseException)]
-                for error in failed[:1]:
-                    if not isinstance(error, Exception):
-                        raise error
-                    _log.warning("pool_not_warmed", error=repr(error), connections=len(failed))
+                for result in results:  # a cancellation is not a warm-up failure
+                    if isinstance(result, BaseException) and not isinstance(result, Exception):
+                        raise result
+                failed = [r for r in results if isinstance(r, Exception)]
+                if failed:
+                    _log.warning("pool_not_warmed", error=repr(failed[0]), connections=len(failed))
     except (OSError, SQLAlchemyError) as exc:
         _log.warning("pool_not_opened", error=repr(exc), detail="connections open on demand")
 

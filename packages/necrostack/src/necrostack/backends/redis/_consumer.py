@@ -14,7 +14,7 @@ from redis.exceptions import NoScriptError
 from necrostack import _metrics
 from necrostack.backends.redis._codec import NOT_AN_EVENT, decode_entry
 from necrostack.backends.redis._leases import LeaseKeeper
-from necrostack.backends.redis._renewer import Renewer
+from necrostack.backends.redis._renewer import Held, Renewer
 from necrostack.backends.redis._scripts import PROMOTE_DUE, REFRESH_CLAIMS
 from necrostack.backends.redis._state import Delivery, Fields, PartState
 from necrostack.backends.redis.settings import RedisBackendSettings
@@ -48,6 +48,7 @@ class Consumer:
     _last_reclaim: float
     _closed: bool
     _renewer: Renewer | None
+    _held: Callable[[], Held]
     _gauges: list[tuple[str, str, int, int | None]]
 
     _call: Callable[..., Awaitable[Any]]
@@ -360,12 +361,10 @@ class Consumer:
                              error=repr(exc))  # fmt: skip
 
     async def _renew_claims(self) -> None:
-        for part in self.parts:
-            ids = [d.entry_id for d in self._buffer if d.part == part.keys.index]
-            ids += [d.entry_id for d in self._inflight.values() if d.part == part.keys.index]
-            ids += part.to_ack
-            if ids:
-                await self._refresh(keys=[part.keys.stream], args=[self.group, self.consumer, *ids])
+        """Renewal on the loop, for a client the renewal thread cannot open a twin of."""
+        streams, _ = self._held()
+        for stream, ids in streams:
+            await self._refresh(keys=[stream], args=[self.group, self.consumer, *ids])
 
     async def _read_gauges(self) -> None:
         found: list[tuple[str, str, int, int | None]] = []

@@ -88,7 +88,7 @@ class Renewer:
     """Renews a consumer's claims, partition leases and membership from a daemon thread.
 
     Args:
-        client: The synchronous client (owned: closed by :meth:`stop`).
+        client: The synchronous client (owned: closed when the thread ends).
         held: Returns what the consumer holds now; called on the thread.
         group: The consumer group.
         consumer: This consumer's name.
@@ -119,7 +119,6 @@ class Renewer:
         self.members_key = members_key
         self.lease_ms = lease_ms
         self.alive = alive
-        self.renewed = 0  # rounds that reached Redis (for tests and health)
         self._refresh = client.register_script(REFRESH_CLAIMS)
         self._renew_lease = client.register_script(RENEW_LEASE)
         self._stopping = threading.Event()
@@ -148,7 +147,6 @@ class Renewer:
             self.client.zadd(self.members_key, {self.consumer: int(time.time() * 1000)})
             for owner in leases:
                 self._renew_lease(keys=[owner], args=[self.consumer, self.lease_ms])
-        self.renewed += 1
 
     def _run(self) -> None:
         try:

@@ -141,6 +141,7 @@ class RedisBackend(Producer, Retries, Consumer):
         self._last_reclaim = 0.0
         self._refresher: asyncio.Task[None] | None = None
         self._renewer: Renewer | None = None
+        self._held = held_by(self.parts, lambda: self._buffer, lambda: self._inflight)
         self._closed = False
         self._gauges: list[tuple[str, str, int, int | None]] = []
         self._init_scripts()
@@ -324,7 +325,7 @@ class RedisBackend(Producer, Retries, Consumer):
             return None
         renewer = Renewer(
             client,
-            held_by(self.parts, lambda: self._buffer, lambda: self._inflight),
+            self._held,
             group=self.group,
             consumer=self.consumer,
             interval=self.settings.claim_idle_ms / 5000,
