@@ -132,14 +132,14 @@ async def _wait_http(url: str, proc: subprocess.Popen[bytes]) -> None:
     async with httpx.AsyncClient() as client:
         for _ in range(600):
             if proc.poll() is not None:
-                raise RuntimeError("draft-service serve exited during start")
+                raise RuntimeError("the server exited during start")
             try:
                 if (await client.get(url)).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
-    raise RuntimeError("draft-service serve did not start")
+    raise RuntimeError("the server did not start")
 
 
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -387,11 +387,42 @@ async def bench_send_latency(h: Harness, tmp: Path) -> None:
             f"{floor['rps'] / closed['rps']:.2f}",
             "report: the floor does no validation, database write or enqueue",
         )
+        if dbname is not None:
+            _stop(proc)  # its jobs would write beside the floor
+            await _commit_floor(h, db, body, n, rate, opened)
     finally:
         _stop(proc)
         llm.stop()
         await _drop(dbname)
         _show_errors(tmp / "serve.log")
+
+
+def _start_floor(port: int, dsn: str) -> subprocess.Popen[bytes]:
+    args = ["-m", "benchmarks.commit_floor", "--port", str(port), "--dsn", dsn]
+    return subprocess.Popen([sys.executable, *args], cwd=ROOT, stderr=subprocess.DEVNULL)
+
+
+async def _commit_floor(
+    h: Harness, db: str, body: str, n: int, rate: float, opened: dict[str, Any]
+) -> None:
+    """The same open loop against a bare app that commits one row per request (the floor)."""
+    port = free_port()
+    proc = _start_floor(port, db.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        await _wait_http(f"http://127.0.0.1:{port}/", proc)
+        url = f"http://127.0.0.1:{port}/rows"
+        await measure(url, method="POST", body=body, requests=256, start_at=10**7)
+        bare = await measure(url, method="POST", body=body, requests=n, start_at=2 * n, rate=rate)
+    finally:
+        _stop(proc)
+    h.figure(
+        f"the floor: one committed INSERT per POST, bare ASGI app, same open loop ({rate:.0f} "
+        "req/s, 64 connections)",
+        f"p50 {bare['p50_ms']:.1f} ms, p99 {bare['p99_ms']:.1f} ms",
+        _latency_note(bare) + "; uvicorn, asyncpg pool of 8, run after the send server stopped; "
+        "what the machine's CPU and PostgreSQL's WAL flushes allow a write that commits; "
+        f"send p99 / floor p99: {opened['p99_ms'] / max(bare['p99_ms'], 0.001):.2f}",
+    )
 
 
 async def bench_worker_throughput(h: Harness, tmp: Path) -> None:
