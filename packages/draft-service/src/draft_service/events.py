@@ -14,7 +14,7 @@ event to one consumer; a feed is read by every subscriber, so it reads the strea
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -57,10 +57,11 @@ class MemoryFeed:
     the job ended, as a Redis feed expires it).
 
     Entries are kept as JSON text, as the Redis feed keeps them, and read back as new
-    events. Text in a tuple with the entry's number is invisible to the garbage collector:
-    tens of thousands of kept events as objects (an event, its dicts and its set each) were
-    walked by every collection of the older generations, a pause of tens of milliseconds
-    for every request in flight.
+    events; a channel's entries are a tuple of ``(number, text)`` tuples, replaced on each
+    publish. Tuples of numbers and text are invisible to the garbage collector: tens of
+    thousands of kept events as objects (an event, its dicts and its set each, and a deque
+    per channel) were walked by every collection of the older generations, a pause of tens
+    of milliseconds for every request in flight.
 
     Args:
         keep: Entries kept per channel for readers that resume.
@@ -71,7 +72,7 @@ class MemoryFeed:
         self._keep = keep
         self._max_channels = channels
         self._seq = 0
-        self._channels: OrderedDict[str, deque[tuple[int, str]]] = OrderedDict()
+        self._channels: OrderedDict[str, tuple[tuple[int, str], ...]] = OrderedDict()
         self._changed = asyncio.Condition()
 
     async def publish(self, channel: str, event_type: str, payload: dict[str, Any]) -> str:
@@ -79,11 +80,13 @@ class MemoryFeed:
         event = Event(event_type=event_type, payload=payload)
         async with self._changed:
             self._seq += 1
-            entries = self._channels.setdefault(channel, deque(maxlen=self._keep))
+            entries = self._channels.get(channel, ())
+            if len(entries) >= self._keep:
+                entries = entries[len(entries) - self._keep + 1 :]
+            self._channels[channel] = (*entries, (self._seq, event.model_dump_json()))
             self._channels.move_to_end(channel)
             while len(self._channels) > self._max_channels:
                 self._channels.popitem(last=False)
-            entries.append((self._seq, event.model_dump_json()))
             self._changed.notify_all()
             return str(self._seq)
 
