@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
-from necrostack import Backend, DeadLetter, DeadLetterHook, Event, Organ, Spine
+from necrostack import Backend, BackendFullError, DeadLetter, DeadLetterHook, Event, Organ, Spine
 from platform_core.logging import get_logger
 
-__all__ = ["JOB_EVENT", "JobOrgan", "JobQueue", "fail_given_up_jobs"]
+__all__ = ["JOB_EVENT", "JobOrgan", "JobQueue", "WaitingJobs", "fail_given_up_jobs"]
 
 JOB_EVENT = "draft_service.job"
 """Event type carrying ``{"job_id": ...}``."""
@@ -55,6 +57,63 @@ def fail_given_up_jobs(give_up: Callable[[str, int, str], Awaitable[bool]]) -> D
     return hook
 
 
+class WaitingJobs:
+    """Job ids waiting for an in-process backend, kept as text until it has room.
+
+    An in-memory backend holds events as objects: three that the garbage collector tracks
+    each (the event, its dict and its set of fields). A backlog of thousands of jobs (a slow
+    LLM, a burst of sends) made every collection of the older generations walk them, a pause
+    of 10-20 ms for every request in flight. Text in a deque is invisible to the collector;
+    :meth:`feed` makes each id an event only when the backend (bounded to the jobs run at
+    once) has room, in the order the ids came.
+
+    Args:
+        limit: Ids waiting at most; one more is refused with ``BackendFullError``.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._ids: deque[str] = deque()
+        self._limit = limit
+        self._arrived: asyncio.Event | None = None
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, job_id: str) -> None:
+        """Queue ``job_id`` behind the others.
+
+        Raises:
+            BackendFullError: ``limit`` ids are waiting already.
+        """
+        if len(self._ids) >= self._limit:
+            raise BackendFullError(
+                f"{self._limit} jobs are waiting in this process already; run workers on "
+                "Redis (DRAFTS_REDIS_URL) or send fewer"
+            )
+        self._ids.append(job_id)
+        if self._arrived is not None:
+            self._arrived.set()
+
+    async def feed(self, backend: Backend) -> None:
+        """Hand the waiting ids to ``backend`` as job events, oldest first, as it makes
+        room, until cancelled."""
+        arrived = self._arrived = asyncio.Event()
+        while True:
+            while self._ids:
+                event = Event(event_type=JOB_EVENT, payload={"job_id": self._ids[0]})
+                try:
+                    await backend.enqueue(event)
+                except BackendFullError:  # still full after the backend's wait: wait again
+                    continue
+                except Exception as exc:  # the job stays first; tried again in a second
+                    _log.error("job_feed_failed", job_id=self._ids[0], error=repr(exc))
+                    await asyncio.sleep(1)
+                    continue
+                self._ids.popleft()
+            arrived.clear()
+            await arrived.wait()
+
+
 class JobQueue:
     """Enqueues jobs on a necrostack backend and, when started, runs them on ``concurrency``
     spines.
@@ -65,6 +124,8 @@ class JobQueue:
             each, so a slow job never holds back prefetched ones); every spine shares
             ``backend`` when omitted, as the memory backend requires.
         concurrency: Jobs run at once by :meth:`start`.
+        waiting: Where jobs wait until ``backend`` has room (an in-memory backend bounded to
+            about ``concurrency`` events); jobs go to ``backend`` directly when omitted.
     """
 
     def __init__(
@@ -73,16 +134,26 @@ class JobQueue:
         consumers: Callable[[int], Backend] | None = None,
         *,
         concurrency: int = 8,
+        waiting: WaitingJobs | None = None,
     ) -> None:
         self.backend = backend
         self.concurrency = concurrency
         self._consumers = consumers
+        self._waiting = waiting
+        self._feeder: asyncio.Task[None] | None = None
         self._owned: list[Backend] = []
         self._spines: list[Spine] = []
         self._tasks: list[asyncio.Task[int]] = []
 
     async def enqueue(self, job_id: str) -> None:
-        """Hand ``job_id`` to the backend."""
+        """Hand ``job_id`` to the backend, or to the jobs waiting for it.
+
+        Raises:
+            BackendFullError: no room for another job.
+        """
+        if self._waiting is not None:
+            self._waiting.add(job_id)
+            return
         await self.backend.enqueue(Event(event_type=JOB_EVENT, payload={"job_id": job_id}))
 
     @property
@@ -103,10 +174,19 @@ class JobQueue:
             spine = Spine([organ], backend, max_steps=2**62, poll_timeout=0.25)
             self._spines.append(spine)
             self._tasks.append(asyncio.create_task(spine.run(), name=f"draft-jobs-{i}"))
+        if self._waiting is not None:
+            feeding = self._waiting.feed(self.backend)
+            self._feeder = asyncio.create_task(feeding, name="draft-jobs-feeder")
         _log.info("job_queue_started", concurrency=self.concurrency)
 
     async def stop(self) -> None:
-        """Let each spine finish the job in hand, then stop consuming."""
+        """Stop handing waiting jobs to the backend; let each spine finish the job in hand,
+        then stop consuming."""
+        if self._feeder is not None:
+            self._feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._feeder
+            self._feeder = None
         for spine in self._spines:
             spine.stop()
         results = await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -19,7 +19,7 @@ from draft_service.db.engine import open_pool
 from draft_service.db.intake import warm_up
 from draft_service.events import EventFeed, MemoryFeed
 from draft_service.llm import LLMProvider, build_provider
-from draft_service.queue import JobQueue, fail_given_up_jobs
+from draft_service.queue import JobQueue, WaitingJobs, fail_given_up_jobs
 from draft_service.service import DraftService
 from draft_service.settings import DraftSettings
 from draft_service.store import Store
@@ -123,10 +123,15 @@ def _redis_backend(
 def _queue(settings: DraftSettings, consumer: str | None, store: Store) -> JobQueue:
     given_up = fail_given_up_jobs(store.give_up)
     if settings.redis_url is None:
+        # Jobs wait as text (WaitingJobs) and become events as the spines make room.
         backend = InMemoryBackend(
-            max_deliveries=settings.job_max_deliveries, on_dead_letter=given_up
+            max_deliveries=settings.job_max_deliveries,
+            on_dead_letter=given_up,
+            maxsize=settings.worker_concurrency,
+            full_timeout=3600,
         )
-        return JobQueue(backend, concurrency=settings.worker_concurrency)
+        concurrency = settings.worker_concurrency
+        return JobQueue(backend, concurrency=concurrency, waiting=WaitingJobs())
     name = consumer or f"{socket.gethostname()}-{os.getpid()}"
     return JobQueue(
         _redis_backend(settings, f"{name}-producer"),
