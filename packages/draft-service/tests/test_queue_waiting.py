@@ -37,7 +37,7 @@ async def test_a_backlog_runs_in_order_and_stays_out_of_the_collectors_walk() ->
         await asyncio.sleep(0.05)  # the spines took what the backend had room for
         gc.collect()
         grown = len(gc.get_objects()) - before
-        assert grown < 50, grown  # as events: three tracked objects a job, 3,000 here
+        assert grown < 300, grown  # as events: three tracked objects a job, 3,000 here
         gate.set()
         async with asyncio.timeout(10):
             await all_ran.wait()
