@@ -118,9 +118,15 @@ async def test_every_answer_is_the_fastapi_routes_own(tmp_path: Path) -> None:
     assert with_lane[0][2] == with_lane[1][2]  # the resend answered the same job
 
 
-async def test_requests_that_will_succeed_are_answered_without_fastapi(sqlite_url: str) -> None:
-    """With the route's key check made to fail, only the lane can answer 202."""
+@pytest.mark.parametrize("auth_disabled", [False, True])
+async def test_requests_that_will_succeed_are_answered_without_fastapi(
+    sqlite_url: str, auth_disabled: bool
+) -> None:
+    """With the route's key check made to fail, only the lane can answer 202; with auth
+    disabled, a send without a key is one of those."""
     settings = make_settings(sqlite_url)
+    if auth_disabled:
+        settings = make_settings(sqlite_url, api_key=None, auth_disabled=True)
     runtime = await build_runtime(settings, consume=False)
     app = create_draft_app(settings, runtime=runtime)
 
@@ -128,7 +134,7 @@ async def test_requests_that_will_succeed_are_answered_without_fastapi(sqlite_ur
         raise RuntimeError("the FastAPI route ran")
 
     app.dependency_overrides[_authorize] = refuse
-    headers = {"Authorization": f"Bearer {API_KEY}"}
+    headers = {} if auth_disabled else {"Authorization": f"Bearer {API_KEY}"}
     try:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
         async with httpx.AsyncClient(transport=transport, base_url="http://d.test") as c:
