@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import gc
 
-import pytest
+from draft_test_helpers import make_settings, running, thread
 
 from draft_service.queue import JobQueue, WaitingJobs
-from necrostack import BackendFullError, InMemoryBackend
+from necrostack import InMemoryBackend
 
 
 async def test_a_backlog_runs_in_order_and_stays_out_of_the_collectors_walk() -> None:
@@ -50,10 +50,29 @@ async def test_a_backlog_runs_in_order_and_stays_out_of_the_collectors_walk() ->
         await queue.close()
 
 
-def test_a_full_waiting_room_refuses_the_next_job_saying_what_to_do() -> None:
+def test_a_full_waiting_room_says_so_and_still_takes_stored_jobs() -> None:
     waiting = WaitingJobs(limit=2)
     waiting.add("a")
+    assert not waiting.full
     waiting.add("b")
-    with pytest.raises(BackendFullError, match="DRAFTS_REDIS_URL"):
-        waiting.add("c")
-    assert len(waiting) == 2
+    assert waiting.full
+    waiting.add("c")  # its job is stored already: it must not be lost
+    assert len(waiting) == 3
+
+
+async def test_sends_over_the_waiting_limit_are_503_and_store_nothing(sqlite_url: str) -> None:
+    from sqlalchemy import text
+
+    settings = make_settings(sqlite_url, max_waiting_jobs=2)
+    async with running(settings, consume=False) as svc:
+        c = svc.client
+        for name in ("t1", "t2"):
+            r = await c.post("/send-messages/", json=thread("bob", name, ("m1", "Ann", "Hi?")))
+            assert r.status_code == 202, r.text
+        refused = await c.post("/send-messages/", json=thread("bob", "t3", ("m1", "Ann", "Hi?")))
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"] == "30"
+        assert "DRAFTS_MAX_WAITING_JOBS" in refused.json()["detail"]
+        async with svc.runtime.engine.connect() as conn:
+            threads = (await conn.execute(text("SELECT count(*) FROM threads"))).scalar_one()
+        assert threads == 2  # nothing of the refused send was stored

@@ -12,9 +12,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from api_core import HealthRegistry, ProblemError, create_app
+from api_core.problems import problem_response
 from api_core.storable import StorableStr
 from draft_service.auth import key_access
-from draft_service.errors import ConflictError, NotFoundError
+from draft_service.errors import ConflictError, NotFoundError, QueueFullError
 from draft_service.models import (
     AcceptedResponse,
     DraftDetail,
@@ -96,6 +97,18 @@ def _not_found(exc: NotFoundError) -> ProblemError:
 
 def _conflict(exc: ConflictError) -> ProblemError:
     return ProblemError(409, "Conflict", str(exc))
+
+
+async def _queue_full(request: Request, exc: Exception) -> Response:
+    """503 with ``Retry-After`` for work refused before anything was stored."""
+    retry_after = exc.retry_after if isinstance(exc, QueueFullError) else 30
+    return problem_response(
+        request,
+        503,
+        title="Service Unavailable",
+        detail=str(exc),
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 Service = Annotated[DraftService, Depends(_service)]
@@ -281,6 +294,7 @@ def create_draft_app(
         title="draft-service",
         description="Message threads to LLM-drafted replies, with feedback, rejection and lineage.",
     )
+    app.add_exception_handler(QueueFullError, _queue_full)
     if not settings.telemetry.enabled:
         # Requests to POST /send-messages/ that will succeed skip FastAPI's machinery.
         app.router.routes.insert(0, SendLane())

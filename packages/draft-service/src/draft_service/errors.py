@@ -11,6 +11,7 @@ Hierarchy::
         │   ├── DraftClosedError          feedback on a rejected or superseded draft
         │   └── JobNotRetryableError      retry of a job that did not fail, or was overtaken
         ├── StaleDraftError               newer messages arrived while a draft was being written
+        ├── QueueFullError                too many jobs wait in this process; nothing stored (503)
         ├── DraftApiError                 the draft API answered an error, or could not be reached
         ├── DraftJobFailedError           a job an MCP tool waited for failed or was discarded
         └── LLMError                      the language model could not produce a draft
@@ -41,6 +42,7 @@ __all__ = [
     "LLMTimeoutError",
     "LLMUnavailableError",
     "NotFoundError",
+    "QueueFullError",
     "StaleDraftError",
 ]
 
@@ -158,6 +160,25 @@ class StaleDraftError(DraftServiceError):
         )
         self.thread_version = thread_version
         self.current_version = current_version
+
+
+class QueueFullError(DraftServiceError):
+    """Too many jobs wait for this process's job runners (memory mode): the request was
+    refused before anything was stored, so sending it again later is safe.
+
+    Args:
+        waiting: Jobs waiting.
+        retry_after: Seconds to wait before sending again.
+    """
+
+    def __init__(self, waiting: int, retry_after: int = 30) -> None:
+        super().__init__(
+            f"{waiting} jobs are waiting in this process (DRAFTS_MAX_WAITING_JOBS); nothing "
+            f"was stored: retry after {retry_after} s, or run workers on Redis "
+            "(DRAFTS_REDIS_URL)"
+        )
+        self.waiting = waiting
+        self.retry_after = retry_after
 
 
 class LLMError(DraftServiceError):

@@ -68,7 +68,8 @@ class WaitingJobs:
     once) has room, in the order the ids came.
 
     Args:
-        limit: Ids waiting at most; one more is refused with ``BackendFullError``.
+        limit: Ids waiting from which :attr:`full` is true. :meth:`add` takes every id (its
+            job is stored already); callers ask :attr:`full` before storing new work.
     """
 
     def __init__(self, limit: int = 100_000) -> None:
@@ -79,17 +80,13 @@ class WaitingJobs:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def add(self, job_id: str) -> None:
-        """Queue ``job_id`` behind the others.
+    @property
+    def full(self) -> bool:
+        """Whether ``limit`` ids or more are waiting."""
+        return len(self._ids) >= self._limit
 
-        Raises:
-            BackendFullError: ``limit`` ids are waiting already.
-        """
-        if len(self._ids) >= self._limit:
-            raise BackendFullError(
-                f"{self._limit} jobs are waiting in this process already; run workers on "
-                "Redis (DRAFTS_REDIS_URL) or send fewer"
-            )
+    def add(self, job_id: str) -> None:
+        """Queue ``job_id`` behind the others."""
         self._ids.append(job_id)
         if self._arrived is not None:
             self._arrived.set()
@@ -145,11 +142,21 @@ class JobQueue:
         self._spines: list[Spine] = []
         self._tasks: list[asyncio.Task[int]] = []
 
+    @property
+    def waiting(self) -> int | None:
+        """Jobs waiting to become events (``None`` without a waiting room: Redis)."""
+        return None if self._waiting is None else len(self._waiting)
+
+    @property
+    def full(self) -> bool:
+        """Whether the waiting room is full (never without one)."""
+        return self._waiting is not None and self._waiting.full
+
     async def enqueue(self, job_id: str) -> None:
         """Hand ``job_id`` to the backend, or to the jobs waiting for it.
 
         Raises:
-            BackendFullError: no room for another job.
+            BackendFullError: a bounded backend had no room in time (not with a waiting room).
         """
         if self._waiting is not None:
             self._waiting.add(job_id)

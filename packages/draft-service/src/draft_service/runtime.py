@@ -131,7 +131,8 @@ def _queue(settings: DraftSettings, consumer: str | None, store: Store) -> JobQu
             full_timeout=3600,
         )
         concurrency = settings.worker_concurrency
-        return JobQueue(backend, concurrency=concurrency, waiting=WaitingJobs())
+        waiting = WaitingJobs(settings.max_waiting_jobs)
+        return JobQueue(backend, concurrency=concurrency, waiting=waiting)
     name = consumer or f"{socket.gethostname()}-{os.getpid()}"
     return JobQueue(
         _redis_backend(settings, f"{name}-producer"),
@@ -262,7 +263,14 @@ async def build_runtime(
     queue = _queue(settings, consumer, jobs)
     feed, limiter = _feed_and_limiter(settings)
     service = DraftService(
-        settings, store, provider, archive, enqueue=queue.enqueue, feed=feed, jobs=jobs
+        settings,
+        store,
+        provider,
+        archive,
+        enqueue=queue.enqueue,
+        feed=feed,
+        jobs=jobs,
+        queue_full=lambda: queue.full,
     )
     tasks: list[asyncio.Task[None]] = []
     if consume:

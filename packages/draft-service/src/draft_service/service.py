@@ -9,7 +9,7 @@ from typing import Any
 from draft_service.archive import MessageArchive
 from draft_service.backfill import ArchiveIndex
 from draft_service.drafting import Discarded, Drafter, writer_of
-from draft_service.errors import LLMError
+from draft_service.errors import LLMError, QueueFullError
 from draft_service.events import EventFeed, FeedEntry, MemoryFeed
 from draft_service.llm import LLMProvider
 from draft_service.models import (
@@ -39,6 +39,10 @@ async def _no_queue(job_id: str) -> None:
     raise RuntimeError("DraftService has no queue; pass enqueue= or use draft_service.build()")
 
 
+def _never_full() -> bool:
+    return False
+
+
 def _describe(exc: BaseException) -> str:
     """``Type: first line of the message`` (database errors append their SQL on later lines)."""
     first = str(exc).strip().split("\n", 1)[0]
@@ -58,6 +62,8 @@ class DraftService:
             omitted.
         jobs: Persistence of the background jobs (``store`` when omitted); a pool of their
             own keeps them from queueing behind requests for a connection.
+        queue_full: Whether the queue takes no more jobs now (memory mode's waiting room);
+            new work is then refused before anything is stored.
     """
 
     def __init__(
@@ -69,8 +75,10 @@ class DraftService:
         enqueue: Enqueue = _no_queue,
         feed: EventFeed | None = None,
         jobs: Store | None = None,
+        queue_full: Callable[[], bool] = _never_full,
     ) -> None:
         self.settings = settings
+        self._queue_full = queue_full
         self.store = store
         self._jobs = jobs or store
         self.provider = provider
@@ -87,6 +95,10 @@ class DraftService:
     async def _publish(self, channel: str, event_type: str, payload: dict[str, Any]) -> None:
         await self.feed.publish(channel, event_type, payload)
 
+    def _require_room(self) -> None:
+        if self._queue_full():
+            raise QueueFullError(self.settings.max_waiting_jobs)
+
     async def _job_state(self, job_id: str, user_id: str, status: str, **extra: Any) -> None:
         payload = {"job_id": job_id, "status": status, **extra}
         await self.feed.publish(f"job:{job_id}", "state", payload)
@@ -97,7 +109,11 @@ class DraftService:
         """Store new messages and queue a draft job; returns the job id (existing on resend).
 
         A resend whose thread's latest job failed queues that job again.
+
+        Raises:
+            QueueFullError: too many jobs wait in this process; nothing was stored.
         """
+        self._require_room()
         result = await self.store.add_messages(req)
         queued = {"job_id": result.job_id, "thread": req.thread_name}
         # The user hears of a job before it can finish (its draft.ready follows job.queued).
@@ -130,7 +146,9 @@ class DraftService:
         Raises:
             DraftNotFoundError: the user has no such draft.
             DraftClosedError: the draft is rejected or superseded.
+            QueueFullError: too many jobs wait in this process; nothing was stored.
         """
+        self._require_room()
         job_id = await self.store.add_feedback_job(user_id, draft_id, feedback)
         queued = {"job_id": job_id, "draft_id": draft_id}
         await self.feed.publish(f"user:{user_id}", "job.queued", queued)
@@ -171,7 +189,9 @@ class DraftService:
         Raises:
             JobNotFoundError: the user has no such job.
             JobNotRetryableError: it did not fail, or newer work replaced it.
+            QueueFullError: too many jobs wait in this process; nothing was changed.
         """
+        self._require_room()
         await self.store.retry_job(job_id, user_id)
         await self.feed.publish(f"user:{user_id}", "job.queued", {"job_id": job_id})
         await self.enqueue(job_id)

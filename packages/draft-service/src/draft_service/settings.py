@@ -107,6 +107,12 @@ class DraftSettings(ApiSettings):
         "make per minute; 0 turns the limit off. Shared through Redis with DRAFTS_REDIS_URL.",
     )
     worker_concurrency: int = Field(default=8, ge=1, description="Jobs run at once per worker.")
+    max_waiting_jobs: int = Field(
+        default=100_000,
+        ge=1,
+        description="Memory mode: jobs that may wait for this process's runners; beyond it, "
+        "sends, feedback and retries are refused with 503 before anything is stored.",
+    )
     auto_migrate: bool = Field(
         default=True, description="Run the database migrations when the API or worker starts."
     )
