@@ -28,6 +28,7 @@ from draft_service.errors import (
     LLMTimeoutError,
     LLMUnavailableError,
     NotFoundError,
+    QueueFullError,
     StaleDraftError,
 )
 from draft_service.prompt import Writer
@@ -94,6 +95,7 @@ __all__ = [
     "NotFoundError",
     "OfflineProvider",
     "OpenAIProvider",
+    "QueueFullError",
     "Runtime",
     "StaleDraftError",
     "Writer",
