@@ -39,6 +39,17 @@ async def _tasks(tasks: TaskStore, count: int, **fields: object) -> list[uuid.UU
     return [uuid.UUID(t.to_wire()["id"]) for t in await tasks.create_many(data)]
 
 
+async def _keys_and_tasks(
+    http: httpx.AsyncClient, new_key: NewKey, count: int
+) -> tuple[dict[str, str], dict[str, str]]:
+    """An admin's and a worker's key headers, after ``count`` new tasks ``t0``, ``t1``, ..."""
+    admin = await new_key(http, "default", Role.ADMIN)
+    worker = await new_key(http, "default", Role.WORKER)
+    for i in range(count):
+        await http.post("/api/tasks", json={"name": f"t{i}", "command": "true"}, headers=admin)
+    return admin, worker
+
+
 async def test_one_batch_completes_fails_and_releases_and_replays_change_nothing(
     tasks: TaskStore,
 ) -> None:
@@ -130,10 +141,7 @@ async def test_the_report_route_answers_each_report_and_refuses_unstorable_bodie
     serve: Serve, new_key: NewKey, database_url: str
 ) -> None:
     async with serve(database_url) as http:
-        admin = await new_key(http, "default", Role.ADMIN)
-        worker = await new_key(http, "default", Role.WORKER)
-        for i in range(2):
-            await http.post("/api/tasks", json={"name": f"t{i}", "command": "true"}, headers=admin)
+        admin, worker = await _keys_and_tasks(http, new_key, 2)
         claim = await http.post(
             "/api/workers/claim", json={"worker_id": "w", "max_tasks": 2}, headers=worker
         )
@@ -181,10 +189,7 @@ async def test_the_async_sdk_reports_in_batches(
     serve: Serve, new_key: NewKey, database_url: str
 ) -> None:
     async with serve(database_url) as http:
-        admin = await new_key(http, "default", Role.ADMIN)
-        worker = await new_key(http, "default", Role.WORKER)
-        for i in range(3):
-            await http.post("/api/tasks", json={"name": f"t{i}", "command": "true"}, headers=admin)
+        _, worker = await _keys_and_tasks(http, new_key, 3)
         async with _sdk(worker, http.app) as client:  # type: ignore[attr-defined]
             claimed = await client.claim_tasks("w", max_tasks=3)
             reports = [_report(t, "complete", 0) for t in claimed[:2]]
@@ -198,10 +203,7 @@ async def test_a_report_that_claims_refills_the_slots_it_frees(
     serve: Serve, new_key: NewKey, database_url: str
 ) -> None:
     async with serve(database_url) as http:
-        admin = await new_key(http, "default", Role.ADMIN)
-        worker = await new_key(http, "default", Role.WORKER)
-        for i in range(4):
-            await http.post("/api/tasks", json={"name": f"t{i}", "command": "true"}, headers=admin)
+        admin, worker = await _keys_and_tasks(http, new_key, 4)
         async with _sdk(worker, http.app) as client:  # type: ignore[attr-defined]
             first = await client.claim_tasks("w", max_tasks=2)
             both = await client.report_and_claim(
@@ -232,10 +234,7 @@ async def test_a_refused_report_that_claimed_tells_a_bad_report_from_a_refused_c
     serve: Serve, new_key: NewKey, database_url: str
 ) -> None:
     async with serve(database_url) as http:
-        admin = await new_key(http, "default", Role.ADMIN)
-        worker = await new_key(http, "default", Role.WORKER)
-        for i in range(6):
-            await http.post("/api/tasks", json={"name": f"t{i}", "command": "true"}, headers=admin)
+        _, worker = await _keys_and_tasks(http, new_key, 6)
         async with _sdk(worker, http.app) as client:  # type: ignore[attr-defined]
             first = await client.claim_tasks("w", max_tasks=3)
             started: list[ClaimedTask] = []
