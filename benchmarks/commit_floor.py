@@ -18,7 +18,10 @@ __all__ = ["main"]
 
 Message = MutableMapping[str, Any]
 _ANSWER = b'{"accepted":true}'
-_HEADERS = [(b"content-type", b"application/json"), (b"content-length", b"17")]
+_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(_ANSWER)).encode()),
+]
 
 
 def _app(dsn: str, pool_size: int) -> Callable[..., Awaitable[None]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -31,7 +30,7 @@ from draft_service.models import (
     StatusResponse,
 )
 from draft_service.runtime import Runtime, build_runtime
-from draft_service.send_lane import SendLane, check_rate_limit
+from draft_service.send_lane import SendLane, check_rate_limit, job_location
 from draft_service.service import DraftService
 from draft_service.settings import DraftSettings
 from draft_service.sse import event_routes
@@ -132,7 +131,7 @@ def _router() -> APIRouter:
         # The hottest route: the service without a dependency (see _ServiceKey for its cost).
         runtime: Runtime = request.app.state.runtime
         job_id = await runtime.service.send_messages(body)
-        response.headers["Location"] = f"/jobs/{job_id}?user_id={quote(body.user_id, safe='')}"
+        response.headers["Location"] = job_location(job_id, body.user_id)
         return AcceptedResponse(job_id=job_id)
 
     @api.post("/process-feedback/", status_code=202, response_model=AcceptedResponse)
@@ -149,7 +148,7 @@ def _router() -> APIRouter:
             raise _not_found(exc) from exc
         except ConflictError as exc:
             raise _conflict(exc) from exc
-        response.headers["Location"] = f"/jobs/{job_id}?user_id={quote(body.user_id, safe='')}"
+        response.headers["Location"] = job_location(job_id, body.user_id)
         return AcceptedResponse(job_id=job_id)
 
     @api.post("/reject-draft/", response_model=MessageResponse)
@@ -217,7 +216,7 @@ def _router() -> APIRouter:
             raise _not_found(exc) from exc
         except ConflictError as exc:
             raise _conflict(exc) from exc
-        response.headers["Location"] = f"/jobs/{job_id}?user_id={quote(user_id, safe='')}"
+        response.headers["Location"] = job_location(job_id, user_id)
         return view
 
     @api.put("/users/{user_id}/profile", response_model=ProfileView)

@@ -143,11 +143,6 @@ class JobQueue:
         self._tasks: list[asyncio.Task[int]] = []
 
     @property
-    def waiting(self) -> int | None:
-        """Jobs waiting to become events (``None`` without a waiting room: Redis)."""
-        return None if self._waiting is None else len(self._waiting)
-
-    @property
     def full(self) -> bool:
         """Whether the waiting room is full (never without one)."""
         return self._waiting is not None and self._waiting.full

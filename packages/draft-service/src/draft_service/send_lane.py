@@ -1,6 +1,6 @@
 """``POST /send-messages/`` without FastAPI's per-request machinery, for requests it accepts.
 
-The send route is the service's hottest path, and most of its CPU was not the work: routing
+The send route is the service's hottest path, and much of its CPU was not the work: routing
 through the included routers, reading the body, parsing its content type with
 ``email.message``, solving dependencies and serialising the answer took about two fifths
 of a request's CPU, the database write and the enqueue a third. :class:`SendLane` sits first
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from draft_service.runtime import Runtime
 
-__all__ = ["SEND_PATH", "SendLane", "check_rate_limit"]
+__all__ = ["SEND_PATH", "SendLane", "check_rate_limit", "job_location"]
 
 SEND_PATH = "/send-messages/"
 _PASSED = "draft_service.send_lane.passed"
@@ -79,7 +79,7 @@ class SendLane(BaseRoute):
         await check_rate_limit(runtime, request.user_id)
         job_id = await runtime.service.send_messages(request)
         content = AcceptedResponse(job_id=job_id).model_dump_json().encode()
-        location = f"/jobs/{job_id}?user_id={quote(request.user_id, safe='')}"
+        location = job_location(job_id, request.user_id)
         await send(
             {
                 "type": "http.response.start",
@@ -92,6 +92,11 @@ class SendLane(BaseRoute):
             }
         )
         await send({"type": "http.response.body", "body": content})
+
+
+def job_location(job_id: str, user_id: str) -> str:
+    """The ``Location`` of an accepted job: ``/jobs/{job_id}?user_id=...``."""
+    return f"/jobs/{job_id}?user_id={quote(user_id, safe='')}"
 
 
 async def check_rate_limit(runtime: Runtime, user_id: str) -> None:
