@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["SEND_PATH", "SendLane", "check_rate_limit", "job_location"]
 
 SEND_PATH = "/send-messages/"
+"""The path the lane answers (``POST`` only, at the app's root)."""
 _PASSED = "draft_service.send_lane.passed"
 _JSON = b"application/json"
 
