@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import logging
 
+import httpx
+import pytest
+from fastapi import APIRouter
+
+from api_core import ApiSettings, create_app
 from api_core.ratelimit import InProcessRateLimiter, RedisRateLimiter
 from platform_core.redis import RedisSettings, create_redis
+from platform_core.testing import PrivateRedis
 
 
 async def test_in_process_limit_is_per_caller() -> None:
@@ -62,3 +68,42 @@ async def test_redis_counters_are_shared(
         assert 0 < ttl <= 2 * window_seconds
     finally:
         await client.aclose()
+
+
+async def test_a_stopped_redis_is_a_503_naming_the_service_not_its_address(
+    private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The limiter's Redis stops: the route answers 503 with Retry-After, and what failed
+    goes only to the log."""
+    client = create_redis(RedisSettings(url=private_redis.url, retry_attempts=1))
+    limiter = RedisRateLimiter(client, per_minute=5, prefix="t:")
+    router = APIRouter()
+    written: list[str] = []
+
+    @router.post("/notes")
+    async def add_note() -> dict[str, str]:
+        if await limiter.hit("caller") is not None:
+            raise AssertionError("not over the limit")
+        written.append("note")
+        return {"saved": "yes"}
+
+    app = create_app(ApiSettings.load(), routers=[router])
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            assert (await c.post("/notes")).status_code == 200
+            private_redis.stop()
+            with caplog.at_level(logging.WARNING, logger="api_core.problems"):
+                answer = await c.post("/notes")
+    finally:
+        await client.aclose()
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "5"
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json()
+    assert problem["service"] == "redis"
+    assert "(redis) cannot be reached" in problem["detail"]
+    assert str(private_redis.port) not in answer.text
+    assert written == ["note"]
+    logged = [r for r in caplog.records if "dependency unavailable" in r.getMessage()]
+    assert logged and "rate limit INCR failed" in logged[0].getMessage()

@@ -14,11 +14,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match
 
 from api_core.errors import InvalidFilterError, ProblemError
+from platform_core.errors import DependencyUnavailableError
 from platform_core.logging import get_logger
 
-__all__ = ["PROBLEM_JSON", "allowed_methods", "install_problem_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_JSON",
+    "UNAVAILABLE_RETRY_AFTER",
+    "allowed_methods",
+    "install_problem_handlers",
+    "problem_response",
+]
 
 PROBLEM_JSON = "application/problem+json"
+UNAVAILABLE_RETRY_AFTER = 5
+"""Seconds a ``503`` for an unreachable service asks the client to wait (``Retry-After``)."""
 _log = get_logger(__name__)
 
 
@@ -153,6 +162,28 @@ async def _invalid_filter(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    # The message may name hosts and ports: it goes to the log, the client gets the service.
+    service = getattr(exc, "service", "a dependency")
+    state = request.scope.get("state") or {}
+    _log.warning(
+        "dependency unavailable",
+        request_id=state.get("request_id"),
+        method=request.method,
+        path=request.url.path,
+        service=service,
+        error=str(exc),
+    )
+    return problem_response(
+        request,
+        503,
+        detail=f"A service this request needs ({service}) cannot be reached; try again in "
+        f"{UNAVAILABLE_RETRY_AFTER} s.",
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+        service=service,
+    )
+
+
 async def _unhandled(request: Request, exc: Exception) -> Response:
     # Runs outside the request-id middleware (Starlette's outermost layer), so the id is
     # taken from the scope rather than the logging context.
@@ -173,11 +204,14 @@ async def _unhandled(request: Request, exc: Exception) -> Response:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Answer HTTP errors, validation errors, filter errors, :class:`ProblemError` and
-    unhandled exceptions with problem details (unhandled ones are logged with traceback and
-    never leak their message)."""
+    """Answer HTTP errors, validation errors, filter errors, :class:`ProblemError`, an
+    unreachable service (:class:`~platform_core.errors.DependencyUnavailableError`: ``503``
+    with ``Retry-After``, naming the service but not its address) and unhandled exceptions
+    with problem details (unhandled ones are logged with traceback and never leak their
+    message)."""
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(ProblemError, _problem)
     app.add_exception_handler(InvalidFilterError, _invalid_filter)
+    app.add_exception_handler(DependencyUnavailableError, _unavailable)
     app.add_exception_handler(Exception, _unhandled)
