@@ -23,7 +23,7 @@ async def test_migrations_match_the_models(database_url: str) -> None:
         assert await current_revision(engine) is None
         await upgrade(engine)
         await upgrade(engine)  # idempotent
-        assert await current_revision(engine) == "0002_provenance_profiles"
+        assert await current_revision(engine) == "0003_job_handover"
         async with engine.connect() as conn:
             diff = await conn.run_sync(
                 lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata)
@@ -40,7 +40,7 @@ def test_cli_migrate_json(sqlite_url: str) -> None:
         main, ["migrate", "--json"], env={"DRAFTS_DATABASE_URL": sqlite_url}
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"revision": "0002_provenance_profiles"}
+    assert json.loads(result.stdout) == {"revision": "0003_job_handover"}
 
 
 def test_cli_bad_setting_exits_1_naming_it() -> None:
@@ -66,4 +66,4 @@ def test_console_script_runs_from_the_installed_package(sqlite_url: str) -> None
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["revision"] == "0002_provenance_profiles"
+    assert json.loads(out.stdout)["revision"] == "0003_job_handover"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from necrostack import Event
+from platform_core.redis import wrap_redis_errors
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -136,14 +137,19 @@ class RedisFeed:
         return f"{self._prefix}{channel}"
 
     async def publish(self, channel: str, event_type: str, payload: dict[str, Any]) -> str:
-        """XADD the event (trimmed); a job channel expires ``ttl`` after its last event."""
+        """XADD the event (trimmed); a job channel expires ``ttl`` after its last event.
+
+        Raises:
+            DependencyUnavailableError: Redis cannot be reached.
+        """
         event = Event(event_type=event_type, payload=payload)
         key = self._key(channel)
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.xadd(key, {"e": event.model_dump_json()}, maxlen=self._keep, approximate=True)
-            if channel.startswith("job:"):
-                pipe.expire(key, self._ttl)
-            entry_id, *_ = await pipe.execute()
+        with wrap_redis_errors("XADD to the event feed"):
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.xadd(key, {"e": event.model_dump_json()}, maxlen=self._keep, approximate=True)
+                if channel.startswith("job:"):
+                    pipe.expire(key, self._ttl)
+                entry_id, *_ = await pipe.execute()
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     async def read(self, channel: str, after: str | None = None) -> AsyncIterator[FeedEntry]:

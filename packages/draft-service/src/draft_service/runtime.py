@@ -7,6 +7,7 @@ import contextlib
 import os
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +21,7 @@ from draft_service.db.intake import warm_up
 from draft_service.events import EventFeed, MemoryFeed
 from draft_service.llm import LLMProvider, build_provider
 from draft_service.queue import JobQueue, WaitingJobs, fail_given_up_jobs
+from draft_service.relay import Relay
 from draft_service.service import DraftService
 from draft_service.settings import DraftSettings
 from draft_service.store import Store
@@ -47,6 +49,7 @@ class Runtime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     job_engine: AsyncEngine | None = None
     """In-process jobs behind an API on PostgreSQL: their own pool (see :func:`build_runtime`)."""
+    _relay: Relay | None = None
 
     async def check_llm(self) -> None:
         """Readiness (optional check: ``degraded`` when failing): the LLM endpoint answers
@@ -85,6 +88,8 @@ class Runtime:
 
     async def close(self) -> None:
         """Stop the job queue and release the backend, LLM client, archive and database."""
+        if self._relay is not None:
+            await self._relay.stop()  # a round in progress ends first: its rows stay consistent
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -100,7 +105,10 @@ class Runtime:
 
 
 def _redis_backend(
-    settings: DraftSettings, consumer: str, on_dead_letter: DeadLetterHook | None = None
+    settings: DraftSettings,
+    consumer: str,
+    on_dead_letter: DeadLetterHook | None = None,
+    **options: Any,
 ) -> Backend:
     from platform_core.redis import RedisSettings
 
@@ -117,6 +125,7 @@ def _redis_backend(
         claim_idle_ms=settings.job_claim_idle_ms,
         max_deliveries=settings.job_max_deliveries,
         on_dead_letter=on_dead_letter,
+        **options,
     )
 
 
@@ -134,8 +143,10 @@ def _queue(settings: DraftSettings, consumer: str | None, store: Store) -> JobQu
         waiting = WaitingJobs(settings.max_waiting_jobs)
         return JobQueue(backend, concurrency=concurrency, waiting=waiting)
     name = consumer or f"{socket.gethostname()}-{os.getpid()}"
+    # A request waits this long for Redis to take its job; then the relay takes over.
+    handover = settings.queue_handover_timeout
     return JobQueue(
-        _redis_backend(settings, f"{name}-producer"),
+        _redis_backend(settings, f"{name}-producer", reconnect_timeout=handover),
         lambda i: _redis_backend(settings, f"{name}-{i}", given_up),
         concurrency=settings.worker_concurrency,
     )
@@ -278,6 +289,9 @@ async def build_runtime(
         queue.start(service.run_job)
         if settings.redis_url is None:
             await _requeue_unfinished(store, queue)
+    relay = Relay(store, queue.enqueue, settings.queue_relay_interval)
+    if settings.redis_url is not None:
+        relay.start()
     _log.info(
         "draft_service_started",
         provider=getattr(provider, "name", "?"),
@@ -285,5 +299,5 @@ async def build_runtime(
         consuming=queue.running,
     )
     return Runtime(
-        settings, engine, service, queue, provider, archive, feed, limiter, tasks, job_engine
+        settings, engine, service, queue, provider, archive, feed, limiter, tasks, job_engine, relay
     )

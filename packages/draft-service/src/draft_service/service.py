@@ -23,8 +23,10 @@ from draft_service.models import (
 )
 from draft_service.prompt import Writer
 from draft_service.related import RelatedMessages
+from draft_service.relay import hand_over
 from draft_service.settings import DraftSettings
 from draft_service.store import JobContext, Store
+from platform_core.errors import DependencyUnavailableError
 from platform_core.logging import get_logger
 
 __all__ = ["DraftService", "Enqueue"]
@@ -99,6 +101,22 @@ class DraftService:
         if self._queue_full():
             raise QueueFullError(self.settings.max_waiting_jobs)
 
+    async def _announce(self, channel: str, event_type: str, payload: dict[str, Any]) -> None:
+        """Publish an event about work already stored: the database holds the truth (job and
+        draft reads show it), so a feed that cannot take the event is logged, not raised, and
+        the request that stored the work still succeeds."""
+        try:
+            await self.feed.publish(channel, event_type, payload)
+        except DependencyUnavailableError as exc:
+            _log.warning(
+                "event_not_published", channel=channel, event_type=event_type, error=str(exc)
+            )
+
+    async def _announce_state(self, job_id: str, status: str, **extra: Any) -> None:
+        await self._announce(
+            f"job:{job_id}", "state", {"job_id": job_id, "status": status, **extra}
+        )
+
     async def _job_state(self, job_id: str, user_id: str, status: str, **extra: Any) -> None:
         payload = {"job_id": job_id, "status": status, **extra}
         await self.feed.publish(f"job:{job_id}", "state", payload)
@@ -118,15 +136,15 @@ class DraftService:
         queued = {"job_id": result.job_id, "thread": req.thread_name}
         # The user hears of a job before it can finish (its draft.ready follows job.queued).
         if result.requeued:
-            await self.feed.publish(f"user:{req.user_id}", "job.queued", queued)
-            await self.enqueue(result.job_id)
-            await self._job_state(result.job_id, req.user_id, "queued", retried=True)
+            await self._announce(f"user:{req.user_id}", "job.queued", queued)
+            await hand_over(self.store, self.enqueue, result.job_id)
+            await self._announce_state(result.job_id, "queued", retried=True)
         elif result.new_message_ids:
-            await self.feed.publish(f"user:{req.user_id}", "job.queued", queued)
-            await self.enqueue(result.job_id)
+            await self._announce(f"user:{req.user_id}", "job.queued", queued)
+            await hand_over(self.store, self.enqueue, result.job_id)
             if result.version > 1:
                 # Calls drafting an older version of the thread stop, in whichever process.
-                await self.feed.publish(
+                await self._announce(
                     "control",
                     "thread.changed",
                     {"thread_id": result.thread_id, "version": result.version},
@@ -151,8 +169,8 @@ class DraftService:
         self._require_room()
         job_id = await self.store.add_feedback_job(user_id, draft_id, feedback)
         queued = {"job_id": job_id, "draft_id": draft_id}
-        await self.feed.publish(f"user:{user_id}", "job.queued", queued)
-        await self.enqueue(job_id)
+        await self._announce(f"user:{user_id}", "job.queued", queued)
+        await hand_over(self.store, self.enqueue, job_id)
         return job_id
 
     async def reject(self, user_id: str, draft_id: str) -> None:
@@ -193,9 +211,9 @@ class DraftService:
         """
         self._require_room()
         await self.store.retry_job(job_id, user_id)
-        await self.feed.publish(f"user:{user_id}", "job.queued", {"job_id": job_id})
-        await self.enqueue(job_id)
-        await self._job_state(job_id, user_id, "queued", retried=True)
+        await self._announce(f"user:{user_id}", "job.queued", {"job_id": job_id})
+        await hand_over(self.store, self.enqueue, job_id)
+        await self._announce_state(job_id, "queued", retried=True)
         return await self.job_view(job_id, user_id)
 
     async def current_drafts(self, user_id: str) -> list[DraftSummary]:

@@ -125,6 +125,18 @@ class DraftSettings(ApiSettings):
     job_max_deliveries: int = Field(
         default=5, ge=1, description="Deliveries of a job event before it is dead-lettered."
     )
+    queue_handover_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Redis mode: seconds a request keeps trying to hand its stored job to "
+        "Redis; then the job waits in the database and the relay hands it over later.",
+    )
+    queue_relay_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="Redis mode: seconds between the relay's rounds over stored jobs that "
+        "Redis did not take.",
+    )
 
     @field_validator("database_url")
     @classmethod

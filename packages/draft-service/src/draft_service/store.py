@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, select, update
@@ -193,6 +193,63 @@ class Store:
         query = select(Job.id).where(Job.status.in_(("queued", "running"))).order_by(Job.created_at)
         async with self._sessions() as s:
             return list((await s.execute(query)).scalars())
+
+    async def mark_unqueued(self, job_id: str, reason: str) -> None:
+        """Record that the queue did not take a stored job: the relay hands it over later.
+
+        The job stays ``queued``; its ``error`` says what it waits for.
+        """
+        async with self._sessions.begin() as s:
+            await s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "queued")
+                .values(
+                    unqueued_since=utcnow(),
+                    error=f"waiting for the job queue: {reason}",
+                    updated_at=utcnow(),
+                )
+            )
+
+    async def hand_over_unqueued(
+        self, enqueue: Callable[[str], Awaitable[None]], limit: int = 200
+    ) -> tuple[int, BaseException | None]:
+        """Give the queue the oldest jobs it did not take, clearing their mark as it takes each.
+
+        The jobs are row-locked (``SKIP LOCKED``: relays of other processes take other jobs).
+        A job no longer ``queued`` is only unmarked. Returns how many the queue took and, when
+        it failed part-way, its error (the rest keep their mark for the next round).
+        """
+        query = (
+            select(Job.id, Job.status)
+            .where(Job.unqueued_since.is_not(None))
+            .order_by(Job.unqueued_since)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        taken: list[str] = []
+        moved_on: list[str] = []
+        failure: BaseException | None = None
+        async with self._sessions.begin() as s:
+            for job_id, status in (await s.execute(query)).all():
+                if status != "queued":
+                    moved_on.append(job_id)
+                    continue
+                try:
+                    await enqueue(job_id)
+                except Exception as exc:  # returned to the relay, which logs it
+                    failure = exc
+                    break
+                taken.append(job_id)
+            now = utcnow()
+            if taken:
+                await s.execute(
+                    update(Job)
+                    .where(Job.id.in_(taken))
+                    .values(unqueued_since=None, error=None, updated_at=now)
+                )
+            if moved_on:
+                await s.execute(update(Job).where(Job.id.in_(moved_on)).values(unqueued_since=None))
+        return len(taken), failure
 
     async def retry_job(self, job_id: str, user_id: str) -> Job:
         """Queue a failed job again (attempts start over).

@@ -9,11 +9,13 @@ from sqlalchemy import (
     JSON,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -126,6 +128,18 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    unqueued_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """Set when the queue could not take the job after it was stored; the relay hands it over
+    and clears it (see :mod:`draft_service.relay`)."""
+
+    __table_args__ = (
+        Index(
+            "ix_jobs_unqueued_since",
+            "unqueued_since",
+            postgresql_where=text("unqueued_since IS NOT NULL"),
+            sqlite_where=text("unqueued_since IS NOT NULL"),
+        ),
+    )
 
 
 class Profile(Base):
