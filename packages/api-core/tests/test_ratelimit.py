@@ -106,4 +106,5 @@ async def test_a_stopped_redis_is_a_503_naming_the_service_not_its_address(
     assert str(private_redis.port) not in answer.text
     assert written == ["note"]
     logged = [r for r in caplog.records if "dependency unavailable" in r.getMessage()]
-    assert logged and "rate limit INCR failed" in logged[0].getMessage()
+    assert logged
+    assert "rate limit INCR failed" in logged[0].getMessage()

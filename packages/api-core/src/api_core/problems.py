@@ -162,18 +162,22 @@ async def _invalid_filter(request: Request, exc: Exception) -> Response:
     )
 
 
+def _request_fields(request: Request) -> dict[str, Any]:
+    # These handlers run outside the request-id middleware (Starlette's outermost layer), so
+    # the id is taken from the scope rather than the logging context.
+    state = request.scope.get("state") or {}
+    return {
+        "request_id": state.get("request_id"),
+        "method": request.method,
+        "path": request.url.path,
+    }
+
+
 async def _unavailable(request: Request, exc: Exception) -> Response:
     # The message may name hosts and ports: it goes to the log, the client gets the service.
     service = getattr(exc, "service", "a dependency")
-    state = request.scope.get("state") or {}
-    _log.warning(
-        "dependency unavailable",
-        request_id=state.get("request_id"),
-        method=request.method,
-        path=request.url.path,
-        service=service,
-        error=str(exc),
-    )
+    fields = _request_fields(request)
+    _log.warning("dependency unavailable", **fields, service=service, error=str(exc))
     return problem_response(
         request,
         503,
@@ -185,17 +189,8 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
 
 
 async def _unhandled(request: Request, exc: Exception) -> Response:
-    # Runs outside the request-id middleware (Starlette's outermost layer), so the id is
-    # taken from the scope rather than the logging context.
-    state = request.scope.get("state") or {}
-    _log.error(
-        "unhandled error",
-        request_id=state.get("request_id"),
-        method=request.method,
-        path=request.url.path,
-        error_type=type(exc).__name__,
-        exc_info=exc,
-    )
+    fields = _request_fields(request)
+    _log.error("unhandled error", **fields, error_type=type(exc).__name__, exc_info=exc)
     return problem_response(
         request,
         500,
