@@ -51,6 +51,7 @@ class Script:
     requests: list[dict[str, Any]] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
     closed: list[int] = field(default_factory=list)  # request numbers the client hung up on
+    closed_at: dict[int, float] = field(default_factory=dict)  # time.monotonic() of the hang-up
     closed_event: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -134,6 +135,7 @@ class OpenAIStub:
                 self.close_connection = True
                 with script.lock:
                     script.closed.append(number)
+                    script.closed_at[number] = time.monotonic()
                 script.closed_event.set()
 
             def _stream(self, number: int, content: str, finish: str, cut: bool) -> None:

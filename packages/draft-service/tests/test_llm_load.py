@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 from draft_llm_stub import OpenAIStub
 from draft_test_helpers import make_settings, running, thread, wait_job
@@ -43,6 +44,25 @@ async def test_jobs_queue_behind_the_llm_concurrency_limit(
         assert len(llm.script.requests) == 3  # one call per draft
 
 
+async def test_the_deadline_starts_with_the_jobs_turn(sqlite_url: str, llm: OpenAIStub) -> None:
+    """Five jobs behind one LLM slot, 0.4 s a call and a 1.5 s deadline: the last one's turn
+    comes after 1.6 s, and it is still drafted with one call."""
+    llm.script.delay = 0.4
+    llm.script.serial = True
+    settings = make_settings(
+        sqlite_url, llm, llm_concurrency=1, worker_concurrency=5, llm_deadline=1.5
+    )
+    async with running(settings) as svc:
+        c = svc.client
+        jobs = [
+            (await c.post("/send-messages/", json=thread("bob", f"t{i}", ("m", "A", "Hi?")))).json()
+            for i in range(5)
+        ]
+        done = [await wait_job(c, j["job_id"], "bob") for j in jobs]
+    assert [d["status"] for d in done] == ["done"] * 5, done
+    assert len(llm.script.requests) == 5
+
+
 async def test_a_superseded_jobs_stream_is_closed(database_url: str, llm: OpenAIStub) -> None:
     llm.script.stall = threading.Event()
     async with running(make_settings(database_url, llm)) as svc:
@@ -50,9 +70,12 @@ async def test_a_superseded_jobs_stream_is_closed(database_url: str, llm: OpenAI
         body = thread("bob", "t", ("1", "Ann", "Flight at 9?"))
         first = await c.post("/send-messages/", json=body)
         await _until(llm.script.arrived.is_set, "no call reached the LLM")
+        sent_at = time.monotonic()
         second = await c.post("/send-messages/", json=thread("bob", "t", ("2", "Ann", "Or 11?")))
         # The server sees the first stream's connection closed while it is still stalled.
         await _until(lambda: 1 in llm.script.closed, "the stale stream was not closed")
+        # Within 100 ms of the superseding send (the stub looks every 5 ms).
+        assert llm.script.closed_at[1] - sent_at < 0.1, llm.script.closed_at[1] - sent_at
         llm.script.stall.set()
         old = await wait_job(c, first.json()["job_id"], "bob")
         new = await wait_job(c, second.json()["job_id"], "bob")
@@ -95,8 +118,11 @@ async def test_a_redis_worker_closes_the_stream_when_the_api_supersedes(
             body = thread("bob", "t", ("1", "Ann", "Flight at 9?"))
             first = (await c.post("/send-messages/", json=body)).json()
             await _until(llm.script.arrived.is_set, "the worker never called the LLM")
+            sent_at = time.monotonic()
             await c.post("/send-messages/", json=thread("bob", "t", ("2", "Ann", "Or 11?")))
             await _until(lambda: 1 in llm.script.closed, "the worker did not close the stream")
+            # The API's control event reaches the worker through Redis within 100 ms too.
+            assert llm.script.closed_at[1] - sent_at < 0.1, llm.script.closed_at[1] - sent_at
             llm.script.stall.set()
             old = await wait_job(c, first["job_id"], "bob")
             assert old["status"] == "discarded"

@@ -156,8 +156,10 @@ class Drafter:
         """
         request, provenance = prepared.request, prepared.provenance
         loop = asyncio.get_running_loop()
-        end = loop.time() + self.settings.llm_deadline
         async with self._limit:
+            # The deadline starts with the job's turn: time spent waiting behind other jobs'
+            # calls is not time the LLM failed to answer this one.
+            end = loop.time() + self.settings.llm_deadline
             why = await self.store.still_wanted(ctx.job.id)
             if why is not None:
                 raise Discarded(why)

@@ -80,7 +80,10 @@ class DraftSettings(ApiSettings):
     )
     llm_timeout: float = Field(default=30.0, gt=0, description="Seconds per LLM call.")
     llm_deadline: float = Field(
-        default=120.0, gt=0, description="Seconds a job may spend on LLM calls and retry waits."
+        default=120.0,
+        gt=0,
+        description="Seconds a job may spend on LLM calls and retry waits, counted from its "
+        "turn under DRAFTS_LLM_CONCURRENCY (waiting for the turn is not counted).",
     )
     llm_max_tokens: int = Field(default=512, gt=0, description="Completion token limit.")
     llm_temperature: float = Field(default=0.3, ge=0, le=2, description="Sampling temperature.")
