@@ -33,6 +33,7 @@ def _serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
             {"DRAFTS_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:9/x"},
             "DRAFTS_DATABASE_URL",
         ),
+        ({"ACTIVITY_STORE_BACKEND": "bogus"}, "ACTIVITY_STORE_BACKEND"),
     ],
 )
 def test_a_bad_start_is_one_line_and_exit_1(

@@ -75,7 +75,7 @@ def worker(name: str | None, concurrency: int | None) -> None:
     """Run background jobs from Redis until SIGTERM or Ctrl-C (needs DRAFTS_REDIS_URL)."""
     settings = _settings()
     if settings.redis_url is None:
-        _fail(RuntimeError("DRAFTS_REDIS_URL is not set: workers consume from Redis"), 2)
+        _fail(RuntimeError("DRAFTS_REDIS_URL is not set: workers consume from Redis"))
     if concurrency is not None:
         settings = settings.model_copy(update={"worker_concurrency": concurrency})
     consumer = name or f"{socket.gethostname()}-{os.getpid()}"

@@ -210,14 +210,18 @@ async def _job_engine(settings: DraftSettings, engine: AsyncEngine) -> AsyncEngi
 async def preflight(settings: DraftSettings) -> None:
     """Check what a server needs before it starts serving, so a start fails with one line.
 
-    Checks the LLM settings and that the database answers ``SELECT 1``.
+    Checks the LLM settings, the archive's settings (activity-store's, e.g.
+    ``ACTIVITY_STORE_BACKEND``: the archive is built, not connected) and that the database
+    answers ``SELECT 1``.
 
     Raises:
-        ConfigurationError: the LLM provider lacks a setting.
+        ConfigurationError: the LLM provider lacks a setting, or the archive's settings are
+            invalid (naming the variable).
         DependencyUnavailableError: the database cannot be reached (naming
             ``DRAFTS_DATABASE_URL``).
     """
     settings.require_llm_config()
+    await _archive(settings).close()
     engine = create_engine(settings.database_url, pre_ping=False)
     try:
         async with engine.connect() as conn:
