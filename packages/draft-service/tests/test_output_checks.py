@@ -80,3 +80,31 @@ async def test_role_prefixes_and_markup_are_stripped(sqlite_url: str, llm: OpenA
     llm.script.answers.append("[2024-05-01 09:01:00] Sam: Hi Alice, Friday is fine.")
     _, seen = await _run(llm, sqlite_url.replace("drafts.db", "two.db"), profile=True)
     assert seen["current"][0]["draft_message_content"] == "Hi Alice, Friday is fine."
+
+
+async def test_a_truncated_draft_is_revised_with_feedback_into_a_ready_one(
+    sqlite_url: str, llm: OpenAIStub
+) -> None:
+    """Not a dead end: feedback on the draft its job names gives a ready revision."""
+    llm.script.finish_reasons.extend(["length", "length"])
+    async with running(make_settings(sqlite_url, llm)) as svc:
+        c = svc.client
+        sent = await c.post("/send-messages/", json=ASK)
+        job = await wait_job(c, sent.json()["job_id"], "agent")
+        assert job["status"] == "truncated"
+        fb = await c.post(
+            "/process-feedback/",
+            json={
+                "user_id": "agent",
+                "draft_message_id": job["draft_message_id"],
+                "feedback": "Much shorter, please.",
+            },
+        )
+        assert fb.status_code == 202, fb.text
+        revised = await wait_job(c, fb.json()["job_id"], "agent")
+        assert revised["status"] == "done", revised
+        current = (await c.get("/draft-messages/", params={"user_id": "agent"})).json()
+        assert [d["draft_message_id"] for d in current["draft_messages"]] == [
+            job["draft_message_id"]
+        ]
+        assert current["draft_messages"][0]["draft_message_content"]
