@@ -61,6 +61,24 @@ async def test_feedback_query_and_path_fields_refuse_nul(sqlite_url: str) -> Non
         assert len(detail.json()["revisions"]) == 1
 
 
+@pytest.mark.parametrize("field", ["display_name", "role", "signature", "tone"])
+@pytest.mark.parametrize("bad", ["nul\x00here", "lone \ud800 surrogate"])
+async def test_profile_fields_and_the_event_streams_user_refuse_unstorable_text(
+    sqlite_url: str, field: str, bad: str
+) -> None:
+    async with running(make_settings(sqlite_url)) as svc:
+        c = svc.client
+        body = {"display_name": "Sam", "role": "Support", "signature": "Sam", "tone": "warm"}
+        raw = json.dumps(body | {field: bad}).encode()
+        r = await c.put(
+            "/users/bob/profile", content=raw, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 422, r.text
+        assert field in r.text
+        assert (await c.get("/users/bob/profile")).status_code == 404  # nothing was stored
+        assert (await c.get("/users/b%00ob/events")).status_code == 422
+
+
 async def test_every_job_read_needs_its_owner(sqlite_url: str) -> None:
     async with running(make_settings(sqlite_url)) as svc:
         c = svc.client

@@ -356,11 +356,21 @@ def test_llm_settings_and_their_openrouter_aliases(monkeypatch: pytest.MonkeyPat
     assert settings.llm_api_key is not None
     assert settings.llm_api_key.get_secret_value() == "or-key"
     assert settings.llm_model == "vendor/model"
+    monkeypatch.setenv("OPENROUTER_BASE_URL", "http://127.0.0.1:9090/v1")
+    assert DraftSettings.load().llm_base_url == "http://127.0.0.1:9090/v1"
     monkeypatch.setenv("DRAFTS_LLM_MODEL", "SmolLM2-135M")
     monkeypatch.setenv("DRAFTS_LLM_BASE_URL", "http://127.0.0.1:8080/v1/")
     settings = DraftSettings.load()
     assert settings.llm_model == "SmolLM2-135M"
     assert settings.llm_base_url == "http://127.0.0.1:8080/v1"
+
+
+def test_the_gentle_defaults() -> None:
+    """Two LLM calls at once per process; 120 s of calls and waits per job."""
+    from draft_service import DraftSettings
+
+    settings = DraftSettings()
+    assert (settings.llm_concurrency, settings.llm_deadline) == (2, 120.0)
 
 
 @pytest.mark.parametrize("url", ["127.0.0.1:8080/v1", "localhost/v1", "ftp://host/v1", "http://"])
