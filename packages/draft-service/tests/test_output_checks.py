@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from draft_llm_stub import OpenAIStub
 from draft_test_helpers import make_settings, running, thread, wait_job
+
+from draft_service.events import EventFeed
+from necrostack import Event
 
 ASK = thread("agent", "t", ("m1", "Alice", "Can we move the budget review to Friday?"))
 
@@ -82,6 +86,15 @@ async def test_role_prefixes_and_markup_are_stripped(sqlite_url: str, llm: OpenA
     assert seen["current"][0]["draft_message_content"] == "Hi Alice, Friday is fine."
 
 
+async def _first(feed: EventFeed, channel: str, count: int) -> list[Event]:
+    seen: list[Event] = []
+    async for entry in feed.read(channel, "0"):
+        seen.append(entry.event)
+        if len(seen) == count:
+            break
+    return seen
+
+
 async def test_a_truncated_draft_is_revised_with_feedback_into_a_ready_one(
     sqlite_url: str, llm: OpenAIStub
 ) -> None:
@@ -92,6 +105,9 @@ async def test_a_truncated_draft_is_revised_with_feedback_into_a_ready_one(
         sent = await c.post("/send-messages/", json=ASK)
         job = await wait_job(c, sent.json()["job_id"], "agent")
         assert job["status"] == "truncated"
+        told = await asyncio.wait_for(_first(svc.runtime.service.feed, "user:agent", 2), 10)
+        assert [e.event_type for e in told] == ["job.queued", "draft.truncated"]
+        assert told[1].payload["draft_id"] == job["draft_message_id"]
         fb = await c.post(
             "/process-feedback/",
             json={

@@ -375,9 +375,11 @@ class DraftService:
         extra = {"draft_id": saved.draft_id} if saved.draft_id else {"error": saved.reason}
         await self._job_state(job_id, job.user_id, saved.status, **extra)
         user = f"user:{job.user_id}"
-        if saved.status == "done":
+        if saved.status in ("done", "truncated"):
+            # A truncated draft is not offered: its owner hears of it to revise it (feedback).
             ready = {"draft_id": saved.draft_id, "job_id": job_id, "thread": ctx.thread.thread_name}
-            await self.feed.publish(user, "draft.ready", ready)
+            kind = "draft.ready" if saved.status == "done" else "draft.truncated"
+            await self.feed.publish(user, kind, ready)
         for old in saved.superseded:
             await self.feed.publish(
                 user, "draft.superseded", {"draft_id": old, "by": saved.draft_id}
