@@ -2,7 +2,9 @@
 
 Backends are plugins in the ``necrostack.backends`` entry-point group: ``memory``
 (:class:`InMemoryBackend`) and ``redis`` (``necrostack.backends.redis.RedisBackend``, extra
-``necrostack[redis]``); :func:`load_backend` picks one by name.
+``necrostack[redis]``); :func:`load_backend` picks one by name. Feeds
+(:mod:`necrostack.feeds`: :class:`MemoryFeed`, :class:`RedisFeed`) broadcast events on
+channels to every reader, resumable by id, for live views such as Server-Sent Events.
 
 Names are imported on first use (PEP 562): ``import necrostack`` loads nothing else, and a
 process pays for pydantic, OpenTelemetry and asyncio's machinery only when it touches a name
@@ -39,6 +41,9 @@ if TYPE_CHECKING:
         TRACESTATE,
         Event,
     )
+    from necrostack.feeds import Feed, FeedEntry
+    from necrostack.feeds.memory import MemoryFeed
+    from necrostack.feeds.redis import RedisFeed
     from necrostack.loading import load_backend
     from necrostack.organ import (
         FailurePolicy,
@@ -64,13 +69,17 @@ __all__ = [
     "EventDecodeError",
     "EventTooLargeError",
     "FailurePolicy",
+    "Feed",
+    "FeedEntry",
     "HandlerResult",
     "HandlerTimeoutError",
     "InMemoryBackend",
+    "MemoryFeed",
     "NackOutcome",
     "NecroStackError",
     "Organ",
     "OrganValidationError",
+    "RedisFeed",
     "ShutdownTimeoutError",
     "Spine",
     "SpineStats",
@@ -89,13 +98,17 @@ _EXPORTS = {
     "EventDecodeError": "necrostack.errors",
     "EventTooLargeError": "necrostack.errors",
     "FailurePolicy": "necrostack.organ",
+    "Feed": "necrostack.feeds",
+    "FeedEntry": "necrostack.feeds",
     "HandlerResult": "necrostack.organ",
     "HandlerTimeoutError": "necrostack.errors",
     "InMemoryBackend": "necrostack.backends.memory",
+    "MemoryFeed": "necrostack.feeds.memory",
     "NackOutcome": "necrostack.backends.base",
     "NecroStackError": "necrostack.errors",
     "Organ": "necrostack.organ",
     "OrganValidationError": "necrostack.errors",
+    "RedisFeed": "necrostack.feeds.redis",
     "ShutdownTimeoutError": "necrostack.errors",
     "Spine": "necrostack.spine",
     "SpineStats": "necrostack.stats",
