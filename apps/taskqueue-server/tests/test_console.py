@@ -21,7 +21,7 @@ from necrostack import Event
 from taskqueue_server.app import create_server_app
 from taskqueue_server.db.tenancy import Role, TenantScope
 from taskqueue_server.settings import ServerSettings
-from taskqueue_server.ui.feed import MemoryFeed, RedisFeed
+from taskqueue_server.ui.feed import memory_feed, redis_feed
 from taskqueue_server.ui.stream import _visible, sse_message
 
 
@@ -387,7 +387,7 @@ async def _first(feed: Any, tenant: str) -> list[Event | None]:
 
 
 async def test_the_memory_feed_keeps_tenants_apart() -> None:
-    feed = MemoryFeed()
+    feed = memory_feed()
     reader = asyncio.create_task(_first(feed, "acme"))
     await asyncio.sleep(0.05)
     await feed.publish(_event("task.created", "globex"), "globex")
@@ -404,7 +404,7 @@ async def test_the_redis_feed_reaches_readers_of_the_same_tenant_only(redis_url:
 
     client = Redis.from_url(redis_url)
     prefix = f"test-console-{uuid.uuid4().hex[:8]}:"
-    feed = RedisFeed(client, prefix)
+    feed = redis_feed(client, prefix)
     try:
         reader = asyncio.create_task(_first(feed, "acme"))
         await asyncio.sleep(0.2)

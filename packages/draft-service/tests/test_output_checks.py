@@ -8,8 +8,7 @@ from typing import Any
 from draft_llm_stub import OpenAIStub
 from draft_test_helpers import make_settings, running, thread, wait_job
 
-from draft_service.events import EventFeed
-from necrostack import Event
+from necrostack import Event, Feed
 
 ASK = thread("agent", "t", ("m1", "Alice", "Can we move the budget review to Friday?"))
 
@@ -86,7 +85,7 @@ async def test_role_prefixes_and_markup_are_stripped(sqlite_url: str, llm: OpenA
     assert seen["current"][0]["draft_message_content"] == "Hi Alice, Friday is fine."
 
 
-async def _first(feed: EventFeed, channel: str, count: int) -> list[Event]:
+async def _first(feed: Feed, channel: str, count: int) -> list[Event]:
     seen: list[Event] = []
     async for entry in feed.read(channel, "0"):
         seen.append(entry.event)

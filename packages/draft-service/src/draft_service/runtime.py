@@ -18,14 +18,13 @@ from draft_service.archive import MessageArchive
 from draft_service.db import create_engine, session_factory
 from draft_service.db.engine import open_pool
 from draft_service.db.intake import warm_up
-from draft_service.events import EventFeed, MemoryFeed
 from draft_service.llm import LLMProvider, build_provider
 from draft_service.queue import JobQueue, WaitingJobs, fail_given_up_jobs
 from draft_service.relay import Relay
 from draft_service.service import DraftService
 from draft_service.settings import DraftSettings
 from draft_service.store import Store
-from necrostack import Backend, DeadLetterHook, InMemoryBackend, load_backend
+from necrostack import Backend, DeadLetterHook, Feed, InMemoryBackend, MemoryFeed, load_backend
 from platform_core.errors import DependencyUnavailableError, PlatformError
 from platform_core.logging import get_logger
 
@@ -44,7 +43,7 @@ class Runtime:
     queue: JobQueue
     provider: LLMProvider
     archive: MessageArchive
-    feed: EventFeed
+    feed: Feed
     limiter: RateLimiter | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     job_engine: AsyncEngine | None = None
@@ -158,14 +157,14 @@ def _archive(settings: DraftSettings) -> MessageArchive:
     return ActivityArchive.from_environment()
 
 
-def _feed_and_limiter(settings: DraftSettings) -> tuple[EventFeed, RateLimiter | None]:
+def _feed_and_limiter(settings: DraftSettings) -> tuple[Feed, RateLimiter | None]:
     """The event feed and the per-user write limiter: in memory, or both on one Redis client
     (the feed owns it and closes it)."""
     per_minute = settings.rate_limit_per_minute
     if settings.redis_url is None:
         return MemoryFeed(), InProcessRateLimiter(per_minute) if per_minute else None
     from api_core.ratelimit import RedisRateLimiter
-    from draft_service.events import RedisFeed
+    from necrostack import RedisFeed
     from platform_core.redis import RedisSettings, create_redis
 
     redis_settings = RedisSettings.load(url=settings.redis_url)

@@ -10,7 +10,6 @@ from draft_service.archive import MessageArchive
 from draft_service.backfill import ArchiveIndex
 from draft_service.drafting import Discarded, Drafter, writer_of
 from draft_service.errors import LLMError, QueueFullError
-from draft_service.events import EventFeed, FeedEntry, MemoryFeed
 from draft_service.llm import LLMProvider
 from draft_service.models import (
     DraftDetail,
@@ -26,10 +25,14 @@ from draft_service.related import RelatedMessages
 from draft_service.relay import hand_over
 from draft_service.settings import DraftSettings
 from draft_service.store import JobContext, Store
+from necrostack import Event, Feed, FeedEntry, MemoryFeed
 from platform_core.errors import DependencyUnavailableError
 from platform_core.logging import get_logger
 
-__all__ = ["DraftService", "Enqueue"]
+__all__ = ["JOB_CHANNEL_TTL", "DraftService", "Enqueue"]
+
+JOB_CHANNEL_TTL = 3600
+"""Seconds a job's event channel is kept after its last event (Redis feed)."""
 
 Enqueue = Callable[[str], Awaitable[None]]
 """Hands a job id to the background queue."""
@@ -75,7 +78,7 @@ class DraftService:
         provider: LLMProvider,
         archive: MessageArchive,
         enqueue: Enqueue = _no_queue,
-        feed: EventFeed | None = None,
+        feed: Feed | None = None,
         jobs: Store | None = None,
         queue_full: Callable[[], bool] = _never_full,
     ) -> None:
@@ -86,7 +89,7 @@ class DraftService:
         self.provider = provider
         self.archive = archive
         self.enqueue = enqueue
-        self.feed: EventFeed = feed or MemoryFeed()
+        self.feed: Feed = feed or MemoryFeed()
         self._preparing = asyncio.Semaphore(settings.llm_concurrency)
         # A process-local archive is caught up from the database before each related query.
         local = not archive.shared and settings.related_limit > 0
@@ -95,7 +98,9 @@ class DraftService:
         self.drafter = Drafter(settings, self._jobs, provider, related, self._publish)
 
     async def _publish(self, channel: str, event_type: str, payload: dict[str, Any]) -> None:
-        await self.feed.publish(channel, event_type, payload)
+        # A job's channel is dropped an hour after its last event (its readers are done).
+        ttl = JOB_CHANNEL_TTL if channel.startswith("job:") else None
+        await self.feed.publish(channel, Event(event_type=event_type, payload=payload), ttl=ttl)
 
     def _require_room(self) -> None:
         if self._queue_full():
@@ -106,7 +111,7 @@ class DraftService:
         draft reads show it), so a feed that cannot take the event is logged, not raised, and
         the request that stored the work still succeeds."""
         try:
-            await self.feed.publish(channel, event_type, payload)
+            await self._publish(channel, event_type, payload)
         except DependencyUnavailableError as exc:
             _log.warning(
                 "event_not_published", channel=channel, event_type=event_type, error=str(exc)
@@ -119,7 +124,7 @@ class DraftService:
 
     async def _job_state(self, job_id: str, user_id: str, status: str, **extra: Any) -> None:
         payload = {"job_id": job_id, "status": status, **extra}
-        await self.feed.publish(f"job:{job_id}", "state", payload)
+        await self._publish(f"job:{job_id}", "state", payload)
 
     # --- API operations ---------------------------------------------------------------------
 
@@ -180,7 +185,7 @@ class DraftService:
             DraftNotFoundError: the user has no such draft.
         """
         if await self.store.reject(user_id, draft_id):
-            await self.feed.publish(f"user:{user_id}", "draft.rejected", {"draft_id": draft_id})
+            await self._publish(f"user:{user_id}", "draft.rejected", {"draft_id": draft_id})
             await self._close_drafts((draft_id,), "discarded: the draft was rejected")
 
     async def mark_sent(self, user_id: str, draft_id: str) -> None:
@@ -193,13 +198,13 @@ class DraftService:
             DraftClosedError: the draft is rejected or superseded.
         """
         if await self.store.mark_sent(user_id, draft_id):
-            await self.feed.publish(f"user:{user_id}", "draft.sent", {"draft_id": draft_id})
+            await self._publish(f"user:{user_id}", "draft.sent", {"draft_id": draft_id})
             await self._close_drafts((draft_id,), "discarded: the draft was sent")
 
     async def _close_drafts(self, draft_ids: tuple[str, ...], reason: str) -> None:
         if draft_ids:
             payload = {"draft_ids": list(draft_ids), "reason": reason}
-            await self.feed.publish("control", "drafts.closed", payload)
+            await self._publish("control", "drafts.closed", payload)
 
     async def retry_job(self, job_id: str, user_id: str) -> JobView:
         """Queue a failed job again.
@@ -354,7 +359,7 @@ class DraftService:
             await self._jobs.finish_job(job_id, "failed", error)
             await self._job_state(job_id, job.user_id, "failed", error=error)
             failed = {"job_id": job_id, "thread": ctx.thread.thread_name, "error": error}
-            await self.feed.publish(f"user:{job.user_id}", "job.failed", failed)
+            await self._publish(f"user:{job.user_id}", "job.failed", failed)
             _log.error("job_failed", job_id=job_id, error=error)
             return "failed"
         completion = outcome.completion
@@ -379,11 +384,9 @@ class DraftService:
             # A truncated draft is not offered: its owner hears of it to revise it (feedback).
             ready = {"draft_id": saved.draft_id, "job_id": job_id, "thread": ctx.thread.thread_name}
             kind = "draft.ready" if saved.status == "done" else "draft.truncated"
-            await self.feed.publish(user, kind, ready)
+            await self._publish(user, kind, ready)
         for old in saved.superseded:
-            await self.feed.publish(
-                user, "draft.superseded", {"draft_id": old, "by": saved.draft_id}
-            )
+            await self._publish(user, "draft.superseded", {"draft_id": old, "by": saved.draft_id})
         await self._close_drafts(saved.superseded, "discarded: the draft was superseded")
         _log.info(
             "job_finished",

@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 from taskqueue_server.db.console import ConsoleStore
 from taskqueue_server.db.engine import read_session_factory
 from taskqueue_server.ui.context import Console
-from taskqueue_server.ui.feed import ConsoleFeed, MemoryFeed, RedisFeed
+from taskqueue_server.ui.feed import ConsoleFeed, memory_feed, redis_feed
 from taskqueue_server.ui.format import FILTERS
 
 if TYPE_CHECKING:
@@ -38,9 +38,9 @@ def install_console(app: FastAPI, runtime: Runtime, web: WebUI) -> Console:
 
     feed: ConsoleFeed
     if runtime.redis is not None:
-        feed = RedisFeed(runtime.redis, runtime.settings.redis_key_prefix)
+        feed = redis_feed(runtime.redis, runtime.settings.redis_key_prefix)
     else:
-        feed = MemoryFeed()
+        feed = memory_feed()
     runtime.publisher.listeners.append(feed.publish)
     web.templates.filters.update(FILTERS)
     console = Console(web, runtime, ConsoleStore(read_session_factory(runtime.engine)), feed)
