@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 from draft_llm_stub import OpenAIStub
@@ -432,3 +433,26 @@ def test_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("DRAFTS_DATABASE_URL", "mysql://x")
     with pytest.raises(ConfigurationError, match="DRAFTS_DATABASE_URL"):
         DraftSettings.load()
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after": "3"}, 3.0),
+        ({"retry-after": "0.5"}, 0.5),
+        ({"retry-after-ms": "250"}, 0.25),
+        ({"retry-after": "Mon, 07 Dec 2026 21:00:07 GMT"}, 7.0),  # an HTTP date, 7 s ahead
+        ({"retry-after": "Mon, 07 Dec 2026 20:59:00 GMT"}, 0.0),  # a date already past
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_as_a_date(
+    headers: dict[str, str], seconds: float | None
+) -> None:
+    import httpx
+
+    from draft_service.llm.openai_provider import parse_retry_after
+
+    now = datetime(2026, 12, 7, 21, 0, 0, tzinfo=UTC)
+    assert parse_retry_after(httpx.Headers(headers), now=now) == seconds

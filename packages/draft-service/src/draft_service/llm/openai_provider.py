@@ -10,6 +10,8 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -22,21 +24,33 @@ from draft_service.llm.base import Completion, DeltaSink, DraftRequest
 __all__ = ["OpenAIProvider", "parse_retry_after"]
 
 
-def parse_retry_after(headers: httpx.Headers | None) -> float | None:
-    """Seconds from a ``Retry-After`` (or ``retry-after-ms``) header; ``None`` when absent.
+def parse_retry_after(headers: httpx.Headers | None, now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` (or ``retry-after-ms``) header; ``None`` when absent or
+    unreadable (the service's backoff applies then).
 
-    Only the delta-seconds form is read; an HTTP date falls back to the service's backoff.
+    ``Retry-After`` may be delta-seconds or an HTTP date (RFC 9110); a date in the past is 0.
+
+    Args:
+        headers: The response's headers.
+        now: The time to count a date from (the current time by default).
     """
     if headers is None:
         return None
     try:
         if "retry-after-ms" in headers:
             return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        if "retry-after" in headers:
-            return max(0.0, float(headers["retry-after"]))
-    except ValueError:
+        if "retry-after" not in headers:
+            return None
+        value = headers["retry-after"].strip()
+        try:
+            return max(0.0, float(value))  # delta-seconds (some servers send a fraction)
+        except ValueError:
+            when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
-    return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class _Stream:
