@@ -13,13 +13,14 @@ event published by any process reaches readers in every other (extra ``necrostac
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
 from necrostack.event import Event
 
-__all__ = ["Feed", "FeedEntry"]
+__all__ = ["Feed", "FeedBase", "FeedEntry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +62,26 @@ class Feed(Protocol):
     async def close(self) -> None:
         """Release connections."""
         ...
+
+
+class FeedBase(ABC):
+    """The reading half both feeds share: :meth:`read` and :meth:`watch` over the entries a
+    subclass yields from ``_entries`` (``None`` after ``idle`` seconds without one)."""
+
+    async def read(self, channel: str, after: str | None = None) -> AsyncIterator[FeedEntry]:
+        """Entries of ``channel`` after id ``after`` (``None``: from now on), until closed."""
+        async for entry in self._entries(channel, after, None):
+            if entry is not None:
+                yield entry
+
+    def watch(
+        self, channel: str, after: str | None = None, *, idle: float
+    ) -> AsyncIterator[FeedEntry | None]:
+        """As :meth:`read`, and ``None`` after each ``idle`` seconds without an entry."""
+        return self._entries(channel, after, idle)
+
+    @abstractmethod
+    def _entries(
+        self, channel: str, after: str | None, idle: float | None
+    ) -> AsyncIterator[FeedEntry | None]:
+        """Entries after ``after``; with ``idle``, ``None`` after that long without one."""

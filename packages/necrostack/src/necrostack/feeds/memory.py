@@ -7,12 +7,12 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 from necrostack.event import Event
-from necrostack.feeds import FeedEntry
+from necrostack.feeds import FeedBase, FeedEntry
 
 __all__ = ["MemoryFeed"]
 
 
-class MemoryFeed:
+class MemoryFeed(FeedBase):
     """An in-process :class:`~necrostack.feeds.Feed` keeping the last ``keep`` entries of each
     channel, and the ``channels`` channels published to most recently (``ttl`` is not needed:
     a channel no one publishes to any more is dropped as newer ones arrive).
@@ -49,18 +49,6 @@ class MemoryFeed:
                 self._channels.popitem(last=False)
             self._changed.notify_all()
             return str(self._seq)
-
-    async def read(self, channel: str, after: str | None = None) -> AsyncIterator[FeedEntry]:
-        """Yield entries after ``after`` as they are published."""
-        async for entry in self._entries(channel, after, None):
-            if entry is not None:
-                yield entry
-
-    def watch(
-        self, channel: str, after: str | None = None, *, idle: float
-    ) -> AsyncIterator[FeedEntry | None]:
-        """Yield entries after ``after``, and ``None`` after ``idle`` seconds without one."""
-        return self._entries(channel, after, idle)
 
     async def _entries(
         self, channel: str, after: str | None, idle: float | None

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from necrostack.event import Event
-from necrostack.feeds import FeedEntry
+from necrostack.feeds import FeedBase, FeedEntry
 from platform_core.redis import wrap_redis_errors
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ __all__ = ["RedisFeed"]
 _BLOCK_MS = 1000
 
 
-class RedisFeed:
+class RedisFeed(FeedBase):
     """A :class:`~necrostack.feeds.Feed` with one Redis stream per channel
     (``{prefix}{channel}``), trimmed to about ``keep`` entries; ids are the stream's.
 
@@ -54,18 +54,6 @@ class RedisFeed:
                     pipe.expire(key, ttl)
                 entry_id, *_ = await pipe.execute()
         return _text(entry_id)
-
-    async def read(self, channel: str, after: str | None = None) -> AsyncIterator[FeedEntry]:
-        """XREAD the channel after ``after`` (``None``: only new entries), blocking between."""
-        async for entry in self._entries(channel, after, None):
-            if entry is not None:
-                yield entry
-
-    def watch(
-        self, channel: str, after: str | None = None, *, idle: float
-    ) -> AsyncIterator[FeedEntry | None]:
-        """As :meth:`read`, and ``None`` after ``idle`` seconds without an entry."""
-        return self._entries(channel, after, idle)
 
     async def _entries(
         self, channel: str, after: str | None, idle: float | None
