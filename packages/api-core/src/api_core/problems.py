@@ -163,8 +163,8 @@ async def _invalid_filter(request: Request, exc: Exception) -> Response:
 
 
 def _request_fields(request: Request) -> dict[str, Any]:
-    # These handlers run outside the request-id middleware (Starlette's outermost layer), so
-    # the id is taken from the scope rather than the logging context.
+    # The 500 handler runs outside the request-id middleware (Starlette's outermost layer),
+    # where the logging context no longer holds the id; the scope does, for every handler.
     state = request.scope.get("state") or {}
     return {
         "request_id": state.get("request_id"),

@@ -9,12 +9,17 @@ from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from necrostack import Backend, BackendFullError, DeadLetter, DeadLetterHook, Event, Organ, Spine
+from necrostack.errors import BackendError
+from platform_core.errors import DependencyUnavailableError
 from platform_core.logging import get_logger
 
-__all__ = ["JOB_EVENT", "JobOrgan", "JobQueue", "WaitingJobs", "fail_given_up_jobs"]
+__all__ = ["JOB_EVENT", "QUEUE_ERRORS", "JobOrgan", "JobQueue", "WaitingJobs", "fail_given_up_jobs"]
 
 JOB_EVENT = "draft_service.job"
 """Event type carrying ``{"job_id": ...}``."""
+
+QUEUE_ERRORS: tuple[type[Exception], ...] = (DependencyUnavailableError, BackendError)
+"""What an enqueue raises when the queue did not take the job (Redis unreachable, refused)."""
 
 _log = get_logger("draft_service.queue")
 

@@ -18,15 +18,12 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from draft_service.queue import QUEUE_ERRORS
 from draft_service.store import Store
-from necrostack.errors import BackendError
 from platform_core.errors import DependencyUnavailableError
 from platform_core.logging import get_logger
 
-__all__ = ["QUEUE_ERRORS", "Relay", "hand_over"]
-
-QUEUE_ERRORS: tuple[type[Exception], ...] = (DependencyUnavailableError, BackendError)
-"""What an enqueue raises when the queue did not take the job."""
+__all__ = ["Relay", "hand_over"]
 
 _log = get_logger("draft_service.relay")
 
@@ -38,18 +35,16 @@ def _reason(exc: Exception) -> str:
     return "the queue refused the job; it is handed over again shortly"
 
 
-async def hand_over(store: Store, enqueue: Callable[[str], Awaitable[None]], job_id: str) -> bool:
+async def hand_over(store: Store, enqueue: Callable[[str], Awaitable[None]], job_id: str) -> None:
     """Enqueue a stored job; when the queue cannot take it, mark it for the relay.
 
-    Returns whether the queue took it. Errors other than :data:`QUEUE_ERRORS` propagate.
+    Errors other than :data:`~draft_service.queue.QUEUE_ERRORS` propagate.
     """
     try:
         await enqueue(job_id)
     except QUEUE_ERRORS as exc:
         await store.mark_unqueued(job_id, _reason(exc))
         _log.warning("job_not_queued", job_id=job_id, error=str(exc), detail="the relay retries")
-        return False
-    return True
 
 
 class Relay:

@@ -292,8 +292,9 @@ async def build_runtime(
         queue.start(service.run_job)
         if settings.redis_url is None:
             await _requeue_unfinished(store, queue)
-    relay = Relay(store, queue.enqueue, settings.queue_relay_interval)
-    if settings.redis_url is not None:
+    relay: Relay | None = None
+    if settings.redis_url is not None:  # the memory queue cannot refuse a job
+        relay = Relay(store, queue.enqueue, settings.queue_relay_interval)
         relay.start()
     _log.info(
         "draft_service_started",

@@ -117,14 +117,12 @@ class DraftService:
                 "event_not_published", channel=channel, event_type=event_type, error=str(exc)
             )
 
-    async def _announce_state(self, job_id: str, status: str, **extra: Any) -> None:
-        await self._announce(
-            f"job:{job_id}", "state", {"job_id": job_id, "status": status, **extra}
-        )
-
-    async def _job_state(self, job_id: str, user_id: str, status: str, **extra: Any) -> None:
-        payload = {"job_id": job_id, "status": status, **extra}
-        await self._publish(f"job:{job_id}", "state", payload)
+    async def _job_state(
+        self, job_id: str, status: str, *, after_commit: bool = False, **extra: Any
+    ) -> None:
+        """Publish a job's state; ``after_commit``: as :meth:`_announce` (logged, not raised)."""
+        publish = self._announce if after_commit else self._publish
+        await publish(f"job:{job_id}", "state", {"job_id": job_id, "status": status, **extra})
 
     # --- API operations ---------------------------------------------------------------------
 
@@ -143,7 +141,7 @@ class DraftService:
         if result.requeued:
             await self._announce(f"user:{req.user_id}", "job.queued", queued)
             await hand_over(self.store, self.enqueue, result.job_id)
-            await self._announce_state(result.job_id, "queued", retried=True)
+            await self._job_state(result.job_id, "queued", after_commit=True, retried=True)
         elif result.new_message_ids:
             await self._announce(f"user:{req.user_id}", "job.queued", queued)
             await hand_over(self.store, self.enqueue, result.job_id)
@@ -218,7 +216,7 @@ class DraftService:
         await self.store.retry_job(job_id, user_id)
         await self._announce(f"user:{user_id}", "job.queued", {"job_id": job_id})
         await hand_over(self.store, self.enqueue, job_id)
-        await self._announce_state(job_id, "queued", retried=True)
+        await self._job_state(job_id, "queued", after_commit=True, retried=True)
         return await self.job_view(job_id, user_id)
 
     async def current_drafts(self, user_id: str) -> list[DraftSummary]:
@@ -333,9 +331,9 @@ class DraftService:
         except Exception as unrecorded:  # most likely the same outage
             _log.warning("job_error_unrecorded", job_id=job_id, error=error, cause=repr(unrecorded))
 
-    async def _discard(self, job_id: str, user_id: str, reason: str) -> str:
+    async def _discard(self, job_id: str, reason: str) -> str:
         await self._jobs.finish_job(job_id, "discarded", reason)
-        await self._job_state(job_id, user_id, "discarded", error=reason)
+        await self._job_state(job_id, "discarded", error=reason)
         _log.info("job_discarded", job_id=job_id, reason=reason)
         return "discarded"
 
@@ -353,11 +351,11 @@ class DraftService:
         try:
             outcome = await self.drafter.draft(ctx, prepared)
         except Discarded as why:
-            return await self._discard(job_id, job.user_id, str(why))
+            return await self._discard(job_id, str(why))
         except LLMError as exc:
             error = f"{type(exc).__name__}: {exc}"
             await self._jobs.finish_job(job_id, "failed", error)
-            await self._job_state(job_id, job.user_id, "failed", error=error)
+            await self._job_state(job_id, "failed", error=error)
             failed = {"job_id": job_id, "thread": ctx.thread.thread_name, "error": error}
             await self._publish(f"user:{job.user_id}", "job.failed", failed)
             _log.error("job_failed", job_id=job_id, error=error)
@@ -378,7 +376,7 @@ class DraftService:
             },
         )
         extra = {"draft_id": saved.draft_id} if saved.draft_id else {"error": saved.reason}
-        await self._job_state(job_id, job.user_id, saved.status, **extra)
+        await self._job_state(job_id, saved.status, **extra)
         user = f"user:{job.user_id}"
         if saved.status in ("done", "truncated"):
             # A truncated draft is not offered: its owner hears of it to revise it (feedback).
@@ -409,12 +407,12 @@ class DraftService:
         job = ctx.job
         if job.kind == "draft" and ctx.thread.version != job.thread_version:
             return await self._discard(
-                job_id, job.user_id, "discarded as stale: newer messages arrived before drafting"
+                job_id, "discarded as stale: newer messages arrived before drafting"
             )
         if job.kind == "feedback" and ctx.draft_status != "open":
             status = ctx.draft_status or "missing"
             return await self._discard(
-                job_id, job.user_id, f"discarded: the draft was {status} before the revision"
+                job_id, f"discarded: the draft was {status} before the revision"
             )
-        await self._job_state(job_id, job.user_id, "running")
+        await self._job_state(job_id, "running")
         return ctx, writer_of(job.user_id, await self._jobs.profile(job.user_id))

@@ -4,10 +4,9 @@
 text as it streams from the model (``delta``), and ends after a final state.
 ``GET /users/{user_id}/events`` sends ``job.queued``, ``job.failed``, ``draft.ready``,
 ``draft.truncated``, ``draft.superseded``, ``draft.rejected`` and ``draft.sent`` as they
-happen. Each event's ``id``
-is its position in the feed: a client that reconnects with ``Last-Event-ID`` gets what it
-missed, in order. With
-``DRAFTS_REDIS_URL`` the feed is on Redis, so events written by worker processes reach clients
+happen. Each event's ``id`` is its position in the feed (a necrostack feed): a client that
+reconnects with ``Last-Event-ID`` gets what it missed, in order. With ``DRAFTS_REDIS_URL``
+the feed is on Redis, so events written by worker processes reach clients
 of any API process.
 """
 

@@ -24,6 +24,7 @@ from draft_service.errors import (
     StaleDraftError,
 )
 from draft_service.models import SendMessagesRequest
+from draft_service.queue import QUEUE_ERRORS
 
 __all__ = ["JobContext", "Saved", "SendResult", "Store"]
 
@@ -199,25 +200,25 @@ class Store:
 
         The job stays ``queued``; its ``error`` says what it waits for.
         """
+        now = utcnow()
         async with self._sessions.begin() as s:
             await s.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.status == "queued")
                 .values(
-                    unqueued_since=utcnow(),
-                    error=f"waiting for the job queue: {reason}",
-                    updated_at=utcnow(),
+                    unqueued_since=now, error=f"waiting for the job queue: {reason}", updated_at=now
                 )
             )
 
     async def hand_over_unqueued(
         self, enqueue: Callable[[str], Awaitable[None]], limit: int = 200
-    ) -> tuple[int, BaseException | None]:
+    ) -> tuple[int, Exception | None]:
         """Give the queue the oldest jobs it did not take, clearing their mark as it takes each.
 
         The jobs are row-locked (``SKIP LOCKED``: relays of other processes take other jobs).
         A job no longer ``queued`` is only unmarked. Returns how many the queue took and, when
-        it failed part-way, its error (the rest keep their mark for the next round).
+        it failed part-way, its error (the rest keep their mark for the next round); other
+        errors propagate.
         """
         query = (
             select(Job.id, Job.status)
@@ -228,7 +229,7 @@ class Store:
         )
         taken: list[str] = []
         moved_on: list[str] = []
-        failure: BaseException | None = None
+        failure: Exception | None = None
         async with self._sessions.begin() as s:
             for job_id, status in (await s.execute(query)).all():
                 if status != "queued":
@@ -236,7 +237,7 @@ class Store:
                     continue
                 try:
                     await enqueue(job_id)
-                except Exception as exc:  # returned to the relay, which logs it
+                except QUEUE_ERRORS as exc:  # returned to the relay, which logs it
                     failure = exc
                     break
                 taken.append(job_id)
